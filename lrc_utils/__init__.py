@@ -1,0 +1,18 @@
+"""lrc_utils: local rank, Deep VIB and mutual-information tools for the lrc book."""
+
+from .config import REPO_ROOT, data_dir, get_device, seed_everything
+from .local_rank import count_singular_values_above, input_jacobians, local_rank, singular_values
+from .models import ACTIVATIONS, MLP
+
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "REPO_ROOT",
+    "count_singular_values_above",
+    "data_dir",
+    "get_device",
+    "input_jacobians",
+    "local_rank",
+    "seed_everything",
+    "singular_values",
+]

@@ -1,0 +1,72 @@
+"""The one place for paths, seeds and devices.
+
+Every notebook, test and benchmark asks this module where the repository, the results and the data
+live, which device to use and how to seed, so that no file carries its own copy of these rules.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+#: The repository checkout that holds this package (``lrc_utils/..``). Notebooks, presets and results
+#: are found relative to it, never relative to the working directory.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+RESULTS_DIR = REPO_ROOT / "results"
+EXECUTED_DIR = REPO_ROOT / "executed"
+
+#: Environment variable naming the data folder (torchvision layout: ``<root>/MNIST/raw`` ...).
+DATA_DIR_ENV = "LRC_DATA_DIR"
+#: Environment variable that forbids downloads when set to 1 (for machines without internet).
+OFFLINE_ENV = "LRC_OFFLINE"
+
+
+def default_data_dir() -> Path:
+    """The data folder used when neither a parameter nor ``$LRC_DATA_DIR`` names one."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "lrc" / "data"
+
+
+def data_dir(root: str | os.PathLike | None = None) -> Path:
+    """Resolve the data folder: the argument if given, else ``$LRC_DATA_DIR``, else the cache folder."""
+    if root:
+        return Path(root).expanduser().resolve()
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    return default_data_dir()
+
+
+def downloads_allowed(download: bool | None = None) -> bool:
+    """Whether a missing data set may be downloaded: the argument, else not ``$LRC_OFFLINE=1``."""
+    if download is not None:
+        return bool(download)
+    return os.environ.get(OFFLINE_ENV, "0") not in ("1", "true", "yes")
+
+
+def get_device(device: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when available, else CPU; any other string is passed to ``torch.device``.
+
+    Asking for CUDA on a machine without it is an error, not a silent move to the CPU.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r} was asked for, but CUDA is not available here; use 'cpu' or 'auto'")
+    return dev
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA); return a CPU generator seeded the same way."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,107 @@
+"""Fully connected networks whose hidden pre-activations can be read off.
+
+The contract every model of this package keeps (and :func:`lrc_utils.local_rank` relies on):
+``model.preactivations(x)`` takes an input batch ``[N, input_dim]`` and returns a list with one tensor
+``[N, width_l]`` per hidden layer: the affine output of that layer before its nonlinearity. The logits
+are not a hidden layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _gelu_derivative(z: torch.Tensor) -> torch.Tensor:
+    cdf = 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
+    pdf = torch.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return cdf + z * pdf
+
+
+def _softplus_derivative(z: torch.Tensor) -> torch.Tensor:
+    # torch's softplus (beta=1, threshold=20) is the identity above the threshold.
+    return torch.where(z > 20.0, torch.ones_like(z), torch.sigmoid(z))
+
+
+def _sigmoid_derivative(z: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(z)
+    return s * (1.0 - s)
+
+
+#: name -> (activation, its elementwise derivative). The derivative is what the exact fast path of
+#: local_rank multiplies by; tests check each against autograd.
+ACTIVATIONS = {
+    "relu": (torch.relu, lambda z: (z > 0).to(z.dtype)),
+    "tanh": (torch.tanh, lambda z: 1.0 - torch.tanh(z) ** 2),
+    "gelu": (F.gelu, _gelu_derivative),
+    "elu": (F.elu, lambda z: torch.where(z > 0, torch.ones_like(z), torch.exp(z))),
+    "softplus": (F.softplus, _softplus_derivative),
+    "sigmoid": (torch.sigmoid, _sigmoid_derivative),
+    "identity": (lambda z: z, torch.ones_like),
+}
+
+
+class MLP(nn.Module):
+    """A fully connected network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
+
+    ``MLP([784, 200, 200, 200, 200, 10])`` has 4 hidden layers of width 200 and 10 logits. Every hidden
+    layer is ``activation(W_l h + b_l)``; the last layer is affine (the logits).
+
+    Args:
+        sizes: input width, hidden widths, output width (at least one hidden layer).
+        activation: one of :data:`ACTIVATIONS`.
+        init: ``"torch"`` (PyTorch's default for ``nn.Linear``) or ``"normal"``: weights
+            N(0, 1/fan_in) and zero biases (the first author's habit in public code).
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", init: str = "torch"):
+        super().__init__()
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 3 or any(s < 1 for s in sizes):
+            raise ValueError(f"sizes must list input, at least one hidden and output width, all >= 1; got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
+        if init not in ("torch", "normal"):
+            raise ValueError(f"unknown init {init!r}; expected 'torch' or 'normal'")
+        self.sizes = sizes
+        self.activation = activation
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        if init == "normal":
+            for layer in self.layers:
+                nn.init.normal_(layer.weight, std=1.0 / math.sqrt(layer.in_features))
+                nn.init.zeros_(layer.bias)
+
+    @property
+    def input_dim(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def hidden_widths(self) -> list[int]:
+        return self.sizes[1:-1]
+
+    def act(self, z: torch.Tensor) -> torch.Tensor:
+        return ACTIVATIONS[self.activation][0](z)
+
+    def act_derivative(self, z: torch.Tensor) -> torch.Tensor:
+        """Elementwise derivative of the activation at the pre-activation ``z``."""
+        return ACTIVATIONS[self.activation][1](z)
+
+    def preactivations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """One ``[N, width_l]`` tensor per hidden layer: ``W_l h_{l-1} + b_l`` before the nonlinearity."""
+        out, h = [], x
+        for layer in self.layers[:-1]:
+            z = layer(h)
+            out.append(z)
+            h = self.act(z)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N, sizes[-1]]``."""
+        h = x
+        for layer in self.layers[:-1]:
+            h = self.act(layer(h))
+        return self.layers[-1](h)

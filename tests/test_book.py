@@ -1,0 +1,68 @@
+"""End to end: every notebook at the smoke preset, the book built with -W from it, and the paper book
+rendered from the committed results alone. Slow (minutes)."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lrc_utils.config import REPO_ROOT
+from lrc_utils.pipeline import notebook_names, run_notebooks
+
+pytestmark = pytest.mark.slow
+NAMES = notebook_names()
+JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("book")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_smoke_preset_runs(name, workdir):
+    run_notebooks([name], "smoke", workdir / "smoke" / "executed", results_dir=workdir / "results")
+    executed = nbformat.read(workdir / "smoke" / "executed" / f"{name}.ipynb", as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+
+
+def build_and_check(source: Path, executed: Path, results: Path) -> None:
+    for item in ("_config.yml", "_toc.yml", "book"):
+        target = source / item
+        if (REPO_ROOT / item).is_dir():
+            shutil.copytree(REPO_ROOT / item, target, dirs_exist_ok=True)
+        else:
+            shutil.copy(REPO_ROOT / item, target)
+    done = subprocess.run([JUPYTER_BOOK, "build", str(source), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, f"jupyter-book build -W failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    for name in NAMES:
+        page = (source / "_build" / "html" / "executed" / f"{name}.html").read_text()
+        assert "Traceback" not in page, f"{name}: the rendered page shows a traceback"
+        nb = nbformat.read(executed / f"{name}.ipynb", as_version=4)
+        shown = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+        figures = json.loads((results / name / "meta.json").read_text()).get("figures", [])
+        assert shown >= len(figures) > 0, f"{name}: saved {len(figures)} figures but displayed {shown}"
+        images = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', page)
+        assert len(images) >= shown, f"{name}: {shown} figures in the notebook, {len(images)} in the HTML"
+        for src in images:
+            assert (source / "_build" / "html" / "executed" / src).resolve().exists(), f"{name}: missing {src}"
+
+
+def test_book_builds_with_warnings_as_errors_from_smoke_runs(workdir):
+    executed = workdir / "smoke" / "executed"
+    missing = [n for n in NAMES if not (executed / f"{n}.ipynb").exists()]
+    assert not missing, f"smoke runs failed for {missing}"
+    build_and_check(workdir / "smoke", executed, workdir / "results" / "smoke")
+
+
+def test_paper_book_renders_from_committed_results_alone(workdir):
+    executed = workdir / "paper" / "executed"
+    run_notebooks(None, "paper", executed, cached_only=True)
+    build_and_check(workdir / "paper", executed, REPO_ROOT / "results" / "paper")

@@ -1,0 +1,237 @@
+"""local_rank against independent references: autograd Jacobians + SVD, closed forms, hand-set spectra."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lrc_utils import ACTIVATIONS, MLP, input_jacobians, local_rank, singular_values
+from lrc_utils.local_rank import count_positive_eigenvalues, count_singular_values_above
+from lrc_utils.local_rank_reference import autograd_loop_local_rank, recipe_local_rank
+
+from .conftest import needs_cuda
+
+
+class Wrapped(nn.Module):
+    """Hides the MLP type, so local_rank takes the general torch.func path."""
+
+    def __init__(self, mlp):
+        super().__init__()
+        self.mlp = mlp
+
+    def preactivations(self, x):
+        return self.mlp.preactivations(x)
+
+
+def reference_ranks(model, x, atol, rtol=0.0):
+    """Per-sample autograd Jacobian of each layer, singular values by SVD, counted by hand (float64)."""
+    out = []
+    for xi in x:
+        row = []
+        for layer in range(len(model.hidden_widths)):
+            jac = torch.autograd.functional.jacobian(lambda v, k=layer: model.preactivations(v[None])[k][0], xi)
+            s = torch.linalg.svdvals(jac)
+            row.append(int((s > max(atol, rtol * float(s[0]))).sum()))
+        out.append(row)
+    return torch.tensor(out)
+
+
+SHAPES = [[6, 9, 7, 3], [12, 5, 8, 6, 4], [4, 10, 10, 10, 2]]
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("sizes", SHAPES)
+def test_fast_and_general_paths_equal_autograd_svd(activation, sizes):
+    torch.manual_seed(sum(sizes))
+    model = MLP(sizes, activation).double()
+    x = 2 * torch.randn(40, sizes[0], dtype=torch.float64)
+    atol = 0.05
+    expected = reference_ranks(model, x, atol)
+    assert torch.equal(local_rank(model, x, atol=atol, per_sample=True), expected)
+    assert torch.equal(local_rank(Wrapped(model), x, atol=atol, per_sample=True), expected)
+    for method in ("eigh", "svd"):
+        assert torch.equal(local_rank(model, x, atol=atol, per_sample=True, method=method), expected)
+    relative = reference_ranks(model, x, atol=0.0, rtol=0.05)
+    assert torch.equal(local_rank(model, x, atol=0.0, rtol=0.05, per_sample=True), relative)
+    assert torch.allclose(local_rank(model, x, atol=atol), expected.double().mean(0))
+
+
+def test_float32_matches_public_recipe_and_autograd_loop():
+    torch.manual_seed(0)
+    model = MLP([50, 30, 30, 30, 5])
+    x = torch.randn(64, 50)
+    ours = local_rank(model, x, per_sample=True)
+    assert torch.equal(ours, recipe_local_rank(model, x))
+    assert torch.equal(ours, autograd_loop_local_rank(model, x))
+
+
+def test_rank_capped_by_low_rank_weights():
+    torch.manual_seed(1)
+    model = MLP([10, 8, 8, 8, 3], "tanh").double()
+    r = 3
+    with torch.no_grad():
+        model.layers[1].weight.copy_(torch.randn(8, r, dtype=torch.float64) @ torch.randn(r, 8, dtype=torch.float64))
+    ranks = local_rank(model, torch.randn(30, 10, dtype=torch.float64), atol=1e-9, per_sample=True)
+    assert (ranks[:, 0] == 8).all()
+    assert (ranks[:, 1] == r).all()  # tanh' > 0 everywhere: exactly r
+    assert (ranks[:, 2] <= r).all() and (ranks[:, 2] == r).all()
+
+
+def test_identity_network_has_rank_of_weight_product():
+    torch.manual_seed(2)
+    model = MLP([9, 7, 4, 6, 2], "identity").double()
+    x = torch.randn(5, 9, dtype=torch.float64)
+    product = torch.eye(9, dtype=torch.float64)
+    expected = []
+    for layer in model.layers[:-1]:
+        product = layer.weight @ product
+        expected.append(int(torch.linalg.matrix_rank(product, atol=1e-9)))
+    assert expected == [7, 4, 4]
+    assert local_rank(model, x, atol=1e-9).tolist() == expected
+
+
+def test_dead_relu_layer_gives_zero_rank_downstream():
+    torch.manual_seed(3)
+    model = MLP([6, 5, 5, 5, 2]).double()
+    with torch.no_grad():
+        model.layers[1].bias.fill_(-1e6)  # every unit of layer 2 is off for these inputs
+    x = torch.randn(20, 6, dtype=torch.float64)
+    ranks = local_rank(model, x, atol=1e-9, per_sample=True)
+    active = (model.preactivations(x)[0] > 0).sum(1)  # rank W2 D1(x) W1 = active units of layer 1
+    assert (ranks[:, 0] == 5).all() and torch.equal(ranks[:, 1], active)
+    assert (ranks[:, 2] == 0).all()
+
+
+@pytest.mark.parametrize("method", ["inertia", "eigh", "svd"])
+def test_threshold_is_strict_at_the_boundary(method):
+    model = MLP([3, 3, 1], "identity").double()
+    with torch.no_grad():
+        model.layers[0].weight.copy_(torch.diag(torch.tensor([0.5, 0.25, 1.0], dtype=torch.float64)))
+    x = torch.zeros(1, 3, dtype=torch.float64)
+    assert local_rank(model, x, atol=0.5, method=method).item() == 1  # 0.5 is not > 0.5
+    assert local_rank(model, x, atol=0.4999, method=method).item() == 2
+    assert local_rank(model, x, atol=0.25, method=method).item() == 2
+    assert local_rank(model, x, atol=0.0, method=method).item() == 3
+    assert local_rank(model, x, atol=1.0, method=method).item() == 0
+    if method != "inertia":
+        assert local_rank(model, x, atol=0.0, rtol=0.5, method=method).item() == 1  # tol = 0.5 * 1.0
+        assert local_rank(model, x, atol=0.0, rtol=0.2, method=method).item() == 3
+        assert local_rank(model, x, atol=0.3, rtol=0.2, method=method).item() == 2  # max(0.3, 0.2)
+
+
+def test_inertia_count_equals_eigenvalue_count():
+    torch.manual_seed(4)
+    for n in (1, 2, 5, 17, 40):
+        q = torch.linalg.qr(torch.randn(200, n, n, dtype=torch.float64)).Q
+        eig = torch.randn(200, n, dtype=torch.float64)  # indefinite: many 2x2 Bunch-Kaufman pivots
+        eig[::3] = eig[::3].abs()
+        sym = q @ torch.diag_embed(eig) @ q.mT
+        sym = (sym + sym.mT) / 2
+        assert torch.equal(count_positive_eigenvalues(sym), (eig > 0).sum(-1))
+
+
+def test_count_singular_values_above_on_set_spectra():
+    torch.manual_seed(5)
+    u = torch.linalg.qr(torch.randn(4, 6, 6, dtype=torch.float64)).Q
+    v = torch.linalg.qr(torch.randn(4, 9, 9, dtype=torch.float64)).Q[..., :6]
+    s = torch.tensor([3.0, 1.0, 0.3, 0.1, 0.03, 0.0], dtype=torch.float64).expand(4, 6)
+    a = u @ torch.diag_embed(s) @ v.mT  # [4, 6, 9] with singular values s
+    for method in ("inertia", "eigh", "svd"):
+        assert count_singular_values_above(a, 0.2, 0.0, method).tolist() == [3] * 4
+        assert count_singular_values_above(a.mT, 0.05, 0.0, method).tolist() == [4] * 4
+    assert count_singular_values_above(a, 0.0, 0.02, "eigh").tolist() == [4] * 4  # > 0.06
+
+
+def test_singular_values_equal_svd_of_autograd_jacobian():
+    torch.manual_seed(6)
+    model = MLP([15, 6, 9, 4, 3], "gelu").double()
+    x = torch.randn(7, 15, dtype=torch.float64)
+    spectra = singular_values(model, x)
+    for layer, s in enumerate(spectra):
+        for i, xi in enumerate(x):
+            jac = torch.autograd.functional.jacobian(lambda v, k=layer: model.preactivations(v[None])[k][0], xi)
+            assert torch.allclose(s[i], torch.linalg.svdvals(jac), atol=1e-10)
+    general = singular_values(Wrapped(model), x)
+    for a, b in zip(spectra, general):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_input_jacobians_equal_autograd():
+    torch.manual_seed(7)
+    model = MLP([5, 4, 3, 2], "softplus").double()
+    x = torch.randn(3, 5, dtype=torch.float64)
+    jacs = input_jacobians(model, x)
+    for layer, jac in enumerate(jacs):
+        for i, xi in enumerate(x):
+            ref = torch.autograd.functional.jacobian(lambda v, k=layer: model.preactivations(v[None])[k][0], xi)
+            assert torch.allclose(jac[i], ref)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_activation_derivatives_match_autograd(activation):
+    model = MLP([2, 3, 1], activation).double()
+    z = torch.linspace(-30, 30, 601, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(model.act(z).sum(), z)
+    assert torch.allclose(model.act_derivative(z.detach()), grad, atol=1e-12)
+
+
+def test_chunking_and_per_sample_shape():
+    torch.manual_seed(8)
+    model = MLP([20, 10, 10, 4])
+    x = torch.randn(33, 20)
+    full = local_rank(model, x, per_sample=True)
+    assert full.dtype == torch.int64 and full.shape == (33, 2)
+    assert torch.equal(local_rank(model, x, per_sample=True, chunk_size=4), full)
+    mean = local_rank(model, x)
+    assert mean.dtype == torch.float64 and mean.shape == (2,)
+    assert math.isclose(mean[1].item(), full[:, 1].double().mean().item())
+
+
+@pytest.mark.parametrize(
+    "make_input, message",
+    [
+        (lambda: torch.randn(4, 7), "input_dim = 6"),
+        (lambda: torch.randn(0, 6), "empty batch"),
+        (lambda: torch.full((2, 6), float("nan")), "NaN or Inf"),
+        (lambda: torch.tensor([[float("inf")] + [0.0] * 5]), "NaN or Inf"),
+        (lambda: torch.randn(6), "shape"),
+        (lambda: torch.ones(2, 6, dtype=torch.int64), "floating-point"),
+        (lambda: torch.randn(2, 6, dtype=torch.float64), "move one to the other"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(make_input, message):
+    model = MLP([6, 4, 2])
+    with pytest.raises((ValueError, TypeError), match=message):
+        local_rank(model, make_input())
+
+
+def test_bad_arguments_raise_clear_errors():
+    model = MLP([6, 4, 2])
+    x = torch.randn(3, 6)
+    with pytest.raises(TypeError, match="no preactivations"):
+        local_rank(nn.Linear(6, 4), x)
+    with pytest.raises(ValueError, match="atol must be"):
+        local_rank(model, x, atol=-1e-3)
+    with pytest.raises(ValueError, match="rtol must be"):
+        local_rank(model, x, rtol=-0.1)
+    with pytest.raises(ValueError, match="unknown method"):
+        local_rank(model, x, method="qr")
+    with pytest.raises(ValueError, match="fixed threshold"):
+        local_rank(model, x, rtol=0.1, method="inertia")
+    with pytest.raises(ValueError, match="chunk_size"):
+        local_rank(model, x, chunk_size=0)
+    with pytest.raises(ValueError, match="unknown activation"):
+        MLP([3, 3, 1], "swish")
+
+
+@needs_cuda
+def test_cuda_equals_cpu():
+    torch.manual_seed(9)
+    model = MLP([30, 20, 20, 5]).double()
+    x = torch.randn(50, 30, dtype=torch.float64)
+    cpu = local_rank(model, x, per_sample=True)
+    cuda = local_rank(model.cuda(), x.cuda(), per_sample=True)
+    assert torch.equal(cpu, cuda)
+    assert torch.equal(local_rank(model.float(), x.float().cuda(), per_sample=True, method="eigh"),
+                       local_rank(model.float().cpu(), x.float(), per_sample=True, method="eigh"))

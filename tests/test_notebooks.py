@@ -1,0 +1,87 @@
+"""Notebook hygiene, presets, the table of contents, and committed results against the paper preset."""
+
+import ast
+import json
+import re
+
+import nbformat
+import pytest
+import yaml
+
+from lrc_utils.config import NOTEBOOKS_DIR, REPO_ROOT, RESULTS_DIR
+from lrc_utils.pipeline import REQUIRED_PRESETS, RUN_PARAMETERS, load_preset, notebook_names, notebook_parameters
+
+NAMES = notebook_names()
+
+
+def test_there_are_notebooks():
+    assert NAMES, "no notebooks in notebooks/"
+
+
+def read(name):
+    return nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_hygiene(name):
+    nb = read(name)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{name}: kernelspec must be python3"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), f"{name}: must open with an H1 title"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{name}: committed with outputs"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{name}: needs exactly one cell tagged 'parameters', found {len(tagged)}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_are_typed_documented_and_all_seen_by_papermill(name):
+    cell = next(c for c in read(name).cells if "parameters" in c.metadata.get("tags", []))
+    statements = ast.parse(cell.source).body
+    assigned = []
+    for statement in statements:
+        assert isinstance(statement, ast.AnnAssign), f"{name}: '{ast.unparse(statement)}' needs a type annotation"
+        assigned.append(statement.target.id)
+    for line in cell.source.splitlines():
+        assert re.search(r"\S\s+#\s+\S", line), f"{name}: parameter line without a help comment: {line!r}"
+    assert sorted(notebook_parameters(name)) == sorted(assigned), f"{name}: papermill cannot parse some lines"
+    assert set(RUN_PARAMETERS) <= set(assigned), f"{name}: must declare {RUN_PARAMETERS}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("preset", REQUIRED_PRESETS)
+def test_required_presets_exist_and_are_valid(name, preset):
+    load_preset(name, preset)  # raises naming what is wrong
+
+
+def test_every_notebook_is_in_the_toc():
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    files = re.findall(r"file: (\S+)", yaml.safe_dump(toc))
+    for name in NAMES:
+        assert f"executed/{name}" in files, f"{name} is not in _toc.yml as executed/{name}"
+
+
+def test_install_cell_points_at_the_configured_repository():
+    url = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["repository"]["url"]
+    for name in NAMES:
+        sources = "\n".join(c.source for c in read(name).cells)
+        assert f"git+{url}" in sources, f"{name}: the Colab install cell must install from {url}"
+
+
+def current_paper_key(name):
+    values = {**notebook_parameters(name), **load_preset(name, "paper")}
+    return {k: v for k, v in values.items() if k not in RUN_PARAMETERS}
+
+
+COMMITTED = sorted(p.parent.name for p in (RESULTS_DIR / "paper").glob("*/meta.json"))
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_committed_results_match_the_current_paper_preset(name):
+    assert name in NAMES, f"results/paper/{name} has no notebook"
+    meta = json.loads((RESULTS_DIR / "paper" / name / "meta.json").read_text())
+    key = json.loads(json.dumps(current_paper_key(name)))
+    for table, info in meta["tables"].items():
+        assert (RESULTS_DIR / "paper" / name / f"{table}.csv").exists(), f"{name}/{table}.csv is missing"
+        assert info["parameters"] == key, f"results/paper/{name}/{table}.csv was computed with other parameters"
