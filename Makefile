@@ -10,6 +10,14 @@ STAMP := $(VENV)/.installed-stamp
 PRESET ?= paper
 NOTEBOOKS ?=
 
+# Data folder: $$LRC_DATA_DIR when set; else a shared/data folder beside the checkout when there is one
+# (how machines without internet carry the offline copies); else lrc_utils's default, ~/.cache/lrc/data.
+ifeq ($(LRC_DATA_DIR),)
+  ifneq ($(wildcard ../shared/data),)
+    export LRC_DATA_DIR := $(abspath ../shared/data)
+  endif
+endif
+
 .PHONY: setup book test smoke recompute benchmark lint clean
 
 $(STAMP): pyproject.toml
@@ -22,6 +30,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 book: setup
+	@echo "[lrc] data folder: $${LRC_DATA_DIR:-~/.cache/lrc/data (default)}"
 	$(PY) -m lrc_utils.pipeline --preset $(PRESET) $(NOTEBOOKS)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
@@ -33,6 +42,7 @@ smoke: setup
 	$(PY) -m lrc_utils.pipeline --preset smoke $(NOTEBOOKS)
 
 test: setup
+	@echo "[lrc] data folder: $${LRC_DATA_DIR:-~/.cache/lrc/data (default)}"
 	$(PY) -m pytest -v -rs
 
 benchmark: setup

@@ -312,7 +312,7 @@ class Run:
         how = "loaded from stored results" if self.loaded.get(table) else "computed in this run"
         dirty = "+changes" if info["git_dirty"] else ""
         return (f"{self.notebook}/{table}.csv, preset '{self.preset}': {how}; computed {info['computed_utc']} "
-                f"at commit {info['git_commit'][:10]}{dirty} on {info['device']} in {info['wall_time_s']:.0f} s")
+                f"at commit {info['git_commit'][:10]}{dirty} on {info['device']} in {info['wall_time_s']:.1f} s")
 
     def save_figure(self, fig, name: str, table: str | None = None) -> None:
         """Save ``fig`` as ``<name>.png`` and ``<name>.pdf`` beside the tables and list it in meta.json.
@@ -320,7 +320,8 @@ class Run:
         With ``table``, the figure is first stamped with that table's :meth:`provenance` line.
         """
         if table is not None:
-            fig.text(0.0, -0.01, self.provenance(table), fontsize=6, color="0.4", ha="left", va="top",
+            fig.tight_layout()  # keeps every label inside the figure, so the line below clears them
+            fig.text(0.0, 0.0, self.provenance(table), fontsize=6, color="0.4", ha="left", va="top",
                      transform=fig.transFigure)
         fig.savefig(self.dir / f"{name}.png", dpi=150, bbox_inches="tight")
         fig.savefig(self.dir / f"{name}.pdf", bbox_inches="tight", metadata={"CreationDate": None})
