@@ -24,6 +24,9 @@ EXECUTED_DIR = REPO_ROOT / "executed"
 DATA_DIR_ENV = "LRC_DATA_DIR"
 #: Environment variable that forbids downloads when set to 1 (for machines without internet).
 OFFLINE_ENV = "LRC_OFFLINE"
+#: Environment variable that switches progress bars off when set to 0 (the notebook runner does, so that
+#: the book does not show them).
+PROGRESS_ENV = "LRC_PROGRESS"
 
 
 def default_data_dir() -> Path:
@@ -47,6 +50,13 @@ def downloads_allowed(download: bool | None = None) -> bool:
     if download is not None:
         return bool(download)
     return os.environ.get(OFFLINE_ENV, "0") not in ("1", "true", "yes")
+
+
+def progress_enabled(progress: bool | None = None) -> bool:
+    """Whether to show progress bars: the argument, else not ``$LRC_PROGRESS=0``."""
+    if progress is not None:
+        return bool(progress)
+    return os.environ.get(PROGRESS_ENV, "1") != "0"
 
 
 def get_device(device: str = "auto") -> torch.device:

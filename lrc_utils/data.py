@@ -17,6 +17,7 @@ substituted silently.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import urllib.request
 from dataclasses import dataclass
@@ -225,3 +226,27 @@ def disjoint_subsets(n_total: int, sizes: list[int], seed: int) -> list[torch.Te
         raise ValueError(f"subsets of sizes {sizes} (total {sum(sizes)}) do not fit in {n_total} examples")
     perm = torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))
     return list(torch.split(perm[: sum(sizes)], sizes))
+
+
+def gaussian_classification(n: int, input_dim: int, intrinsic_dim: int, n_classes: int,
+                            seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded synthetic classification task on Gaussian data of low intrinsic dimension.
+
+    ``z ~ N(0, I_k)`` with ``k = intrinsic_dim``; ``x = sqrt(D / k) * A z`` with ``A`` (``[D, k]``) a
+    random matrix of orthonormal columns, so the inputs fill a k-dimensional subspace of R^D with mean
+    squared norm D; the label is ``argmax(V z)`` for a random teacher ``V`` (``[n_classes, k]``), a
+    linear partition of the latent space into cones. The task (``A``, ``V``) and the samples both come from
+    ``seed``; draw training and test sets in one call and split them, so they share the task.
+
+    Returns ``x`` float32 ``[n, input_dim]`` and ``y`` int64 ``[n]``.
+    """
+    if not 1 <= intrinsic_dim <= input_dim:
+        raise ValueError(f"need 1 <= intrinsic_dim <= input_dim, got {intrinsic_dim} and {input_dim}")
+    if n < 1 or n_classes < 2:
+        raise ValueError(f"need n >= 1 and n_classes >= 2, got {n} and {n_classes}")
+    gen = torch.Generator().manual_seed(seed)
+    basis = torch.linalg.qr(torch.randn(input_dim, intrinsic_dim, generator=gen, dtype=torch.float64)).Q
+    teacher = torch.randn(n_classes, intrinsic_dim, generator=gen, dtype=torch.float64)
+    z = torch.randn(n, intrinsic_dim, generator=gen, dtype=torch.float64)
+    x = math.sqrt(input_dim / intrinsic_dim) * z @ basis.T
+    return x.float(), (z @ teacher.T).argmax(1)

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .config import EXECUTED_DIR, NOTEBOOKS_DIR, REPO_ROOT, RESULTS_DIR
+from .config import EXECUTED_DIR, NOTEBOOKS_DIR, PROGRESS_ENV, REPO_ROOT, RESULTS_DIR
 
 #: Parameters every notebook declares. They say where and how to run, not what to compute, so they are
 #: not compared when deciding whether stored results still match.
@@ -130,9 +130,11 @@ def run_notebooks(
     names = list(names) if names else notebook_names(notebooks_dir)
     jobs = [(name, load_preset(name, preset, notebooks_dir)) for name in names]
     output_dir.mkdir(parents=True, exist_ok=True)
-    env_backup = {k: os.environ.get(k) for k in ("MPLBACKEND", CACHED_ONLY_ENV)}
+    env_backup = {k: os.environ.get(k) for k in ("MPLBACKEND", CACHED_ONLY_ENV, PROGRESS_ENV)}
     os.environ.pop("MPLBACKEND", None)  # 'Agg' here would silently drop every figure from the book
     os.environ[CACHED_ONLY_ENV] = "1" if cached_only else "0"
+    os.environ[PROGRESS_ENV] = "0"  # progress bars would fill the rendered pages; papermill shows its own
+    show_progress = sys.stdout.isatty()
     failures, outputs = [], []
     try:
         for name, params in jobs:
@@ -146,7 +148,7 @@ def run_notebooks(
             try:
                 papermill.execute_notebook(
                     str(notebooks_dir / f"{name}.ipynb"), str(out), parameters=params,
-                    kernel_name="python3", cwd=str(notebooks_dir), progress_bar=False,
+                    kernel_name="python3", cwd=str(notebooks_dir), progress_bar=show_progress,
                 )
             except Exception as err:  # noqa: BLE001 - collected and reported below
                 first_line = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__

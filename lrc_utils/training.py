@@ -1,11 +1,24 @@
-"""A small, seeded training loop for classifiers (minibatch AdamW on in-memory tensors)."""
+"""Seeded training loops for classifiers (minibatch AdamW on in-memory tensors), one of them recording
+local rank at log-spaced steps with resumable checkpoints."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
+
+from .config import progress_enabled
+from .local_rank import local_rank
+from .models import MLP
 
 
 def adamw_weights_only(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -24,7 +37,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float,
                      weight_decay: float = 0.0, batch_size: int = 64, seed: int = 0,
-                     progress: bool = True) -> list[float]:
+                     progress: bool | None = None) -> list[float]:
     """Train ``model`` on ``(x [N, d], y [N])`` with cross-entropy for ``steps`` minibatch steps.
 
     Batches are drawn with replacement by a generator seeded with ``seed``. Returns the per-step
@@ -38,7 +51,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
     opt = adamw_weights_only(model, lr, weight_decay)
     losses = []
     model.train()
-    for _ in tqdm(range(steps), disable=not progress, desc="training", mininterval=2.0):
+    for _ in tqdm(range(steps), disable=not progress_enabled(progress), desc="training", mininterval=2.0):
         idx = torch.randint(0, len(x), (min(batch_size, len(x)),), generator=gen).to(x.device)
         loss = F.cross_entropy(model(x[idx]), y[idx])
         opt.zero_grad(set_to_none=True)
@@ -47,3 +60,102 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
         losses.append(loss.item())
     model.eval()
     return losses
+
+
+def log_spaced_steps(total: int, n: int) -> list[int]:
+    """About ``n`` distinct integer steps from 1 to ``total``, evenly spaced in log step (both ends included)."""
+    if total < 1 or n < 1:
+        raise ValueError(f"need total >= 1 and n >= 1, got {total} and {n}")
+    steps = np.unique(np.round(np.logspace(0, np.log10(total), n)).astype(int))
+    return [int(s) for s in steps]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What defines a training run (and its checkpoint): optimiser, schedule and local-rank tolerance."""
+
+    steps: int
+    lr: float
+    weight_decay: float
+    batch_size: int
+    seed: int
+    eval_steps: tuple[int, ...]
+    atol: float = 1e-2
+    checkpoint_every: int = 5000
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError(f"need steps >= 1, batch_size >= 1, lr > 0, weight_decay >= 0; got {self}")
+        if not self.eval_steps or min(self.eval_steps) < 1 or max(self.eval_steps) > self.steps:
+            raise ValueError(f"eval_steps must lie in [1, steps={self.steps}], got {self.eval_steps}")
+
+    def digest(self) -> str:
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+RECORD_COLUMNS = ["step", "layer", "local_rank", "train_loss", "train_acc", "test_acc"]
+
+
+def train_recording_local_rank(model: MLP, train: tuple[torch.Tensor, torch.Tensor],
+                               test: tuple[torch.Tensor, torch.Tensor], x_rank: torch.Tensor,
+                               config: TrainConfig, checkpoint: str | Path | None = None,
+                               progress: bool | None = None, desc: str = "training") -> pd.DataFrame:
+    """Train ``model`` with minibatch AdamW (weight decay on weights only) and record, at every step of
+    ``config.eval_steps``, the local rank of each hidden layer at ``x_rank`` (``[M, input_dim]``), the
+    full training loss (nats) and accuracy, and the test accuracy.
+
+    Resumable: with ``checkpoint`` (a file path), the model, optimiser, minibatch generator and records
+    are saved at every evaluation and every ``config.checkpoint_every`` steps, and a later call with the
+    same file resumes from there, giving the same records as an uninterrupted run. A checkpoint written
+    for another config is refused, not reused.
+
+    Returns a DataFrame with :data:`RECORD_COLUMNS`, one row per (eval step, hidden layer), layers from 1.
+    """
+    x_train, y_train = train
+    x_test, y_test = test
+    gen = torch.Generator().manual_seed(config.seed)
+    opt = adamw_weights_only(model, config.lr, config.weight_decay)
+    rows: list[tuple] = []
+    start = 0
+    path = Path(checkpoint) if checkpoint else None
+    if path is not None and path.exists():
+        state = torch.load(path, map_location=x_train.device, weights_only=False)
+        if state["config"] != asdict(config):
+            raise ValueError(f"checkpoint {path} was written for another configuration; delete it to start over")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        rows, start = state["rows"], state["step"]
+
+    def save(step: int) -> None:
+        if path is None:
+            return
+        tmp = path.with_suffix(".tmp")
+        torch.save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "generator": gen.get_state(), "rows": rows, "step": step}, tmp)
+        os.replace(tmp, path)  # atomic: an interruption never leaves a half-written checkpoint
+
+    evals = set(config.eval_steps)
+    bar = tqdm(total=config.steps, initial=start, disable=not progress_enabled(progress), desc=desc, mininterval=5.0)
+    for step in range(start + 1, config.steps + 1):
+        model.train()
+        idx = torch.randint(0, len(x_train), (min(config.batch_size, len(x_train)),), generator=gen)
+        idx = idx.to(x_train.device)
+        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.update()
+        if step in evals:
+            model.eval()
+            with torch.no_grad():
+                train_loss = float(F.cross_entropy(model(x_train), y_train))
+            train_acc, test_acc = accuracy(model, x_train, y_train), accuracy(model, x_test, y_test)
+            ranks = local_rank(model, x_rank, atol=config.atol)
+            rows += [(step, layer + 1, float(r), train_loss, train_acc, test_acc) for layer, r in enumerate(ranks)]
+            bar.set_postfix(loss=f"{train_loss:.2e}", acc=f"{train_acc:.3f}", rank=[round(float(r)) for r in ranks])
+        if step in evals or step % config.checkpoint_every == 0 or step == config.steps:
+            save(step)
+    bar.close()
+    model.eval()
+    return pd.DataFrame(rows, columns=RECORD_COLUMNS)
