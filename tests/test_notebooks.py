@@ -85,3 +85,19 @@ def test_committed_results_match_the_current_paper_preset(name):
     for table, info in meta["tables"].items():
         assert (RESULTS_DIR / "paper" / name / f"{table}.csv").exists(), f"{name}/{table}.csv is missing"
         assert info["parameters"] == key, f"results/paper/{name}/{table}.csv was computed with other parameters"
+
+
+@pytest.mark.skipif(not (RESULTS_DIR / "paper" / "figure1" / "local_rank.csv").exists(), reason="no paper results")
+def test_committed_figure1_shows_the_terminal_phase_fall():
+    """The issue's criterion on the committed paper results: every hidden layer's mean local rank ends at
+    least 10% below its maximum, and below its maximum after 99% training accuracy, except MNIST's first
+    layer, whose Jacobian is W_1 for every input (the documented exception)."""
+    import pandas as pd
+
+    from lrc_utils.analysis import terminal_phase_falls
+
+    table = pd.read_csv(RESULTS_DIR / "paper" / "figure1" / "local_rank.csv")
+    assert table.seed.nunique() >= 3
+    falls = terminal_phase_falls(table, drop=0.10, threshold=0.99)
+    not_falling = {(r.panel, r.layer) for r in falls.itertuples() if not r[-1]}
+    assert not_falling <= {("mnist", 1)}, f"layers that do not fall: {sorted(not_falling)}"
