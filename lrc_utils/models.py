@@ -105,3 +105,37 @@ class MLP(nn.Module):
         for layer in self.layers[:-1]:
             h = self.act(layer(h))
         return self.layers[-1](h)
+
+
+class NoisyMLP(MLP):
+    """An :class:`MLP` with Gaussian noise in every hidden unit (Goldfeld et al. 2019):
+    ``T_l = activation(W_l T_{l-1} + b_l) + N(0, noise_std^2 I)``, in training and in measurement.
+
+    ``preactivations`` stays the noiseless map of :class:`MLP`, so local rank measures the same network
+    without its noise; :meth:`forward` and :meth:`noisy_hidden` add the noise.
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", noise_std: float = 0.1, init: str = "torch"):
+        super().__init__(sizes, activation, init)
+        if not noise_std > 0:
+            raise ValueError(f"noise_std must be > 0, got {noise_std}")
+        self.noise_std = float(noise_std)
+
+    def noisy_hidden(self, x: torch.Tensor, generator: torch.Generator | None = None
+                     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Propagate ``x`` ``[N, input_dim]`` once through the noisy network.
+
+        Returns per hidden layer the noiseless means ``S_l = activation(W_l T_{l-1} + b_l)`` and the noisy
+        values ``T_l = S_l + noise``, each ``[N, width_l]``.
+        """
+        means, values, h = [], [], x
+        for layer in self.layers[:-1]:
+            s = self.act(layer(h))
+            noise = torch.randn(s.shape, generator=generator, device=s.device, dtype=s.dtype)
+            h = s + self.noise_std * noise
+            means.append(s)
+            values.append(h)
+        return means, values
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers[-1](self.noisy_hidden(x)[1][-1])
