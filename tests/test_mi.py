@@ -150,3 +150,15 @@ def test_kde_ity_and_adaptive_kde():
 def test_bad_input_raises(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_dense_row_ids_equal_unique_rows():
+    from lrc_utils.mi import dense_row_ids
+
+    gen = torch.Generator().manual_seed(7)
+    for bins, width in [(2, 3), (30, 40), (1000, 9)]:  # the last ones force compressions of the key
+        codes = torch.randint(0, bins, (500, width), generator=gen)
+        codes[250:] = codes[:250]  # duplicates
+        ids = dense_row_ids(codes)
+        _, inverse = torch.unique(codes, dim=0, return_inverse=True)
+        assert torch.equal(ids, inverse)
