@@ -199,11 +199,14 @@ def collect_parameters(namespace: dict, names_before: set[str]) -> dict[str, obj
 
 
 def git_commit() -> tuple[str, bool]:
-    """(commit hash, whether the work tree has changes), or ("unknown", False) outside a git checkout."""
+    """(commit hash, whether tracked files outside results/ have changes), or ("unknown", False) outside a
+    git checkout."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+        # results/ holds outputs, not the code that computes them: changes there do not count
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                     ":(exclude)results"], cwd=REPO_ROOT,
                                     capture_output=True, text=True, check=True).stdout.strip())
         return commit, dirty
     except (OSError, subprocess.CalledProcessError):
