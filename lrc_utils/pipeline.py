@@ -22,6 +22,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -252,10 +253,14 @@ class Run:
         self.meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
         self.key = {k: v for k, v in self.params.items() if k not in RUN_PARAMETERS}
         self.loaded: dict[str, bool] = {}
+        if self.params["recompute"]:
+            # recompute means from scratch: resumable work from earlier runs must not be picked up, or the
+            # recorded wall time would describe only the last part of the computation
+            shutil.rmtree(self.dir / "checkpoints", ignore_errors=True)
 
     @property
     def checkpoint_dir(self) -> Path:
-        """A folder for resumable work of long computations (not committed)."""
+        """A folder for resumable work of long computations (not committed; emptied when ``recompute``)."""
         path = self.dir / "checkpoints"
         path.mkdir(exist_ok=True)
         return path

@@ -106,3 +106,10 @@ def test_results_are_reused_only_when_parameters_match(tmp_path, monkeypatch):
 def test_run_needs_the_run_parameters(tmp_path):
     with pytest.raises(PresetError, match="does not declare the run parameters"):
         Run("nb", {"preset": "x"})
+
+
+def test_recompute_starts_checkpointed_work_from_scratch(tmp_path):
+    run = Run("nb", run_params(tmp_path))
+    (run.checkpoint_dir / "seed0.pt").write_text("partial work")
+    assert (Run("nb", run_params(tmp_path)).checkpoint_dir / "seed0.pt").exists()  # resumable by default
+    assert not (Run("nb", run_params(tmp_path, recompute=True)).checkpoint_dir / "seed0.pt").exists()
