@@ -152,9 +152,9 @@ def run_notebooks(
                     kernel_name="python3", cwd=str(notebooks_dir), progress_bar=show_progress,
                 )
             except Exception as err:  # noqa: BLE001 - collected and reported below
-                first_line = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-                failures.append(f"notebook {name} (preset {preset}) failed: {first_line} [executed copy: {out}]")
-                print(f"[lrc] FAILED {name}: {first_line}", flush=True)
+                summary = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+                failures.append(f"notebook {name} (preset {preset}) failed: {summary} [executed copy: {out}]")
+                print(f"[lrc] FAILED {name}: {summary}", flush=True)
                 continue
             print(f"[lrc] done {name} in {time.perf_counter() - start:.1f} s", flush=True)
             outputs.append(out)

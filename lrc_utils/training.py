@@ -49,17 +49,22 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
         raise ValueError(f"x has {len(x)} rows but y has {len(y)} labels")
     gen = torch.Generator().manual_seed(seed)
     opt = adamw_weights_only(model, lr, weight_decay)
-    losses = []
     model.train()
-    for _ in tqdm(range(steps), disable=not progress_enabled(progress), desc="training", mininterval=2.0):
-        idx = torch.randint(0, len(x), (min(batch_size, len(x)),), generator=gen).to(x.device)
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    bar = tqdm(range(steps), disable=not progress_enabled(progress), desc="training", mininterval=2.0)
+    losses = [minibatch_step(model, opt, x, y, batch_size, gen) for _ in bar]
     model.eval()
     return losses
+
+
+def minibatch_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                   batch_size: int, gen: torch.Generator) -> float:
+    """One optimiser step on a minibatch drawn with replacement by ``gen``; returns its loss (nats)."""
+    idx = torch.randint(0, len(x), (min(batch_size, len(x)),), generator=gen).to(x.device)
+    loss = F.cross_entropy(model(x[idx]), y[idx])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
 
 
 def log_spaced_steps(total: int, n: int) -> list[int]:
@@ -139,12 +144,7 @@ def train_recording_local_rank(model: MLP, train: tuple[torch.Tensor, torch.Tens
     bar = tqdm(total=config.steps, initial=start, disable=not progress_enabled(progress), desc=desc, mininterval=5.0)
     for step in range(start + 1, config.steps + 1):
         model.train()
-        idx = torch.randint(0, len(x_train), (min(config.batch_size, len(x_train)),), generator=gen)
-        idx = idx.to(x_train.device)
-        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        minibatch_step(model, opt, x_train, y_train, config.batch_size, gen)
         bar.update()
         if step in evals:
             model.eval()

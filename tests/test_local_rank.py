@@ -24,19 +24,6 @@ class Wrapped(nn.Module):
         return self.mlp.preactivations(x)
 
 
-def reference_ranks(model, x, atol, rtol=0.0):
-    """Per-sample autograd Jacobian of each layer, singular values by SVD, counted by hand (float64)."""
-    out = []
-    for xi in x:
-        row = []
-        for layer in range(len(model.hidden_widths)):
-            jac = torch.autograd.functional.jacobian(lambda v, k=layer: model.preactivations(v[None])[k][0], xi)
-            s = torch.linalg.svdvals(jac)
-            row.append(int((s > max(atol, rtol * float(s[0]))).sum()))
-        out.append(row)
-    return torch.tensor(out)
-
-
 SHAPES = [[6, 9, 7, 3], [12, 5, 8, 6, 4], [4, 10, 10, 10, 2]]
 
 
@@ -47,12 +34,12 @@ def test_fast_and_general_paths_equal_autograd_svd(activation, sizes):
     model = MLP(sizes, activation).double()
     x = 2 * torch.randn(40, sizes[0], dtype=torch.float64)
     atol = 0.05
-    expected = reference_ranks(model, x, atol)
+    expected = autograd_loop_local_rank(model, x, atol)  # per-input autograd Jacobian + SVD
     assert torch.equal(local_rank(model, x, atol=atol, per_sample=True), expected)
     assert torch.equal(local_rank(Wrapped(model), x, atol=atol, per_sample=True), expected)
     for method in ("eigh", "svd"):
         assert torch.equal(local_rank(model, x, atol=atol, per_sample=True, method=method), expected)
-    relative = reference_ranks(model, x, atol=0.0, rtol=0.05)
+    relative = autograd_loop_local_rank(model, x, atol=0.0, rtol=0.05)
     assert torch.equal(local_rank(model, x, atol=0.0, rtol=0.05, per_sample=True), relative)
     assert torch.allclose(local_rank(model, x, atol=atol), expected.double().mean(0))
 
