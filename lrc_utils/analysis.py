@@ -27,3 +27,38 @@ def terminal_phase_falls(table: pd.DataFrame, drop: float = 0.1, threshold: floa
                     "fall from max (%)": 100 * (1 - last / peak) if peak else 0.0,
                     "falls in terminal phase": bool(last <= (1 - drop) * peak and last <= (1 - drop) * peak_after)})
     return pd.DataFrame(out)
+
+
+def seed_mean_over_beta(sweep: pd.DataFrame, column: str) -> pd.Series:
+    """The seed-mean of ``column`` per beta of a VIB sweep table (one dataset), indexed by beta ascending."""
+    return sweep.groupby("beta")[column].mean().sort_index()
+
+
+def rank_jumps(sweep: pd.DataFrame, column: str, min_change: float) -> pd.DataFrame:
+    """Sharp steps of a seed-mean rank along the beta grid of a VIB sweep table (one dataset).
+
+    A step is a pair of adjacent betas between which the seed-mean of ``column`` changes by at least
+    ``min_change`` (rank units). Returns rows (beta_from, beta_to, rank_from, rank_to, change), in beta
+    order; ``change`` is signed.
+    """
+    mean = seed_mean_over_beta(sweep, column)
+    steps = mean.diff().iloc[1:]
+    out = [{"beta_from": mean.index[i - 1], "beta_to": beta, "rank_from": mean.iloc[i - 1], "rank_to": mean.iloc[i],
+            "change": change}
+           for i, (beta, change) in enumerate(steps.items(), start=1) if abs(change) >= min_change]
+    return pd.DataFrame(out, columns=["beta_from", "beta_to", "rank_from", "rank_to", "change"])
+
+
+def vib_sweep_summary(sweep: pd.DataFrame, n_classes: dict[str, int], chance_margin: float = 0.05) -> pd.DataFrame:
+    """Per dataset of a VIB sweep table: seed-mean KL and test accuracy at the smallest and largest beta,
+    whether both fall as beta grows (last below first), and whether the test accuracy at the largest beta
+    is within ``chance_margin`` of chance (``1 / n_classes[dataset]``)."""
+    rows = []
+    for dataset, part in sweep.groupby("dataset", sort=False):
+        kl, acc = seed_mean_over_beta(part, "kl"), seed_mean_over_beta(part, "test_acc")
+        chance = 1.0 / n_classes[dataset]
+        rows.append({"dataset": dataset, "kl at min beta": kl.iloc[0], "kl at max beta": kl.iloc[-1],
+                     "test acc at min beta": acc.iloc[0], "test acc at max beta": acc.iloc[-1], "chance": chance,
+                     "kl falls": bool(kl.iloc[-1] < kl.iloc[0]), "accuracy falls": bool(acc.iloc[-1] < acc.iloc[0]),
+                     "chance at max beta": bool(abs(acc.iloc[-1] - chance) <= chance_margin)})
+    return pd.DataFrame(rows)

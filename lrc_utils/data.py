@@ -20,6 +20,7 @@ import gzip
 import math
 import struct
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,3 +251,30 @@ def gaussian_classification(n: int, input_dim: int, intrinsic_dim: int, n_classe
     z = torch.randn(n, intrinsic_dim, generator=gen, dtype=torch.float64)
     x = math.sqrt(input_dim / intrinsic_dim) * z @ basis.T
     return x.float(), (z @ teacher.T).argmax(1)
+
+
+def hierarchical_gaussian_mixture(n: int, input_dim: int, separations: Sequence[float],
+                                  seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded mixture of ``2^B`` Gaussian classes whose distinctions differ in strength.
+
+    With ``B = len(separations)``, class ``c`` has bits ``b_j(c) in {-1, +1}`` (``j < B``) and mean
+    ``sum_j (separations[j] / 2) b_j(c) a_j``, with ``a_j`` orthonormal random directions of R^D
+    (``D = input_dim >= B``); ``x = mean + N(0, I_D)``; classes are equally likely. Bit ``j`` alone is a
+    two-Gaussian discrimination at distance ``separations[j]`` (Bayes error ``Phi(-separations[j] / 2)``),
+    so a well-separated bit is worth keeping at a larger compression pressure than a weak one.
+
+    Returns ``x`` float32 ``[n, input_dim]`` and ``y`` int64 ``[n]`` (classes ``0 .. 2^B - 1``; bit ``j``
+    of ``y`` is ``b_j``).
+    """
+    seps = [float(s) for s in separations]
+    if not seps or any(not (math.isfinite(s) and s > 0) for s in seps):
+        raise ValueError(f"separations must be a non-empty list of numbers > 0, got {list(separations)}")
+    if input_dim < len(seps) or n < 1:
+        raise ValueError(f"need input_dim >= len(separations) = {len(seps)} and n >= 1, got {input_dim} and {n}")
+    gen = torch.Generator().manual_seed(seed)
+    basis = torch.linalg.qr(torch.randn(input_dim, len(seps), generator=gen, dtype=torch.float64)).Q
+    y = torch.randint(0, 2 ** len(seps), (n,), generator=gen)
+    bits = ((y[:, None] >> torch.arange(len(seps))) & 1).to(torch.float64) * 2 - 1  # [n, B] in {-1, +1}
+    means = (bits * torch.tensor(seps, dtype=torch.float64) / 2) @ basis.T
+    x = means + torch.randn(n, input_dim, generator=gen, dtype=torch.float64)
+    return x.float(), y

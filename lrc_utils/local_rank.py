@@ -9,7 +9,8 @@ Two paths compute the same numbers:
 
 * **General** (any ``nn.Module`` with ``preactivations``): per-sample Jacobians with ``torch.func``
   (``vmap`` of ``jacfwd`` or ``jacrev``, whichever needs fewer passes), all layers at once.
-* **Fast** (:class:`lrc_utils.MLP`): the chain rule written out,
+* **Fast** (:class:`lrc_utils.MLP`, :class:`lrc_utils.vib.VIB`: any model with ``chain_layers()`` and
+  ``act_derivative``): the chain rule written out,
   ``J_l(x) = W_l diag(f'(z_{l-1}(x))) ... diag(f'(z_1(x))) W_1``, for all layers in one pass. Two facts
   cut the work. (1) ``W_1 = L Q^T`` with ``Q`` of orthonormal columns (a QR of ``W_1^T``, once per
   call), so ``J_l(x) = A_l(x) Q^T`` and ``A_l(x)`` (``[width_l, min(width_1, input_dim)]``) has the
@@ -34,8 +35,6 @@ import warnings
 
 import torch
 from torch import nn
-
-from .models import MLP
 
 METHODS = ("auto", "inertia", "eigh", "svd")
 #: Memory budget (bytes) for one chunk's per-layer factors; sets the default chunk size.
@@ -115,11 +114,17 @@ def input_jacobians(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
         return list(vmap(jac(per_sample))(x))
 
 
-def _mlp_factors(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
-    """Reduced Jacobians ``A_l(x)`` of an :class:`MLP`, one ``[n, width_l, r]`` tensor per hidden layer,
+def has_fast_path(model: nn.Module) -> bool:
+    """Whether ``model`` is a chain of affine layers and one elementwise activation (``chain_layers()`` and
+    ``act_derivative``, as :class:`lrc_utils.MLP` and :class:`lrc_utils.vib.VIB` have)."""
+    return callable(getattr(model, "chain_layers", None)) and callable(getattr(model, "act_derivative", None))
+
+
+def _chain_factors(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Reduced Jacobians ``A_l(x)`` of a chain model, one ``[n, width_l, r]`` tensor per pre-activation,
     with ``J_l(x) = A_l(x) Q^T`` for a fixed ``Q`` of orthonormal columns, ``r = min(width_1, input_dim)``.
     Layer 1's factor is returned as ``[1, width_1, r]`` (the same for every input)."""
-    weights = [layer.weight.detach() for layer in model.layers[:-1]]
+    weights = [layer.weight.detach() for layer in model.chain_layers()]
     w1 = weights[0]
     if w1.shape[1] > w1.shape[0]:
         _, r = torch.linalg.qr(w1.T)  # W_1^T = Q R, so W_1 = R^T Q^T
@@ -140,7 +145,7 @@ def _mlp_factors(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
 
 def _factors(model: nn.Module, x: torch.Tensor, fast: bool) -> list[torch.Tensor]:
     if fast:
-        return _mlp_factors(model, x)
+        return _chain_factors(model, x)
     return [j.detach() for j in input_jacobians(model, x)]
 
 
@@ -236,7 +241,8 @@ def local_rank(
     """Local rank of every hidden layer of ``model`` at the inputs ``x``.
 
     Args:
-        model: an :class:`lrc_utils.MLP` (fast path) or any ``nn.Module`` with ``preactivations``.
+        model: an :class:`lrc_utils.MLP` or :class:`lrc_utils.vib.VIB` (fast path), or any ``nn.Module``
+            with ``preactivations``.
         x: inputs ``[N, input_dim]``, on the model's device and dtype.
         atol, rtol: a singular value counts when it is ``> max(atol, rtol * sigma_max)`` (per input).
         per_sample: return the integer ranks ``[N, n_layers]`` instead of their mean.
@@ -249,9 +255,12 @@ def local_rank(
     _check_inputs(model, x, atol, rtol)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
-    fast = isinstance(model, MLP)
+    fast = has_fast_path(model)
     if chunk_size is None:
-        widths = model.hidden_widths if fast else [p.shape[1] for p in model.preactivations(x[:1])]
+        if fast:
+            widths = [layer.out_features for layer in model.chain_layers()]
+        else:
+            widths = [p.shape[1] for p in model.preactivations(x[:1])]
         inner = min(widths[0], x.shape[1]) if fast else x.shape[1]
         chunk_size = _default_chunk(widths, inner)
     if chunk_size < 1:
@@ -271,7 +280,7 @@ def singular_values(model: nn.Module, x: torch.Tensor, chunk_size: int | None = 
     descending order. (On the fast path, values beyond ``min(width_1, input_dim)`` are exactly zero.)
     """
     _check_inputs(model, x)
-    fast = isinstance(model, MLP)
+    fast = has_fast_path(model)
     chunk_size = chunk_size or _default_chunk([x.shape[1]], x.shape[1])
     per_layer: list[list[torch.Tensor]] = []
     for chunk in torch.split(x, chunk_size):

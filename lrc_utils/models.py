@@ -3,7 +3,8 @@
 The contract every model of this package keeps (and :func:`lrc_utils.local_rank` relies on):
 ``model.preactivations(x)`` takes an input batch ``[N, input_dim]`` and returns a list with one tensor
 ``[N, width_l]`` per hidden layer: the affine output of that layer before its nonlinearity. The logits
-are not a hidden layer.
+are not a hidden layer. (The Deep VIB model, :class:`lrc_utils.vib.VIB`, keeps it too, with the
+bottleneck mean as its last entry.)
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ class MLP(nn.Module):
     def act_derivative(self, z: torch.Tensor) -> torch.Tensor:
         """Elementwise derivative of the activation at the pre-activation ``z``."""
         return ACTIVATIONS[self.activation][1](z)
+
+    def chain_layers(self) -> list[nn.Linear]:
+        """The affine layers whose outputs are :meth:`preactivations`, in order, with the activation between
+        consecutive ones: the hidden layers. Models that provide this (and :meth:`act_derivative`) get the
+        exact fast path of :func:`lrc_utils.local_rank`."""
+        return list(self.layers[:-1])
 
     def preactivations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """One ``[N, width_l]`` tensor per hidden layer: ``W_l h_{l-1} + b_l`` before the nonlinearity."""

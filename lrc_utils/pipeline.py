@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -260,9 +261,12 @@ class Run:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """A folder for resumable work of long computations (not committed; emptied when ``recompute``)."""
-        path = self.dir / "checkpoints"
-        path.mkdir(exist_ok=True)
+        """A folder for resumable work of long computations: ``checkpoints/<digest>/``, one per set of
+        computing parameters, so that work done with other parameters is never picked up (not committed;
+        emptied when ``recompute``)."""
+        digest = hashlib.sha1(json.dumps(self.key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        path = self.dir / "checkpoints" / digest
+        path.mkdir(parents=True, exist_ok=True)
         return path
 
     def _write_meta(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from tqdm import tqdm
 from .config import progress_enabled
 from .local_rank import local_rank
 from .models import MLP
+
+#: ``loss_fn(model, x_batch, y_batch) -> scalar loss tensor`` (nats).
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def adamw_weights_only(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -57,14 +61,45 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
 
 
 def minibatch_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                   batch_size: int, gen: torch.Generator) -> float:
-    """One optimiser step on a minibatch drawn with replacement by ``gen``; returns its loss (nats)."""
+                   batch_size: int, gen: torch.Generator, loss_fn: LossFn | None = None) -> float:
+    """One optimiser step on a minibatch drawn with replacement by ``gen``; returns its loss (nats).
+
+    ``loss_fn(model, x_batch, y_batch)`` gives the scalar loss; default: cross-entropy of ``model(x_batch)``.
+    """
     idx = torch.randint(0, len(x), (min(batch_size, len(x)),), generator=gen).to(x.device)
-    loss = F.cross_entropy(model(x[idx]), y[idx])
+    loss = F.cross_entropy(model(x[idx]), y[idx]) if loss_fn is None else loss_fn(model, x[idx], y[idx])
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return loss.item()
+
+
+def load_checkpoint(path: Path | None, config: dict, model: nn.Module, opt: torch.optim.Optimizer,
+                    gen: torch.Generator) -> tuple[list, int]:
+    """Restore ``model``, ``opt`` and ``gen`` from ``path`` if it exists; return (records, step), else ([], 0).
+
+    Refuses (``ValueError``) a checkpoint written for another ``config``.
+    """
+    if path is None or not path.exists():
+        return [], 0
+    state = torch.load(path, map_location=next(model.parameters()).device, weights_only=False)
+    if state["config"] != config:
+        raise ValueError(f"checkpoint {path} was written for another configuration; delete it to start over")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    gen.set_state(state["generator"])
+    return state["rows"], state["step"]
+
+
+def save_checkpoint(path: Path | None, config: dict, model: nn.Module, opt: torch.optim.Optimizer,
+                    gen: torch.Generator, rows: list, step: int) -> None:
+    """Write what :func:`load_checkpoint` restores, atomically (an interruption never leaves half a file)."""
+    if path is None:
+        return
+    tmp = path.with_suffix(".tmp")
+    torch.save({"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "generator": gen.get_state(), "rows": rows, "step": step}, tmp)
+    os.replace(tmp, path)
 
 
 def log_spaced_steps(total: int, n: int) -> list[int]:
@@ -120,25 +155,11 @@ def train_recording_local_rank(model: MLP, train: tuple[torch.Tensor, torch.Tens
     x_test, y_test = test
     gen = torch.Generator().manual_seed(config.seed)
     opt = adamw_weights_only(model, config.lr, config.weight_decay)
-    rows: list[tuple] = []
-    start = 0
     path = Path(checkpoint) if checkpoint else None
-    if path is not None and path.exists():
-        state = torch.load(path, map_location=x_train.device, weights_only=False)
-        if state["config"] != asdict(config):
-            raise ValueError(f"checkpoint {path} was written for another configuration; delete it to start over")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        rows, start = state["rows"], state["step"]
+    rows, start = load_checkpoint(path, asdict(config), model, opt, gen)
 
     def save(step: int) -> None:
-        if path is None:
-            return
-        tmp = path.with_suffix(".tmp")
-        torch.save({"config": asdict(config), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "generator": gen.get_state(), "rows": rows, "step": step}, tmp)
-        os.replace(tmp, path)  # atomic: an interruption never leaves a half-written checkpoint
+        save_checkpoint(path, asdict(config), model, opt, gen, rows, step)
 
     evals = set(config.eval_steps)
     bar = tqdm(total=config.steps, initial=start, disable=not progress_enabled(progress), desc=desc, mininterval=5.0)

@@ -113,3 +113,11 @@ def test_recompute_starts_checkpointed_work_from_scratch(tmp_path):
     (run.checkpoint_dir / "seed0.pt").write_text("partial work")
     assert (Run("nb", run_params(tmp_path)).checkpoint_dir / "seed0.pt").exists()  # resumable by default
     assert not (Run("nb", run_params(tmp_path, recompute=True)).checkpoint_dir / "seed0.pt").exists()
+
+
+def test_checkpoints_of_other_computing_parameters_are_not_picked_up(tmp_path):
+    run = Run("nb", run_params(tmp_path))
+    (run.checkpoint_dir / "seed0.pt").write_text("partial work")
+    assert not (Run("nb", run_params(tmp_path, lr=0.2)).checkpoint_dir / "seed0.pt").exists()
+    # where and how to run do not change what is computed
+    assert (Run("nb", run_params(tmp_path, device="cuda", data_dir="/elsewhere")).checkpoint_dir / "seed0.pt").exists()

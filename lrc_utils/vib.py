@@ -1,0 +1,163 @@
+"""Deep Variational Information Bottleneck (Alemi et al. 2017): the model, its loss, and a resumable
+sweep over beta that records the local rank of the bottleneck.
+
+The model: an MLP encoder maps ``x`` to the mean ``mu(x)`` and the scale
+``sigma(x) = softplus(raw(x) - 5)`` of a diagonal Gaussian ``q(z|x)`` on ``R^K``; a sample
+``z = mu + sigma * eps`` (``eps ~ N(0, I)``, reparameterised, so gradients flow through it) goes to a
+linear softmax decoder. The loss of a batch is::
+
+    CE + beta * KL,   CE = E_q[-log p(y | z)],   KL = mean over the batch of KL(q(z|x) || N(0, I)),
+
+with the KL summed over the K latent dimensions (closed form, nats). Prediction averages the decoder's
+class probabilities over several samples of ``z``.
+
+For local rank the model keeps the package's ``preactivations`` contract: the encoder's hidden
+pre-activations, then the bottleneck mean ``mu(x)`` as the last entry. The mean is an affine map of the
+last hidden layer, so ``chain_layers()`` exposes the whole chain and :func:`lrc_utils.local_rank` takes
+its exact fast path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .models import ACTIVATIONS
+
+#: sigma = softplus(raw - SCALE_SHIFT): a new encoder starts with small scales (Alemi et al.).
+SCALE_SHIFT = 5.0
+
+
+class VIB(nn.Module):
+    """Deep VIB classifier ``input_dim -> encoder_widths -> (mu, sigma) in R^latent_dim -> n_classes``.
+
+    Args:
+        input_dim: features per input.
+        encoder_widths: hidden widths of the encoder (at least one), each followed by ``activation``.
+        latent_dim: K, the dimension of the bottleneck ``z``.
+        n_classes: number of classes (the decoder is one linear layer, as in the original).
+        activation: one of :data:`lrc_utils.models.ACTIVATIONS`.
+        n_predict_samples: samples of ``z`` averaged by :meth:`forward` (12 in the original).
+    """
+
+    def __init__(self, input_dim: int, encoder_widths: Sequence[int], latent_dim: int, n_classes: int,
+                 activation: str = "relu", n_predict_samples: int = 12):
+        super().__init__()
+        widths = [int(w) for w in encoder_widths]
+        sizes = [int(input_dim), *widths, int(latent_dim), int(n_classes)]
+        if not widths or any(s < 1 for s in sizes) or n_classes < 2:
+            raise ValueError(f"need input_dim, latent_dim >= 1, at least one encoder width >= 1 and n_classes >= 2; "
+                             f"got input_dim={input_dim}, encoder_widths={list(encoder_widths)}, "
+                             f"latent_dim={latent_dim}, n_classes={n_classes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
+        if n_predict_samples < 1:
+            raise ValueError(f"n_predict_samples must be >= 1, got {n_predict_samples}")
+        self.sizes = sizes
+        self.activation = activation
+        self.n_predict_samples = int(n_predict_samples)
+        self.encoder = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-3], sizes[1:-2]))
+        self.mean_head = nn.Linear(widths[-1], latent_dim)
+        self.scale_head = nn.Linear(widths[-1], latent_dim)
+        self.decoder = nn.Linear(latent_dim, n_classes)
+
+    @property
+    def input_dim(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.mean_head.out_features
+
+    @property
+    def n_classes(self) -> int:
+        return self.decoder.out_features
+
+    def act(self, z: torch.Tensor) -> torch.Tensor:
+        return ACTIVATIONS[self.activation][0](z)
+
+    def act_derivative(self, z: torch.Tensor) -> torch.Tensor:
+        """Elementwise derivative of the activation at the pre-activation ``z``."""
+        return ACTIVATIONS[self.activation][1](z)
+
+    def chain_layers(self) -> list[nn.Linear]:
+        """The encoder's hidden layers and the mean head: the affine maps behind :meth:`preactivations`."""
+        return [*self.encoder, self.mean_head]
+
+    def _hidden(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        zs, h = [], x
+        for layer in self.encoder:
+            zs.append(layer(h))
+            h = self.act(zs[-1])
+        return zs, h
+
+    def preactivations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's hidden pre-activations ``[N, width_l]``, then the bottleneck mean ``[N, K]``."""
+        zs, h = self._hidden(x)
+        return [*zs, self.mean_head(h)]
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and scale of ``q(z|x)``, each ``[N, K]``; the scale is ``softplus(raw - 5) > 0``."""
+        _, h = self._hidden(x)
+        return self.mean_head(h), F.softplus(self.scale_head(h) - SCALE_SHIFT)
+
+    def forward(self, x: torch.Tensor, n_samples: int | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Log of the predictive distribution ``log mean_s softmax(decoder(z_s))``, ``[N, n_classes]``,
+        over ``n_samples`` samples of ``z`` (default :attr:`n_predict_samples`). These are normalised
+        log-probabilities: their arg-max is the prediction and their cross-entropy is the predictive NLL."""
+        mu, sigma = self.encode(x)
+        z = sample_latent(mu, sigma, n_samples or self.n_predict_samples, generator)
+        log_probs = F.log_softmax(self.decoder(z), dim=-1)  # [S, N, C]
+        return torch.logsumexp(log_probs, dim=0) - math.log(z.shape[0])
+
+
+def sample_latent(mu: torch.Tensor, sigma: torch.Tensor, n_samples: int = 1,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Reparameterised samples ``z = mu + sigma * eps`` of ``q(z|x)``: ``[n_samples, N, K]``.
+
+    ``eps`` is drawn on the CPU by ``generator`` (so a CPU generator can drive a run on any device and
+    be checkpointed) and moved to ``mu``'s device; gradients flow to ``mu`` and ``sigma``.
+    """
+    eps = torch.randn((n_samples, *mu.shape), generator=generator, dtype=mu.dtype).to(mu.device)
+    return mu + sigma * eps
+
+
+def kl_to_standard_normal(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """``KL(N(mu, diag sigma^2) || N(0, I))`` per input, summed over the K dimensions: ``[N]``, nats.
+
+    Closed form ``0.5 * sum_k (mu_k^2 + sigma_k^2 - 1 - 2 log sigma_k)``.
+    """
+    return 0.5 * (mu.square() + sigma.square() - 1.0 - 2.0 * torch.log(sigma)).sum(-1)
+
+
+@dataclass
+class VIBLoss:
+    """The terms of the VIB loss of one batch (scalars, nats): ``total = ce + beta * kl``."""
+
+    total: torch.Tensor
+    ce: torch.Tensor
+    kl: torch.Tensor
+
+
+def vib_loss(model: VIB, x: torch.Tensor, y: torch.Tensor, beta: float, n_samples: int = 1,
+             generator: torch.Generator | None = None) -> VIBLoss:
+    """The VIB loss of a batch ``x`` ``[N, input_dim]``, ``y`` ``[N]``.
+
+    ``ce`` is the cross-entropy of the decoder at ``n_samples`` reparameterised samples per input
+    (averaged over samples and batch), ``kl`` the closed-form KL of :func:`kl_to_standard_normal`
+    averaged over the batch.
+    """
+    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    mu, sigma = model.encode(x)
+    z = sample_latent(mu, sigma, n_samples, generator)
+    logits = model.decoder(z)
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.repeat(n_samples))
+    kl = kl_to_standard_normal(mu, sigma).mean()
+    return VIBLoss(total=ce + beta * kl, ce=ce, kl=kl)
