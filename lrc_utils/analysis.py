@@ -62,3 +62,16 @@ def vib_sweep_summary(sweep: pd.DataFrame, n_classes: dict[str, int], chance_mar
                      "kl falls": bool(kl.iloc[-1] < kl.iloc[0]), "accuracy falls": bool(acc.iloc[-1] < acc.iloc[0]),
                      "chance at max beta": bool(abs(acc.iloc[-1] - chance) <= chance_margin)})
     return pd.DataFrame(rows)
+
+
+def describe_rank_trend(sweep: pd.DataFrame, column: str, label: str, min_change: float) -> str:
+    """One Markdown sentence on a VIB sweep table (one dataset): the seed-mean of ``column`` at the smallest
+    and the largest beta, whether it rises or falls, and its sharp steps (see :func:`rank_jumps`)."""
+    mean = seed_mean_over_beta(sweep, column)
+    first, last = mean.iloc[0], mean.iloc[-1]
+    direction = "rises" if last > first else "falls" if last < first else "stays"
+    steps = ", ".join(f"{r.beta_from:.3g} to {r.beta_to:.3g} ({r.change:+.2f})"
+                      for r in rank_jumps(sweep, column, min_change).itertuples())
+    return (f"**{label}**: {first:.2f} at beta = {mean.index[0]:.3g}, {last:.2f} at beta = {mean.index[-1]:.3g}: "
+            f"the rank **{direction}** with beta; sharp steps (|change| >= {min_change:g}) between beta = "
+            f"{steps or 'none'}.")
