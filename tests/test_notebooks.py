@@ -133,9 +133,9 @@ def test_committed_vib_sweeps_compress_to_chance(name, n_classes):
 
 @pytest.mark.skipif(not (RESULTS_DIR / "paper" / "figure2" / "vib_sweep.csv").exists(), reason="no paper results")
 def test_committed_gaussian_sweep_has_two_sharp_rank_steps():
-    from lrc_utils.analysis import rank_jumps
+    from lrc_utils.analysis import sharp_steps
 
     min_change = load_preset("figure2", "paper")["jump_min_change"]
     sweep = committed_sweep("figure2")
     for column in ("local_rank_abs", "local_rank_rel"):
-        assert len(rank_jumps(sweep, column, min_change)) >= 2, column
+        assert len(sharp_steps(sweep, column, min_change)) >= 2, column
