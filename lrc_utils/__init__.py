@@ -3,6 +3,7 @@
 from .config import REPO_ROOT, data_dir, get_device, seed_everything
 from .local_rank import count_singular_values_above, input_jacobians, local_rank, singular_values
 from .models import ACTIVATIONS, MLP
+from .vib import VIB
 
 __all__ = [
     "ACTIVATIONS",
@@ -15,4 +16,5 @@ __all__ = [
     "local_rank",
     "seed_everything",
     "singular_values",
+    "VIB",
 ]

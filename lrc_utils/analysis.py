@@ -34,12 +34,14 @@ def seed_mean_over_beta(sweep: pd.DataFrame, column: str) -> pd.Series:
     return sweep.groupby("beta")[column].mean().sort_index()
 
 
-def rank_jumps(sweep: pd.DataFrame, column: str, min_change: float) -> pd.DataFrame:
-    """Sharp steps of a seed-mean rank along the beta grid of a VIB sweep table (one dataset).
+def sharp_steps(sweep: pd.DataFrame, column: str, min_change: float) -> pd.DataFrame:
+    """Sharp steps of a seed-mean quantity (a local rank, an accuracy) along the beta grid of a VIB sweep
+    table (one dataset).
 
     A step is a pair of adjacent betas between which the seed-mean of ``column`` changes by at least
-    ``min_change`` (rank units). Returns rows (beta_from, beta_to, rank_from, rank_to, change), in beta
-    order; ``change`` is signed.
+    ``min_change`` (in the column's units: rank units for a local rank). Returns rows (beta_from, beta_to,
+    rank_from, rank_to, change), in beta order; ``change`` is signed; the ``rank_*`` columns hold the
+    column's seed-mean values.
     """
     mean = seed_mean_over_beta(sweep, column)
     steps = mean.diff().iloc[1:]
@@ -62,3 +64,16 @@ def vib_sweep_summary(sweep: pd.DataFrame, n_classes: dict[str, int], chance_mar
                      "kl falls": bool(kl.iloc[-1] < kl.iloc[0]), "accuracy falls": bool(acc.iloc[-1] < acc.iloc[0]),
                      "chance at max beta": bool(abs(acc.iloc[-1] - chance) <= chance_margin)})
     return pd.DataFrame(rows)
+
+
+def describe_rank_trend(sweep: pd.DataFrame, column: str, label: str, min_change: float) -> str:
+    """One Markdown sentence on a VIB sweep table (one dataset): the seed-mean of ``column`` at the smallest
+    and the largest beta, whether it rises or falls, and its sharp steps (see :func:`sharp_steps`)."""
+    mean = seed_mean_over_beta(sweep, column)
+    first, last = mean.iloc[0], mean.iloc[-1]
+    direction = "rises" if last > first else "falls" if last < first else "stays"
+    steps = ", ".join(f"{r.beta_from:.3g} to {r.beta_to:.3g} ({r.change:+.2f})"
+                      for r in sharp_steps(sweep, column, min_change).itertuples())
+    return (f"**{label}**: {first:.2f} at beta = {mean.index[0]:.3g}, {last:.2f} at beta = {mean.index[-1]:.3g}: "
+            f"the rank **{direction}** with beta; sharp steps (|change| >= {min_change:g}) between beta = "
+            f"{steps or 'none'}.")

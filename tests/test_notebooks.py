@@ -101,3 +101,41 @@ def test_committed_figure1_shows_the_terminal_phase_fall():
     falls = terminal_phase_falls(table, drop=0.10, threshold=0.99)
     not_falling = {(r.panel, r.layer) for r in falls.itertuples() if not r[-1]}
     assert not_falling <= {("mnist", 1)}, f"layers that do not fall: {sorted(not_falling)}"
+
+
+def committed_sweep(name):
+    import pandas as pd
+
+    return pd.read_csv(RESULTS_DIR / "paper" / name / "vib_sweep.csv")
+
+
+SWEEP_COLUMNS = {"dataset", "seed", "beta", "kl", "ce", "train_acc", "test_acc", "local_rank_abs", "local_rank_rel"}
+
+
+@pytest.mark.parametrize("name, n_classes", [("figure2", {"gaussian": 8}),
+                                             ("figure3", {"mnist": 10, "fashion_mnist": 10})])
+def test_committed_vib_sweeps_compress_to_chance(name, n_classes):
+    """The issue's criteria on the committed paper results: at least 15 betas and 2 seeds per data set; the
+    KL term and the test accuracy fall as beta grows, and the accuracy at the largest beta is chance."""
+    if not (RESULTS_DIR / "paper" / name / "vib_sweep.csv").exists():
+        pytest.skip("no paper results")
+    from lrc_utils.analysis import vib_sweep_summary
+
+    sweep = committed_sweep(name)
+    assert SWEEP_COLUMNS <= set(sweep.columns)
+    assert set(sweep.dataset) == set(n_classes)
+    counts = sweep.groupby("dataset").agg(betas=("beta", "nunique"), seeds=("seed", "nunique"))
+    assert (counts.betas >= 15).all() and (counts.seeds >= 2).all(), counts
+    summary = vib_sweep_summary(sweep, n_classes)
+    assert summary["kl falls"].all() and summary["accuracy falls"].all(), summary
+    assert summary["chance at max beta"].all(), summary
+
+
+@pytest.mark.skipif(not (RESULTS_DIR / "paper" / "figure2" / "vib_sweep.csv").exists(), reason="no paper results")
+def test_committed_gaussian_sweep_has_two_sharp_rank_steps():
+    from lrc_utils.analysis import sharp_steps
+
+    min_change = load_preset("figure2", "paper")["jump_min_change"]
+    sweep = committed_sweep("figure2")
+    for column in ("local_rank_abs", "local_rank_rel"):
+        assert len(sharp_steps(sweep, column, min_change)) >= 2, column

@@ -227,3 +227,19 @@ def test_sweep_rejects_bad_grids_before_training(tmp_path):
         run_sweep(tmp_path, betas=[-1.0])
     with pytest.raises(ValueError, match="seeds"):
         run_sweep(tmp_path, seeds=[])
+
+
+def test_sharp_steps_and_summary_on_a_hand_made_sweep():
+    from lrc_utils.analysis import sharp_steps, vib_sweep_summary
+
+    # two seeds; seed-mean ranks over beta 0.01, 0.1, 1, 10: 4.0, 3.75, 2.0, 0.0
+    sweep = pd.DataFrame({"dataset": "d", "seed": [0] * 4 + [1] * 4, "beta": [0.01, 0.1, 1.0, 10.0] * 2,
+                          "local_rank_abs": [4, 4, 2, 0, 4, 3.5, 2, 0], "kl": [5, 3, 1, 0.01] * 2,
+                          "test_acc": [0.9, 0.8, 0.5, 0.27] * 2})
+    jumps = sharp_steps(sweep, "local_rank_abs", min_change=0.5)
+    assert jumps[["beta_from", "beta_to"]].values.tolist() == [[0.1, 1.0], [1.0, 10.0]]
+    assert jumps.change.tolist() == [-1.75, -2.0]
+    assert len(sharp_steps(sweep, "local_rank_abs", min_change=0.2)) == 3
+    summary = vib_sweep_summary(sweep, {"d": 4}).iloc[0]
+    assert summary["kl falls"] and summary["accuracy falls"] and summary["chance at max beta"]
+    assert not vib_sweep_summary(sweep, {"d": 10}).iloc[0]["chance at max beta"]  # 0.27 is not 0.1 +- 0.05
