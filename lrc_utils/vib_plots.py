@@ -33,7 +33,8 @@ def rank_and_accuracy(ax, sweep: pd.DataFrame, atol: float, rtol: float, chance:
         acc_axis.axhline(chance, color="0.35", ls=":", lw=1)
     acc_axis.set(ylim=(0, 1.02), ylabel="test accuracy (dotted: chance)")
     handles = ax.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="center left")
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper center", ncol=2,
+              bbox_to_anchor=(0.5, -0.16))  # below the axes: the curves fill every corner
 
 
 def kl_coloured_by_rank(ax, sweep: pd.DataFrame, column: str, vmax: float, title: str):
