@@ -46,7 +46,25 @@ ACTIVATIONS = {
 }
 
 
-class MLP(nn.Module):
+class ActivationChain(nn.Module):
+    """Base of the package's models: one elementwise activation (a name of :data:`ACTIVATIONS`) between
+    affine layers, with its derivative for the exact fast path of :func:`lrc_utils.local_rank`."""
+
+    def __init__(self, activation: str):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
+        self.activation = activation
+
+    def act(self, z: torch.Tensor) -> torch.Tensor:
+        return ACTIVATIONS[self.activation][0](z)
+
+    def act_derivative(self, z: torch.Tensor) -> torch.Tensor:
+        """Elementwise derivative of the activation at the pre-activation ``z``."""
+        return ACTIVATIONS[self.activation][1](z)
+
+
+class MLP(ActivationChain):
     """A fully connected network ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
     ``MLP([784, 200, 200, 200, 200, 10])`` has 4 hidden layers of width 200 and 10 logits. Every hidden
@@ -60,16 +78,13 @@ class MLP(nn.Module):
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu", init: str = "torch"):
-        super().__init__()
+        super().__init__(activation)
         sizes = [int(s) for s in sizes]
         if len(sizes) < 3 or any(s < 1 for s in sizes):
             raise ValueError(f"sizes must list input, at least one hidden and output width, all >= 1; got {sizes}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
         if init not in ("torch", "normal"):
             raise ValueError(f"unknown init {init!r}; expected 'torch' or 'normal'")
         self.sizes = sizes
-        self.activation = activation
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         if init == "normal":
             for layer in self.layers:
@@ -83,13 +98,6 @@ class MLP(nn.Module):
     @property
     def hidden_widths(self) -> list[int]:
         return self.sizes[1:-1]
-
-    def act(self, z: torch.Tensor) -> torch.Tensor:
-        return ACTIVATIONS[self.activation][0](z)
-
-    def act_derivative(self, z: torch.Tensor) -> torch.Tensor:
-        """Elementwise derivative of the activation at the pre-activation ``z``."""
-        return ACTIVATIONS[self.activation][1](z)
 
     def chain_layers(self) -> list[nn.Linear]:
         """The affine layers whose outputs are :meth:`preactivations`, in order, with the activation between

@@ -27,13 +27,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .models import ACTIVATIONS
+from .models import ActivationChain
 
 #: sigma = softplus(raw - SCALE_SHIFT): a new encoder starts with small scales (Alemi et al.).
 SCALE_SHIFT = 5.0
 
 
-class VIB(nn.Module):
+class VIB(ActivationChain):
     """Deep VIB classifier ``input_dim -> encoder_widths -> (mu, sigma) in R^latent_dim -> n_classes``.
 
     Args:
@@ -41,25 +41,22 @@ class VIB(nn.Module):
         encoder_widths: hidden widths of the encoder (at least one), each followed by ``activation``.
         latent_dim: K, the dimension of the bottleneck ``z``.
         n_classes: number of classes (the decoder is one linear layer, as in the original).
-        activation: one of :data:`lrc_utils.models.ACTIVATIONS`.
+        activation: one of :data:`lrc_utils.models.ACTIVATIONS` (:meth:`act`, :meth:`act_derivative`).
         n_predict_samples: samples of ``z`` averaged by :meth:`forward` (12 in the original).
     """
 
     def __init__(self, input_dim: int, encoder_widths: Sequence[int], latent_dim: int, n_classes: int,
                  activation: str = "relu", n_predict_samples: int = 12):
-        super().__init__()
+        super().__init__(activation)
         widths = [int(w) for w in encoder_widths]
         sizes = [int(input_dim), *widths, int(latent_dim), int(n_classes)]
         if not widths or any(s < 1 for s in sizes) or n_classes < 2:
             raise ValueError(f"need input_dim, latent_dim >= 1, at least one encoder width >= 1 and n_classes >= 2; "
                              f"got input_dim={input_dim}, encoder_widths={list(encoder_widths)}, "
                              f"latent_dim={latent_dim}, n_classes={n_classes}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
         if n_predict_samples < 1:
             raise ValueError(f"n_predict_samples must be >= 1, got {n_predict_samples}")
         self.sizes = sizes
-        self.activation = activation
         self.n_predict_samples = int(n_predict_samples)
         self.encoder = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-3], sizes[1:-2]))
         self.mean_head = nn.Linear(widths[-1], latent_dim)
@@ -77,13 +74,6 @@ class VIB(nn.Module):
     @property
     def n_classes(self) -> int:
         return self.decoder.out_features
-
-    def act(self, z: torch.Tensor) -> torch.Tensor:
-        return ACTIVATIONS[self.activation][0](z)
-
-    def act_derivative(self, z: torch.Tensor) -> torch.Tensor:
-        """Elementwise derivative of the activation at the pre-activation ``z``."""
-        return ACTIVATIONS[self.activation][1](z)
 
     def chain_layers(self) -> list[nn.Linear]:
         """The encoder's hidden layers and the mean head: the affine maps behind :meth:`preactivations`."""

@@ -147,8 +147,7 @@ def beta_sweep(make_model: Callable[[], VIB], train: Data, test: Data, x_rank: t
         path = _run_file(folder, seed, beta)
         if not path.exists():
             seed_everything(seed)
-            device = x_rank.device
-            model = make_model().to(device)
+            model = make_model().to(x_rank.device)
             training = path.with_suffix(".training.pt")
             train_vib(model, train, beta, config, seed, training, progress, desc=f"beta {beta:.2e}")
             measured = evaluate_vib(model, train, test, x_rank, atol, rtol, seed, model.n_predict_samples)
