@@ -1,7 +1,7 @@
 # Two commands for a fresh machine (see README.md):
 #   make book   set up, run the figure notebooks at the paper preset (stored results are reused), build the HTML
-#   make test   set up, run the test suite (unit tests, notebook hygiene, smoke runs, book build with -W)
-# Other targets: setup, smoke, recompute, benchmark, lint, clean.
+#   make test   set up, run the test suite (unit tests, notebook hygiene, smoke runs, fingerprints, book build)
+# Other targets: setup, test-fast (the tests not marked slow), smoke, recompute, fingerprints, benchmark, lint, clean.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,7 +18,7 @@ ifeq ($(LRC_DATA_DIR),)
   endif
 endif
 
-.PHONY: setup book test smoke recompute benchmark lint clean
+.PHONY: setup book test test-fast smoke recompute fingerprints benchmark lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,19 +31,25 @@ setup: $(STAMP)
 
 book: setup
 	@echo "[lrc] data folder: $${LRC_DATA_DIR:-~/.cache/lrc/data (default)}"
-	$(PY) -m lrc_utils.pipeline --preset $(PRESET) $(NOTEBOOKS)
+	$(PY) -m lrc_utils.runner --preset $(PRESET) $(NOTEBOOKS)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 recompute: setup
-	$(PY) -m lrc_utils.pipeline --preset $(PRESET) --recompute $(NOTEBOOKS)
+	$(PY) -m lrc_utils.runner --preset $(PRESET) --recompute $(NOTEBOOKS)
 
 smoke: setup
-	$(PY) -m lrc_utils.pipeline --preset smoke $(NOTEBOOKS)
+	$(PY) -m lrc_utils.runner --preset smoke $(NOTEBOOKS)
 
 test: setup
 	@echo "[lrc] data folder: $${LRC_DATA_DIR:-~/.cache/lrc/data (default)}"
 	$(PY) -m pytest -v -rs
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+fingerprints: setup
+	$(PY) -m lrc_utils.fingerprint $(NOTEBOOKS)
 
 benchmark: setup
 	$(PY) benchmarks/local_rank.py
@@ -52,4 +58,4 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf _build executed results/smoke
+	rm -rf _build executed

@@ -3,6 +3,7 @@
 from .config import REPO_ROOT, data_dir, get_device, seed_everything
 from .local_rank import count_singular_values_above, input_jacobians, local_rank, singular_values
 from .models import ACTIVATIONS, MLP
+from .training import FitConfig, fit
 from .vib import VIB
 
 __all__ = [
@@ -10,6 +11,8 @@ __all__ = [
     "MLP",
     "REPO_ROOT",
     "count_singular_values_above",
+    "FitConfig",
+    "fit",
     "data_dir",
     "get_device",
     "input_jacobians",

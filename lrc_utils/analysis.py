@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
+import torch
+
+
+def ranks_at_tolerances(singular: torch.Tensor, atols: Sequence[float], rtols: Sequence[float]) -> pd.DataFrame:
+    """Mean numerical rank of matrices with singular values ``singular`` (``[N, k]``, descending) at each
+    absolute tolerance (count of ``s > atol``) and each relative one (``s > rtol * sigma_max``, per matrix).
+
+    Returns rows (convention ``"absolute"``/``"relative"``, tolerance, local_rank).
+    """
+    s = singular.to(torch.float64)
+    rows = [("absolute", float(t), float((s > t).sum(-1).double().mean())) for t in atols]
+    rows += [("relative", float(t), float((s > t * s[:, :1]).sum(-1).double().mean())) for t in rtols]
+    return pd.DataFrame(rows, columns=["convention", "tolerance", "local_rank"])
 
 
 def first_step_at_accuracy(rows: pd.DataFrame, threshold: float = 0.99) -> int:
@@ -77,3 +92,33 @@ def describe_rank_trend(sweep: pd.DataFrame, column: str, label: str, min_change
     return (f"**{label}**: {first:.2f} at beta = {mean.index[0]:.3g}, {last:.2f} at beta = {mean.index[-1]:.3g}: "
             f"the rank **{direction}** with beta; sharp steps (|change| >= {min_change:g}) between beta = "
             f"{steps or 'none'}.")
+
+
+def describe_terminal_phase(falls: pd.DataFrame) -> str:
+    """Markdown bullets, one per (panel, layer) of :func:`terminal_phase_falls`: maximum, last value, verdict."""
+    lines = []
+    for _, r in falls.iterrows():
+        verdict = "falls in the terminal phase" if r["falls in terminal phase"] else "**does not fall by 10%**"
+        lines.append(f"* {r.panel}, layer {r.layer}: {r['max']:.1f} at its maximum, {r['last']:.1f} at the last "
+                     f"step ({r['fall from max (%)']:.0f}% lower): {verdict}.")
+    return "\n".join(lines)
+
+
+def describe_vib_sweep(sweep: pd.DataFrame, n_classes: int, atol: float, rtol: float, min_change: float,
+                       title: str = "") -> str:
+    """Markdown bullets on a VIB sweep table (one dataset): each convention's rank trend and sharp steps, and
+    the KL term and test accuracy at the ends of the beta grid."""
+    prefix = f"{title}, " if title else ""
+    lines = [prefix + describe_rank_trend(sweep, "local_rank_abs", f"absolute tolerance {atol:g}", min_change),
+             prefix + describe_rank_trend(sweep, "local_rank_rel", f"relative tolerance {rtol:g}", min_change)]
+    s = vib_sweep_summary(sweep, {sweep.dataset.iloc[0]: n_classes}).iloc[0]
+    lines.append(f"{prefix}KL from {s['kl at min beta']:.2f} to {s['kl at max beta']:.4f} nats; test accuracy from "
+                 f"{s['test acc at min beta']:.3f} to {s['test acc at max beta']:.3f} (chance {s['chance']:.3f}).")
+    return "\n".join(f"* {line}" for line in lines)
+
+
+def monte_carlo_within_bounds(mix: pd.DataFrame, n_stderr: float = 4.0) -> pd.Series:
+    """Per row of the mixture-entropy table: does the Monte Carlo entropy lie between the KDE lower and upper
+    bounds, within ``n_stderr`` of its standard errors?"""
+    slack = n_stderr * mix.stderr
+    return (mix.kde_lower <= mix.monte_carlo + slack) & (mix.monte_carlo - slack <= mix.kde_upper)

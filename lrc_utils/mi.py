@@ -287,3 +287,11 @@ def noisy_mi(model, x: torch.Tensor, n_samples: int = 64, n_mc: int = 2000, seed
         se = math.sqrt(se_t**2 + sum(e**2 for _, e in conditional) / m**2)
         out.append(NoisyMIEstimate(h_t - h_cond, se, h_t, h_cond))
     return out
+
+
+def gaussian_channel_mi(cov: torch.Tensor, noise_var: float) -> float:
+    """Closed form I(X; T + N(0, noise_var I)) for Gaussian T = AX with covariance ``cov`` = A S A^T (``[d, d]``):
+    ``1/2 log det(I + cov / noise_var)`` nats (float64)."""
+    _check_variance("noise_var", noise_var)
+    cov = cov.to(torch.float64)
+    return 0.5 * float(torch.logdet(torch.eye(cov.shape[0], dtype=torch.float64) + cov / noise_var))

@@ -1,14 +1,35 @@
-"""Seeded training loops for classifiers (minibatch AdamW on in-memory tensors), one of them recording
-local rank at log-spaced steps with resumable checkpoints."""
+"""The one training loop of the package: :func:`fit`, with monitors and resumable checkpoints.
+
+Every experiment of the book trains through :func:`fit`::
+
+    config = FitConfig(steps=3000, lr=1e-3, weight_decay=0.1, batch_size=64, seed=0, eval_steps=(1, 10, 3000))
+    monitors = [ClassifierMetrics(train, test), LocalRankMonitor(x_rank, atol=1e-2)]
+    records = fit(model, cross_entropy_loss, train, config, monitors, checkpoint=Checkpoint(folder, identity))
+    records["local_rank"]   # a tidy DataFrame: one row per (eval step, layer)
+
+* Optimisation: minibatches drawn with replacement by one CPU generator seeded with ``config.seed`` (it
+  also drives any sampling inside the loss, such as the VIB's samples of z); AdamW with
+  ``betas=(adam_beta1, 0.999)`` and decoupled weight decay on weight matrices only; the learning rate decays
+  exponentially from ``lr`` to ``lr * lr_final_ratio`` over the run (constant when the ratio is 1).
+* Monitors: small objects asked at every step of ``config.eval_steps`` for rows of a tidy table (see
+  :class:`Monitor`). The model is in eval mode while they measure.
+* Checkpoints: :class:`Checkpoint` is the one place that decides whether saved work belongs to a run. Its
+  file name is a digest of the run's identity (the fit config plus whatever the caller adds: model, data
+  and study parameters, run key), the identity is stored inside and compared on load, and the file is read
+  with ``torch.load(weights_only=True)``: only tensors and plain Python values, never pickled objects.
+  A run resumed from a checkpoint gives exactly the records of an uninterrupted run; a finished run removes it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -19,87 +40,22 @@ from tqdm import tqdm
 
 from .config import progress_enabled
 from .local_rank import local_rank
-from .models import MLP
 
-#: ``loss_fn(model, x_batch, y_batch) -> scalar loss tensor`` (nats).
-LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+Data = tuple[torch.Tensor, torch.Tensor]
+#: ``loss_fn(model, x_batch, y_batch, generator) -> scalar loss tensor`` (nats). The generator is the run's
+#: minibatch generator, for losses that sample (the VIB); others ignore it.
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 
 
-def adamw_weights_only(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW with weight decay on weight matrices only (biases and other vectors are not decayed)."""
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator=None) -> torch.Tensor:
+    """Mean cross-entropy (nats) of ``model(x)`` (logits ``[N, C]``) against labels ``y`` (``[N]``)."""
+    return F.cross_entropy(model(x), y)
 
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of ``x`` (``[N, d]``) whose arg-max logit equals the label ``y`` (``[N]``)."""
+    """Fraction of ``x`` (``[N, d]``) whose arg-max output equals the label ``y`` (``[N]``)."""
     return float((model(x).argmax(-1) == y).double().mean())
-
-
-def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float,
-                     weight_decay: float = 0.0, batch_size: int = 64, seed: int = 0,
-                     progress: bool | None = None) -> list[float]:
-    """Train ``model`` on ``(x [N, d], y [N])`` with cross-entropy for ``steps`` minibatch steps.
-
-    Batches are drawn with replacement by a generator seeded with ``seed``. Returns the per-step
-    training loss (nats).
-    """
-    if steps < 0 or batch_size < 1 or lr <= 0:
-        raise ValueError(f"need steps >= 0, batch_size >= 1, lr > 0; got {steps}, {batch_size}, {lr}")
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} rows but y has {len(y)} labels")
-    gen = torch.Generator().manual_seed(seed)
-    opt = adamw_weights_only(model, lr, weight_decay)
-    model.train()
-    bar = tqdm(range(steps), disable=not progress_enabled(progress), desc="training", mininterval=2.0)
-    losses = [minibatch_step(model, opt, x, y, batch_size, gen) for _ in bar]
-    model.eval()
-    return losses
-
-
-def minibatch_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                   batch_size: int, gen: torch.Generator, loss_fn: LossFn | None = None) -> float:
-    """One optimiser step on a minibatch drawn with replacement by ``gen``; returns its loss (nats).
-
-    ``loss_fn(model, x_batch, y_batch)`` gives the scalar loss; default: cross-entropy of ``model(x_batch)``.
-    """
-    idx = torch.randint(0, len(x), (min(batch_size, len(x)),), generator=gen).to(x.device)
-    loss = F.cross_entropy(model(x[idx]), y[idx]) if loss_fn is None else loss_fn(model, x[idx], y[idx])
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return loss.item()
-
-
-def load_checkpoint(path: Path | None, config: dict, model: nn.Module, opt: torch.optim.Optimizer,
-                    gen: torch.Generator) -> tuple[list, int]:
-    """Restore ``model``, ``opt`` and ``gen`` from ``path`` if it exists; return (records, step), else ([], 0).
-
-    Refuses (``ValueError``) a checkpoint written for another ``config``.
-    """
-    if path is None or not path.exists():
-        return [], 0
-    state = torch.load(path, map_location=next(model.parameters()).device, weights_only=False)
-    if state["config"] != config:
-        raise ValueError(f"checkpoint {path} was written for another configuration; delete it to start over")
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    gen.set_state(state["generator"])
-    return state["rows"], state["step"]
-
-
-def save_checkpoint(path: Path | None, config: dict, model: nn.Module, opt: torch.optim.Optimizer,
-                    gen: torch.Generator, rows: list, step: int) -> None:
-    """Write what :func:`load_checkpoint` restores, atomically (an interruption never leaves half a file)."""
-    if path is None:
-        return
-    tmp = path.with_suffix(".tmp")
-    torch.save({"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "generator": gen.get_state(), "rows": rows, "step": step}, tmp)
-    os.replace(tmp, path)
 
 
 def log_spaced_steps(total: int, n: int) -> list[int]:
@@ -110,73 +66,221 @@ def log_spaced_steps(total: int, n: int) -> list[int]:
     return [int(s) for s in steps]
 
 
+def digest(value: object) -> str:
+    """A short, stable digest of a JSON-able value (dict keys sorted)."""
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
-class TrainConfig:
-    """What defines a training run (and its checkpoint): optimiser, schedule and local-rank tolerance."""
+class FitConfig:
+    """The optimisation of one training run (all of it is part of the run's checkpoint identity)."""
 
     steps: int
     lr: float
-    weight_decay: float
     batch_size: int
     seed: int
-    eval_steps: tuple[int, ...]
-    atol: float = 1e-2
-    checkpoint_every: int = 5000
+    eval_steps: tuple[int, ...] = ()  # steps (1..steps) at which the monitors are asked
+    weight_decay: float = 0.0  # decoupled (AdamW) weight decay, on weight matrices only
+    adam_beta1: float = 0.9
+    lr_final_ratio: float = 1.0  # the learning rate decays exponentially to lr * lr_final_ratio
+    checkpoint_every: int = 1000
 
     def __post_init__(self):
-        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
+        if self.steps < 1 or self.batch_size < 1 or not self.lr > 0 or self.weight_decay < 0:
             raise ValueError(f"need steps >= 1, batch_size >= 1, lr > 0, weight_decay >= 0; got {self}")
-        if not self.eval_steps or min(self.eval_steps) < 1 or max(self.eval_steps) > self.steps:
+        if not 0 <= self.adam_beta1 < 1 or not 0 < self.lr_final_ratio <= 1 or self.checkpoint_every < 1:
+            raise ValueError(f"need 0 <= adam_beta1 < 1, 0 < lr_final_ratio <= 1, checkpoint_every >= 1; got {self}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.eval_steps and (min(self.eval_steps) < 1 or max(self.eval_steps) > self.steps):
             raise ValueError(f"eval_steps must lie in [1, steps={self.steps}], got {self.eval_steps}")
 
-    def digest(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step ``step`` (1-based)."""
+        return self.lr * self.lr_final_ratio ** ((step - 1) / self.steps)
 
 
-RECORD_COLUMNS = ["step", "layer", "local_rank", "train_loss", "train_acc", "test_acc"]
+def adamw_weights_only(model: nn.Module, lr: float, weight_decay: float, betas=(0.9, 0.999)) -> torch.optim.AdamW:
+    """AdamW with weight decay on weight matrices only (biases and other vectors are not decayed)."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=betas)
 
 
-def train_recording_local_rank(model: MLP, train: tuple[torch.Tensor, torch.Tensor],
-                               test: tuple[torch.Tensor, torch.Tensor], x_rank: torch.Tensor,
-                               config: TrainConfig, checkpoint: str | Path | None = None,
-                               progress: bool | None = None, desc: str = "training") -> pd.DataFrame:
-    """Train ``model`` with minibatch AdamW (weight decay on weights only) and record, at every step of
-    ``config.eval_steps``, the local rank of each hidden layer at ``x_rank`` (``[M, input_dim]``), the
-    full training loss (nats) and accuracy, and the test accuracy.
+# ----------------------------------------------------------------------------------------------------
+# monitors
 
-    Resumable: with ``checkpoint`` (a file path), the model, optimiser, minibatch generator and records
-    are saved at every evaluation and every ``config.checkpoint_every`` steps, and a later call with the
-    same file resumes from there, giving the same records as an uninterrupted run. A checkpoint written
-    for another config is refused, not reused.
 
-    Returns a DataFrame with :data:`RECORD_COLUMNS`, one row per (eval step, hidden layer), layers from 1.
+class Monitor(Protocol):
+    """Asked at every evaluation step for rows of its table ``records[name]`` (a ``step`` column is added)."""
+
+    name: str
+
+    def __call__(self, model: nn.Module, step: int, batch_loss: float) -> list[dict[str, object]]: ...
+
+
+@dataclass
+class BatchLoss:
+    """The loss (nats) of the minibatch of the evaluation step: column ``batch_loss``."""
+
+    name: str = "batch_loss"
+
+    def __call__(self, model, step, batch_loss):
+        return [{"batch_loss": batch_loss}]
+
+
+@dataclass
+class ClassifierMetrics:
+    """Full-set training loss (cross-entropy, nats) and accuracy, and test accuracy: columns ``train_loss``,
+    ``train_acc``, ``test_acc``."""
+
+    train: Data
+    test: Data
+    name: str = "metrics"
+
+    @torch.no_grad()
+    def __call__(self, model, step, batch_loss):
+        train_loss = float(F.cross_entropy(model(self.train[0]), self.train[1]))
+        return [{"train_loss": train_loss, "train_acc": accuracy(model, *self.train),
+                 "test_acc": accuracy(model, *self.test)}]
+
+
+@dataclass
+class LocalRankMonitor:
+    """Local rank of every hidden layer at ``x`` (``[M, input_dim]``): columns ``layer`` (from 1), ``local_rank``."""
+
+    x: torch.Tensor
+    atol: float
+    rtol: float = 0.0
+    name: str = "local_rank"
+
+    def __call__(self, model, step, batch_loss):
+        ranks = local_rank(model, self.x, atol=self.atol, rtol=self.rtol)
+        return [{"layer": layer, "local_rank": float(r)} for layer, r in enumerate(ranks, start=1)]
+
+
+# ----------------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def atomic_torch_save(obj: object, path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename: never half a file at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def safe_torch_load(path: Path, map_location=None) -> object:
+    """``torch.load(weights_only=True)``: tensors and plain Python values only. A file that carries any other
+    pickled object (which could run code) is refused with a ``ValueError`` naming it."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError (or RuntimeError) for disallowed globals
+        raise ValueError(f"{path} is not a checkpoint this package wrote (it holds objects other than tensors and "
+                         f"plain values, or is damaged); it was not loaded. Delete it to start over. ({err})") from err
+
+
+class Checkpoint:
+    """Resumable state of one training run: ``<folder>/<digest of identity>.pt``.
+
+    ``identity`` (a JSON-able dict) says what the run computes; :func:`fit` adds its :class:`FitConfig`.
+    A file whose stored identity differs from the run's is refused (``ValueError``), never reused.
     """
-    x_train, y_train = train
-    x_test, y_test = test
+
+    def __init__(self, folder: str | Path, identity: dict):
+        self.folder = Path(folder)
+        self.identity = json.loads(json.dumps(identity, default=str))  # as it will be stored
+
+    def for_config(self, config: FitConfig) -> Checkpoint:
+        return Checkpoint(self.folder, {**self.identity, "fit": asdict(config)})
+
+    @property
+    def path(self) -> Path:
+        return self.folder / f"{digest(self.identity)}.pt"
+
+    def load(self, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator) -> tuple[dict, int]:
+        """Restore ``model``, ``opt`` and ``gen``; return (records so far, step), or ({}, 0) without a file."""
+        if not self.path.exists():
+            return {}, 0
+        state = safe_torch_load(self.path, map_location=next(model.parameters()).device)
+        if state.get("identity") != self.identity:
+            raise ValueError(f"checkpoint {self.path} was written for another run; delete it to start over")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        return state["records"], int(state["step"])
+
+    def save(self, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, records: dict,
+             step: int) -> None:
+        atomic_torch_save({"identity": self.identity, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                           "generator": gen.get_state(), "records": records, "step": step}, self.path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the loop
+
+
+def minibatch_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                   batch_size: int, gen: torch.Generator, loss_fn: LossFn = cross_entropy_loss) -> float:
+    """One optimiser step on a minibatch drawn with replacement by ``gen``; returns its loss (nats)."""
+    idx = torch.randint(0, len(x), (min(batch_size, len(x)),), generator=gen).to(x.device)
+    loss = loss_fn(model, x[idx], y[idx], gen)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monitors: Sequence[Monitor] = (),
+        checkpoint: Checkpoint | None = None, progress: bool | None = None, desc: str = "training"
+        ) -> dict[str, pd.DataFrame]:
+    """Train ``model`` in place on ``train`` = (``[N, input_dim]``, ``[N]``) and record its monitors.
+
+    Returns one tidy DataFrame per monitor (``records[monitor.name]``), its rows in step order with a
+    ``step`` column first. With ``checkpoint``, the model, optimiser, generator and records are saved every
+    ``config.checkpoint_every`` steps, and a later call resumes from there with identical records; the file
+    is removed when the run finishes (store the returned records, e.g. with :func:`lrc_utils.grid.run_grid`).
+    """
+    x, y = train
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"train must hold the same positive number of inputs and labels, got {len(x)} and {len(y)}")
+    names = [m.name for m in monitors]
+    if len(set(names)) != len(names):
+        raise ValueError(f"monitor names must be distinct, got {names}")
     gen = torch.Generator().manual_seed(config.seed)
-    opt = adamw_weights_only(model, config.lr, config.weight_decay)
-    path = Path(checkpoint) if checkpoint else None
-    rows, start = load_checkpoint(path, asdict(config), model, opt, gen)
-
-    def save(step: int) -> None:
-        save_checkpoint(path, asdict(config), model, opt, gen, rows, step)
-
+    opt = adamw_weights_only(model, config.lr, config.weight_decay, betas=(config.adam_beta1, 0.999))
+    ckpt = checkpoint.for_config(config) if checkpoint is not None else None
+    records, start = ckpt.load(model, opt, gen) if ckpt is not None else ({}, 0)
+    records = {name: list(records.get(name, [])) for name in names}
     evals = set(config.eval_steps)
-    bar = tqdm(total=config.steps, initial=start, disable=not progress_enabled(progress), desc=desc, mininterval=5.0)
+    bar = tqdm(total=config.steps, initial=start, disable=not progress_enabled(progress), desc=desc,
+               mininterval=2.0, leave=False)
+    model.train()
     for step in range(start + 1, config.steps + 1):
-        model.train()
-        minibatch_step(model, opt, x_train, y_train, config.batch_size, gen)
+        lr = config.lr_at(step)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        batch_loss = minibatch_step(model, opt, x, y, config.batch_size, gen, loss_fn)
         bar.update()
         if step in evals:
             model.eval()
-            with torch.no_grad():
-                train_loss = float(F.cross_entropy(model(x_train), y_train))
-            train_acc, test_acc = accuracy(model, x_train, y_train), accuracy(model, x_test, y_test)
-            ranks = local_rank(model, x_rank, atol=config.atol)
-            rows += [(step, layer + 1, float(r), train_loss, train_acc, test_acc) for layer, r in enumerate(ranks)]
-            bar.set_postfix(loss=f"{train_loss:.2e}", acc=f"{train_acc:.3f}", rank=[round(float(r)) for r in ranks])
-        if step in evals or step % config.checkpoint_every == 0 or step == config.steps:
-            save(step)
+            for monitor in monitors:
+                records[monitor.name] += [{"step": step, **row} for row in monitor(model, step, batch_loss)]
+            model.train()
+        if ckpt is not None and step % config.checkpoint_every == 0 and step < config.steps:
+            ckpt.save(model, opt, gen, records, step)
     bar.close()
+    if ckpt is not None:
+        ckpt.remove()  # finished: what it held is in the returned records
     model.eval()
-    return pd.DataFrame(rows, columns=RECORD_COLUMNS)
+    return {name: pd.DataFrame(rows) for name, rows in records.items()}

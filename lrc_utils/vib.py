@@ -1,5 +1,4 @@
-"""Deep Variational Information Bottleneck (Alemi et al. 2017): the model, its loss, and a resumable
-sweep over beta that records the local rank of the bottleneck.
+"""Deep Variational Information Bottleneck (Alemi et al. 2017): the model, its loss and its measurement.
 
 The model: an MLP encoder maps ``x`` to the mean ``mu(x)`` and the scale
 ``sigma(x) = softplus(raw(x) - 5)`` of a diagonal Gaussian ``q(z|x)`` on ``R^K``; a sample
@@ -151,3 +150,29 @@ def vib_loss(model: VIB, x: torch.Tensor, y: torch.Tensor, beta: float, n_sample
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.repeat(n_samples))
     kl = kl_to_standard_normal(mu, sigma).mean()
     return VIBLoss(total=ce + beta * kl, ce=ce, kl=kl)
+
+
+@torch.no_grad()
+def evaluate_vib(model: VIB, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
+                 x_rank: torch.Tensor, atol: float, rtol: float, seed: int = 0, n_samples: int = 12) -> dict:
+    """Measure a trained VIB model.
+
+    Returns ``kl`` and ``ce`` (the loss terms averaged over the training set, nats; ``ce`` at ``n_samples``
+    samples per input), ``train_acc`` and ``test_acc`` (prediction averaged over ``n_samples`` samples), the
+    local rank of the bottleneck mean at ``x_rank`` with absolute tolerance ``atol`` (``local_rank_abs``) and
+    with relative tolerance ``rtol`` (``local_rank_rel``: singular values above ``rtol * sigma_max`` of each
+    input's own Jacobian), and ``singular_values``: the bottleneck Jacobian's singular values per input,
+    float64 ``[len(x_rank), K]`` in descending order. Samples of z come from a generator seeded with ``seed``.
+    """
+    from .local_rank import local_rank, singular_values
+
+    gen = torch.Generator().manual_seed(seed)
+    mu, sigma = model.encode(train[0])
+    kl = float(kl_to_standard_normal(mu, sigma).mean())
+    ce = float(vib_loss(model, *train, beta=0.0, n_samples=n_samples, generator=gen).ce)
+    accs = [float((model(x, n_samples, gen).argmax(-1) == y).double().mean()) for x, y in (train, test)]
+    rank_abs = float(local_rank(model, x_rank, atol=atol)[-1])
+    rank_rel = float(local_rank(model, x_rank, atol=0.0, rtol=rtol)[-1])
+    spectrum = singular_values(model, x_rank)[-1][:, : model.latent_dim]
+    return {"kl": kl, "ce": ce, "train_acc": accs[0], "test_acc": accs[1], "local_rank_abs": rank_abs,
+            "local_rank_rel": rank_rel, "singular_values": spectrum}

@@ -8,6 +8,7 @@ from lrc_utils.config import REPO_ROOT
 
 def pytest_configure(config):
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    os.environ.setdefault("LRC_PROGRESS", "0")  # no progress bars in the test log
 
 
 @pytest.fixture

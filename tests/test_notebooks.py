@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lrc_utils.config import NOTEBOOKS_DIR, REPO_ROOT, RESULTS_DIR
-from lrc_utils.pipeline import REQUIRED_PRESETS, RUN_PARAMETERS, load_preset, notebook_names, notebook_parameters
+from lrc_utils.runner import REQUIRED_PRESETS, RUN_PARAMETERS, declared_parameters, load_preset, notebook_names
 
 NAMES = notebook_names()
 
@@ -45,7 +45,11 @@ def test_parameters_are_typed_documented_and_all_seen_by_papermill(name):
         assigned.append(statement.target.id)
     for line in cell.source.splitlines():
         assert re.search(r"\S\s+#\s+\S", line), f"{name}: parameter line without a help comment: {line!r}"
-    assert sorted(notebook_parameters(name)) == sorted(assigned), f"{name}: papermill cannot parse some lines"
+    assert sorted(declared_parameters(name)) == sorted(assigned)
+    import papermill
+
+    assert sorted(papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"))) == sorted(assigned), (
+        f"{name}: papermill cannot parse some lines")
     assert set(RUN_PARAMETERS) <= set(assigned), f"{name}: must declare {RUN_PARAMETERS}"
 
 
@@ -62,6 +66,22 @@ def test_every_notebook_is_in_the_toc():
         assert f"executed/{name}" in files, f"{name} is not in _toc.yml as executed/{name}"
 
 
+MAX_CODE_LINES = 25
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebooks_only_parameterise_call_plot_and_explain(name):
+    """At most 25 code lines outside the parameters cell; one call to the shared set-up; the study is a module of
+    the package; nothing is loaded, trained or defined in the notebook itself."""
+    cells = [c for c in read(name).cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    code = "\n".join(c.source for c in cells)
+    assert len(code.splitlines()) <= MAX_CODE_LINES, f"{name}: {len(code.splitlines())} code lines"
+    assert code.count(f'start("{name}", globals())') == 1, f"{name}: must call start({name!r}, globals()) once"
+    for forbidden in ("def ", "class ", "load_mnist", "load_fashion_mnist", "fit(", "import torch"):
+        assert forbidden not in code, f"{name}: {forbidden!r} belongs in lrc_utils"
+    assert (REPO_ROOT / "lrc_utils" / "studies" / f"{name}.py").exists(), f"{name}: no study lrc_utils.studies.{name}"
+
+
 def test_install_cell_points_at_the_configured_repository():
     url = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["repository"]["url"]
     for name in NAMES:
@@ -70,7 +90,7 @@ def test_install_cell_points_at_the_configured_repository():
 
 
 def current_paper_key(name):
-    values = {**notebook_parameters(name), **load_preset(name, "paper")}
+    values = {**{k: d for k, (_, d) in declared_parameters(name).items()}, **load_preset(name, "paper")}
     return {k: v for k, v in values.items() if k not in RUN_PARAMETERS}
 
 

@@ -1,12 +1,23 @@
-"""The Gaussian task, the log-spaced schedule, and the resumable training loop."""
+"""The Gaussian task, the log-spaced schedule, and the one training loop: fit, monitors, checkpoints."""
 
+import pandas as pd
 import pytest
 import torch
 
 from lrc_utils import MLP, local_rank, seed_everything
 from lrc_utils import training as training_module
 from lrc_utils.data import gaussian_classification
-from lrc_utils.training import TrainConfig, accuracy, log_spaced_steps, train_recording_local_rank
+from lrc_utils.training import (
+    BatchLoss,
+    Checkpoint,
+    ClassifierMetrics,
+    FitConfig,
+    LocalRankMonitor,
+    accuracy,
+    cross_entropy_loss,
+    fit,
+    log_spaced_steps,
+)
 
 
 def test_gaussian_task_has_the_stated_intrinsic_dimension_and_scale():
@@ -44,27 +55,59 @@ def fresh_model():
     return MLP([8, 12, 12, 2], init="normal")
 
 
-CONFIG = TrainConfig(steps=60, lr=1e-2, weight_decay=0.1, batch_size=16, seed=3,
-                     eval_steps=tuple(log_spaced_steps(60, 8)), checkpoint_every=7)
+CONFIG = FitConfig(steps=60, lr=1e-2, weight_decay=0.1, batch_size=16, seed=3,
+                   eval_steps=tuple(log_spaced_steps(60, 8)), checkpoint_every=7)
+
+
+def monitors(train, test, x_rank):
+    return [LocalRankMonitor(x_rank, atol=1e-2), ClassifierMetrics(train, test)]
+
+
+def test_fit_equals_a_plain_adamw_loop():
+    """The loop against the obvious one written out: AdamW with decay on weight matrices only, minibatches drawn
+    with replacement by one seeded generator, the learning rate decaying exponentially: identical parameters."""
+    train, _, _ = small_problem()
+    config = FitConfig(steps=50, lr=1e-2, weight_decay=0.1, batch_size=16, seed=3, lr_final_ratio=0.1)
+    model = fresh_model()
+    fit(model, cross_entropy_loss, train, config, progress=False)
+
+    reference = fresh_model()
+    weights = [p for p in reference.parameters() if p.ndim == 2]
+    biases = [p for p in reference.parameters() if p.ndim == 1]
+    opt = torch.optim.AdamW([{"params": weights, "weight_decay": 0.1}, {"params": biases, "weight_decay": 0.0}],
+                            lr=1e-2)
+    gen = torch.Generator().manual_seed(3)
+    for step in range(50):
+        for group in opt.param_groups:
+            group["lr"] = 1e-2 * 0.1 ** (step / 50)
+        idx = torch.randint(0, len(train[0]), (16,), generator=gen)
+        loss = torch.nn.functional.cross_entropy(reference(train[0][idx]), train[1][idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for a, b in zip(model.parameters(), reference.parameters()):
+        assert torch.equal(a, b)
 
 
 def test_records_equal_direct_measurements():
     train, test, x_rank = small_problem()
     model = fresh_model()
-    records = train_recording_local_rank(model, train, test, x_rank, CONFIG, progress=False)
-    assert list(records.columns) == ["step", "layer", "local_rank", "train_loss", "train_acc", "test_acc"]
-    assert len(records) == len(CONFIG.eval_steps) * 2
-    last = records[records.step == 60]
-    assert last.local_rank.tolist() == local_rank(model, x_rank).tolist()
-    assert last.train_acc.iloc[0] == accuracy(model, *train) and last.test_acc.iloc[0] == accuracy(model, *test)
+    records = fit(model, cross_entropy_loss, train, CONFIG, monitors(train, test, x_rank), progress=False)
+    ranks, metrics = records["local_rank"], records["metrics"]
+    assert list(ranks.columns) == ["step", "layer", "local_rank"]
+    assert list(metrics.columns) == ["step", "train_loss", "train_acc", "test_acc"]
+    assert len(ranks) == len(CONFIG.eval_steps) * 2 and ranks.step.is_monotonic_increasing
+    assert ranks[ranks.step == 60].local_rank.tolist() == local_rank(model, x_rank).tolist()
+    last = metrics[metrics.step == 60].iloc[0]
+    assert last.train_acc == accuracy(model, *train) and last.test_acc == accuracy(model, *test)
     loss = torch.nn.functional.cross_entropy(model(train[0]), train[1]).item()
-    assert last.train_loss.iloc[0] == pytest.approx(loss, rel=1e-6)
+    assert last.train_loss == pytest.approx(loss, rel=1e-6)
 
 
 def test_an_interrupted_run_resumes_to_the_same_records(tmp_path, monkeypatch):
     train, test, x_rank = small_problem()
     straight_model = fresh_model()
-    straight = train_recording_local_rank(straight_model, train, test, x_rank, CONFIG, progress=False)
+    straight = fit(straight_model, cross_entropy_loss, train, CONFIG, monitors(train, test, x_rank), progress=False)
 
     calls = {"n": 0}
     real_local_rank = training_module.local_rank
@@ -75,37 +118,70 @@ def test_an_interrupted_run_resumes_to_the_same_records(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_local_rank(*args, **kwargs)
 
-    checkpoint = tmp_path / "run.pt"
+    checkpoint = Checkpoint(tmp_path, {"run": "test"})
     monkeypatch.setattr(training_module, "local_rank", interrupting)
     with pytest.raises(KeyboardInterrupt):
-        train_recording_local_rank(fresh_model(), train, test, x_rank, CONFIG, checkpoint, progress=False)
+        fit(fresh_model(), cross_entropy_loss, train, CONFIG, monitors(train, test, x_rank), checkpoint,
+            progress=False)
     monkeypatch.setattr(training_module, "local_rank", real_local_rank)
-    saved = torch.load(checkpoint, weights_only=False)
+    saved = torch.load(checkpoint.for_config(CONFIG).path, weights_only=True)
     assert 0 < saved["step"] < CONFIG.steps  # stopped part-way, with the finished part on disk
     resumed_model = fresh_model()
-    resumed = train_recording_local_rank(resumed_model, train, test, x_rank, CONFIG, checkpoint, progress=False)
-    assert resumed.equals(straight)
+    resumed = fit(resumed_model, cross_entropy_loss, train, CONFIG, monitors(train, test, x_rank), checkpoint,
+                  progress=False)
+    for name in straight:
+        pd.testing.assert_frame_equal(resumed[name], straight[name])
     for a, b in zip(resumed_model.parameters(), straight_model.parameters()):
         assert torch.equal(a, b)
-    # a finished run loads without training again
-    again = train_recording_local_rank(fresh_model(), train, test, x_rank, CONFIG, checkpoint, progress=False)
-    assert again.equals(straight)
+    assert not checkpoint.for_config(CONFIG).path.exists()  # a finished run leaves no checkpoint
 
 
-def test_a_checkpoint_of_another_configuration_is_refused(tmp_path):
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     train, test, x_rank = small_problem()
-    checkpoint = tmp_path / "run.pt"
-    train_recording_local_rank(fresh_model(), train, test, x_rank, CONFIG, checkpoint, progress=False)
-    other = TrainConfig(steps=60, lr=2e-2, weight_decay=0.1, batch_size=16, seed=3, eval_steps=CONFIG.eval_steps)
-    with pytest.raises(ValueError, match="another configuration"):
-        train_recording_local_rank(fresh_model(), train, test, x_rank, other, checkpoint, progress=False)
+    mine, other = Checkpoint(tmp_path, {"run": "a"}), Checkpoint(tmp_path, {"run": "b"})
+    assert mine.for_config(CONFIG).path != other.for_config(CONFIG).path  # other parameters, other file
+    model = fresh_model()
+    opt = training_module.adamw_weights_only(model, 1e-2, 0.1)
+    other.for_config(CONFIG).save(model, opt, torch.Generator(), {}, 5)
+    other.for_config(CONFIG).path.rename(mine.for_config(CONFIG).path)  # a file copied under the wrong name
+    with pytest.raises(ValueError, match="written for another run"):
+        fit(fresh_model(), cross_entropy_loss, train, CONFIG, checkpoint=mine, progress=False)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch ran-code-from-a-checkpoint",))
+
+
+def test_a_checkpoint_carrying_a_pickled_object_is_refused_and_nothing_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train, _, _ = small_problem()
+    checkpoint = Checkpoint(tmp_path, {"run": "crafted"})
+    torch.save({"identity": checkpoint.for_config(CONFIG).identity, "payload": _RunsCode()},
+               checkpoint.for_config(CONFIG).path)
+    with pytest.raises(ValueError, match="not a checkpoint this package wrote"):
+        fit(fresh_model(), cross_entropy_loss, train, CONFIG, checkpoint=checkpoint, progress=False)
+    assert not (tmp_path / "ran-code-from-a-checkpoint").exists()
 
 
 def test_bad_configurations_raise():
     with pytest.raises(ValueError, match="eval_steps"):
-        TrainConfig(steps=10, lr=1e-3, weight_decay=0.0, batch_size=4, seed=0, eval_steps=(0, 5))
+        FitConfig(steps=10, lr=1e-3, batch_size=4, seed=0, eval_steps=(0, 5))
     with pytest.raises(ValueError, match="lr > 0"):
-        TrainConfig(steps=10, lr=0.0, weight_decay=0.0, batch_size=4, seed=0, eval_steps=(5,))
+        FitConfig(steps=10, lr=0.0, batch_size=4, seed=0)
+    with pytest.raises(ValueError, match="lr_final_ratio"):
+        FitConfig(steps=10, lr=1e-3, batch_size=4, seed=0, lr_final_ratio=0.0)
+    train, _, _ = small_problem()
+    with pytest.raises(ValueError, match="distinct"):
+        fit(fresh_model(), cross_entropy_loss, train, CONFIG, [BatchLoss(), BatchLoss()], progress=False)
+
+
+def test_learning_rate_schedule():
+    config = FitConfig(steps=100, lr=1e-3, batch_size=4, seed=0, lr_final_ratio=0.1)
+    assert config.lr_at(1) == 1e-3 and config.lr_at(101) == pytest.approx(1e-4, rel=1e-12)
+    assert FitConfig(steps=100, lr=1e-3, batch_size=4, seed=0).lr_at(57) == 1e-3
 
 
 def test_terminal_phase_falls_on_a_hand_made_table():

@@ -1,6 +1,7 @@
 """Deep VIB: the KL term, the reparameterised sample, beta = 0, local rank of the bottleneck, the sweep."""
 
 import math
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -8,12 +9,13 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from lrc_utils import MLP, local_rank, seed_everything
-from lrc_utils import vib_sweep as sweep_module
+from lrc_utils import training as training_module
+from lrc_utils.analysis import ranks_at_tolerances
 from lrc_utils.data import gaussian_classification, hierarchical_gaussian_mixture
 from lrc_utils.local_rank_reference import autograd_loop_local_rank
-from lrc_utils.training import accuracy, train_classifier
-from lrc_utils.vib import VIB, kl_to_standard_normal, sample_latent, vib_loss
-from lrc_utils.vib_sweep import VIBTrainConfig, beta_sweep, evaluate_vib, ranks_at_tolerances, train_vib
+from lrc_utils.studies import StudyContext, figure2
+from lrc_utils.training import FitConfig, accuracy, cross_entropy_loss, fit
+from lrc_utils.vib import VIB, evaluate_vib, kl_to_standard_normal, sample_latent, vib_loss
 
 
 def gaussians(n=5, k=4, seed=0):
@@ -105,11 +107,11 @@ def test_beta_zero_is_the_plain_classifier():
     model = VIB(10, [32], latent_dim=8, n_classes=3)
     loss = vib_loss(model, *train, beta=0.0, generator=torch.Generator().manual_seed(0))
     assert loss.total.item() == loss.ce.item()  # the KL term is absent
-    config = VIBTrainConfig(steps=600, lr=3e-3, batch_size=50, adam_beta1=0.9)
-    train_vib(model, train, 0.0, config, seed=0, progress=False)
+    config = FitConfig(steps=600, lr=3e-3, batch_size=50, seed=0)
+    fit(model, lambda m, xb, yb, g: vib_loss(m, xb, yb, 0.0, generator=g).total, train, config, progress=False)
     seed_everything(0)
     mlp = MLP([10, 32, 3])
-    train_classifier(mlp, *train, steps=600, lr=3e-3, batch_size=50, progress=False)
+    fit(mlp, cross_entropy_loss, train, config, progress=False)
     plain, vib = accuracy(mlp, *test), accuracy(model, *test)
     assert plain > 0.9 and vib > plain - 0.05
 
@@ -131,7 +133,7 @@ def test_ranks_at_tolerances_hand_counted():
     table = ranks_at_tolerances(s, atols=[0.01, 0.45], rtols=[0.1])
     # abs 0.01: 3 and 2; abs 0.45: 2 and 1; rel 0.1: 4.0 -> > 0.4: {4, 1} = 2; 0.5 -> > 0.05: {0.5, 0.4} = 2
     assert table.local_rank.tolist() == [2.5, 1.5, 2.0]
-    assert table.convention.tolist() == ["abs", "abs", "rel"]
+    assert table.convention.tolist() == ["absolute", "absolute", "relative"]
 
 
 def test_hierarchical_mixture_has_the_stated_means_and_bits():
@@ -152,60 +154,69 @@ def test_bad_inputs_raise_clear_errors():
         VIB(4, [], latent_dim=2, n_classes=3)
     with pytest.raises(ValueError, match="beta"):
         vib_loss(VIB(4, [5], 2, 3), torch.randn(2, 4), torch.tensor([0, 1]), beta=-1.0)
-    with pytest.raises(ValueError, match="lr_final_ratio"):
-        VIBTrainConfig(steps=10, lr=1e-3, batch_size=4, lr_final_ratio=0.0)
 
 
-def sweep_problem():
-    x, y = gaussian_classification(260, 6, 6, 3, seed=0)
-    return (x[:150], y[:150]), (x[150:230], y[150:230]), x[230:]
+def sweep_params(**overrides):
+    """A tiny Figure 2 study: 3 betas x 2 seeds on a 4-class Gaussian mixture."""
+    values = dict(seeds=[0, 1], data_seed=0, input_dim=6, separations=[4.0, 2.0], n_train=150, n_test=80,
+                  n_rank_points=30, encoder_widths=[10], latent_dim=4, beta_min=1e-3, beta_max=3.0, n_betas=3,
+                  steps=40, lr=1e-2, lr_final_ratio=0.5, adam_beta1=0.5, batch_size=16, n_predict_samples=4,
+                  atol=1e-2, rtol=1e-3, atol_grid=[1e-3, 1e-1], rtol_grid=[1e-2])
+    values.update(overrides)
+    return SimpleNamespace(**values)
 
 
 def run_sweep(folder, **overrides):
-    train, test, x_rank = sweep_problem()
-    config = VIBTrainConfig(steps=40, lr=1e-2, batch_size=16, checkpoint_every=10)
-    kwargs = dict(betas=[1e-3, 0.1, 3.0], seeds=[0, 1], config=config, atol=1e-2, rtol=1e-3, folder=folder,
-                  dataset="toy", atol_grid=[1e-3, 1e-1], rtol_grid=[1e-2], progress=False)
-    kwargs.update(overrides)
-    return beta_sweep(lambda: VIB(6, [10], latent_dim=4, n_classes=3, n_predict_samples=4), train, test,
-                      x_rank, **kwargs)
+    from lrc_utils.studies import vib_grid
+
+    vib_grid.CHECKPOINT_EVERY = 10  # the test runs have 40 steps; restored below
+    p = sweep_params(**overrides)
+    figure2.check(p)
+    try:
+        return figure2.compute(p, StudyContext(checkpoint_dir=folder))
+    finally:
+        vib_grid.CHECKPOINT_EVERY = 1000
 
 
-def test_sweep_rows_equal_direct_measurements(tmp_path):
+def test_sweep_rows_equal_direct_training_and_measurement(tmp_path):
     tables = run_sweep(tmp_path / "a")
-    sweep = tables["sweep"]
-    assert list(sweep.columns[:9]) == ["dataset", "seed", "beta", "kl", "ce", "train_acc", "test_acc",
-                                       "local_rank_abs", "local_rank_rel"]
+    sweep = tables["vib_sweep"]
+    assert list(sweep.columns) == ["dataset", "seed", "beta", "kl", "ce", "train_acc", "test_acc",
+                                   "local_rank_abs", "local_rank_rel"]
     assert len(sweep) == 6 and len(tables["spectrum"]) == 6 * 4 and len(tables["tolerance"]) == 6 * 3
-    train, test, x_rank = sweep_problem()
+    p = sweep_params()
+    x, y = hierarchical_gaussian_mixture(260, 6, [4.0, 2.0], seed=0)
+    train, test, x_rank = (x[:150], y[:150]), (x[150:230], y[150:230]), x[230:]
+    beta = sweep.beta.unique()[1]
     seed_everything(1)
-    model = VIB(6, [10], latent_dim=4, n_classes=3, n_predict_samples=4)
-    train_vib(model, train, 0.1, VIBTrainConfig(steps=40, lr=1e-2, batch_size=16), seed=1, progress=False)
-    direct = evaluate_vib(model, train, test, x_rank, 1e-2, 1e-3, seed=1, n_samples=4)
-    row = sweep[(sweep.seed == 1) & (sweep.beta == 0.1)].iloc[0]
+    model = VIB(6, [10], latent_dim=4, n_classes=4, n_predict_samples=4)
+    config = FitConfig(steps=40, lr=1e-2, batch_size=16, seed=1, adam_beta1=0.5, lr_final_ratio=0.5)
+    fit(model, lambda m, xb, yb, g: vib_loss(m, xb, yb, beta, generator=g).total, train, config, progress=False)
+    direct = evaluate_vib(model, train, test, x_rank, p.atol, p.rtol, seed=1, n_samples=4)
+    row = sweep[(sweep.seed == 1) & (sweep.beta == beta)].iloc[0]
     for key in ["kl", "ce", "train_acc", "test_acc", "local_rank_abs", "local_rank_rel"]:
-        assert row[key] == pytest.approx(direct[key], rel=1e-12), key
-    assert row.local_rank_abs == local_rank(model, x_rank, atol=1e-2)[-1].item()
+        assert row[key] == direct[key], key
+    assert row.local_rank_abs == local_rank(model, x_rank, atol=p.atol)[-1].item()
 
 
 def test_an_interrupted_sweep_resumes_to_the_same_tables(tmp_path, monkeypatch):
     straight = run_sweep(tmp_path / "straight")
     calls = {"n": 0}
-    real_step = sweep_module.minibatch_step
+    real_step = training_module.minibatch_step
 
     def interrupting(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 2 * 40 + 25:  # part-way through the third run
+        if calls["n"] == 2 * 40 + 25:  # part-way through the third run, after its checkpoint at step 20
             raise KeyboardInterrupt
         return real_step(*args, **kwargs)
 
     folder = tmp_path / "resumed"
-    monkeypatch.setattr(sweep_module, "minibatch_step", interrupting)
+    monkeypatch.setattr(training_module, "minibatch_step", interrupting)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(folder)
-    monkeypatch.setattr(sweep_module, "minibatch_step", real_step)
-    assert len(list(folder.glob("*.training.pt"))) == 1  # the third run's checkpoint, at step 20
-    assert len([p for p in folder.glob("seed*.pt") if not p.name.endswith(".training.pt")]) == 2
+        run_sweep(folder.resolve(), steps=40)
+    monkeypatch.setattr(training_module, "minibatch_step", real_step)
+    files = sorted(p.name for p in folder.glob("*.pt"))
+    assert sum(name.startswith("dataset") for name in files) == 2 and len(files) == 3  # 2 runs + 1 checkpoint
 
     counted = {"n": 0}
 
@@ -213,20 +224,20 @@ def test_an_interrupted_sweep_resumes_to_the_same_tables(tmp_path, monkeypatch):
         counted["n"] += 1
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(sweep_module, "minibatch_step", counting)
+    monkeypatch.setattr(training_module, "minibatch_step", counting)
     resumed = run_sweep(folder)
-    assert counted["n"] == 20 + 3 * 40  # the third run from step 20, then the last three runs
+    assert counted["n"] == 20 + 3 * 40  # the third run from its checkpoint at step 20, then the last three runs
     for name in straight:
         pd.testing.assert_frame_equal(resumed[name], straight[name])
 
 
 def test_sweep_rejects_bad_grids_before_training(tmp_path):
-    with pytest.raises(ValueError, match="betas"):
-        run_sweep(tmp_path, betas=[0.1, 0.1])
-    with pytest.raises(ValueError, match="betas"):
-        run_sweep(tmp_path, betas=[-1.0])
+    with pytest.raises(ValueError, match="beta_min < beta_max"):
+        figure2.check(sweep_params(beta_min=1.0, beta_max=0.1))
     with pytest.raises(ValueError, match="seeds"):
-        run_sweep(tmp_path, seeds=[])
+        figure2.check(sweep_params(seeds=[1, 1]))
+    with pytest.raises(ValueError, match="seeds"):
+        figure2.check(sweep_params(seeds=[]))
 
 
 def test_sharp_steps_and_summary_on_a_hand_made_sweep():

@@ -1,0 +1,96 @@
+"""The set-up every notebook makes in one call: :func:`start`.
+
+A notebook's ``parameters`` cell declares ``name: type = default`` lines. Right after it (and after the cell
+papermill injects), ``run = start("figure1", globals())``:
+
+1. checks every parameter: papermill's injected names must be declared (a misspelt ``-p train_step 10`` is
+   an error, not a warning) and every value must have its declared type, before any work;
+2. runs the study's own checks (``lrc_utils.studies.<name>.check``), e.g. distinct seeds;
+3. resolves the device and opens the result store ``results/<preset>/<name>/``;
+4. shows the values this run was given (papermill's injected cell itself is hidden in the book).
+
+``run.tables()`` then loads the study's tables when they are stored with the same computing parameters, else
+computes them with ``lrc_utils.studies.<name>.compute`` (data are loaded only there).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from dataclasses import dataclass
+from types import ModuleType, SimpleNamespace
+
+import pandas as pd
+
+from .config import get_device
+from .runner import RUN_PARAMETERS, PresetError, check_parameters
+from .store import ResultStore, display_path
+from .studies import StudyContext
+
+
+def _injected_values(namespace: dict) -> dict[str, object]:
+    """The names papermill's injected cell assigned (found in IPython's input history), with their values."""
+    names: list[str] = []
+    for source in namespace.get("In", []) or []:
+        if isinstance(source, str) and source.lstrip().startswith("# Parameters"):
+            for statement in ast.parse(source).body:
+                if isinstance(statement, ast.Assign):
+                    names += [t.id for t in statement.targets if isinstance(t, ast.Name)]
+    return {n: namespace[n] for n in names if n in namespace}
+
+
+def computing_parameters(params: dict) -> dict:
+    """The parameters that say what is computed (all but :data:`RUN_PARAMETERS`)."""
+    return {k: v for k, v in params.items() if k not in RUN_PARAMETERS}
+
+
+@dataclass
+class NotebookRun:
+    """One notebook's run: its parameters ``p``, ``device``, result ``store`` and ``study`` module."""
+
+    name: str
+    p: SimpleNamespace
+    device: object
+    store: ResultStore
+    study: ModuleType
+
+    def context(self) -> StudyContext:
+        return StudyContext(device=self.device, data_dir=self.p.data_dir or None,
+                            checkpoint_dir=self.store.checkpoint_dir)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The study's tables: loaded when stored with these computing parameters, else computed and stored."""
+        return self.store.tables(list(self.study.TABLES), lambda: self.study.compute(self.p, self.context()),
+                                 device=str(self.device))
+
+    def save_figure(self, fig, name: str, table: str | None = None) -> None:
+        """Save ``fig`` beside the tables, stamped with ``table``'s provenance (see :class:`ResultStore`)."""
+        self.store.save_figure(fig, name, table)
+
+
+def start(name: str, namespace: dict) -> NotebookRun:
+    """Check the notebook's parameters in ``namespace`` (its ``globals()``) and set up its run."""
+    declared = dict(namespace.get("__annotations__", {}))
+    missing = [k for k in RUN_PARAMETERS if k not in declared]
+    if missing:
+        raise PresetError(f"notebook {name} does not declare the run parameters {missing}")
+    check_parameters(_injected_values(namespace), declared, f"notebook {name}, parameters given to papermill")
+    values = {k: namespace[k] for k in declared}
+    check_parameters(values, declared, f"notebook {name}")
+    p = SimpleNamespace(**values)
+    study = importlib.import_module(f"lrc_utils.studies.{name}")
+    if hasattr(study, "check"):
+        study.check(p)
+    device = get_device(p.device)
+    store = ResultStore(name, p.preset, computing_parameters(values), p.results_dir or None, p.recompute)
+    run = NotebookRun(name, p, device, store, study)
+    hidden = ("results_dir", "data_dir", "recompute")  # where and how: not what the page shows
+    injected = {k: v for k, v in _injected_values(namespace).items() if k not in hidden}
+    if injected:
+        from IPython.display import Markdown, display
+
+        rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in injected.items())
+        display(Markdown(f"This page ran with these values (the rest are the defaults above):\n\n"
+                         f"| parameter | value |\n|---|---|\n{rows}"))
+    print(f"results: {display_path(store.dir)}; device: {device}")
+    return run

@@ -1,0 +1,290 @@
+"""The book's figures, drawn from the tidy tables of :mod:`lrc_utils.studies` (they compute nothing new).
+
+Sizes are chosen for the book's text column (at most 7.5 inches wide, fonts of at least 8 pt); curves over
+seeds are seaborn's ``lineplot`` with the mean and a band (one standard deviation, or the range over seeds
+where there are only a few); legends sit outside the axes, never on the data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .analysis import first_step_at_accuracy
+
+sns.set_theme(context="paper", style="ticks", font_scale=1.0, rc={"axes.grid": True, "grid.alpha": 0.3})
+#: The band of a seed-aggregated VIB curve: the range over seeds (there are 2 or 3).
+SEED_RANGE = ("pi", 100)
+CONVENTIONS = {"local_rank_abs": ("tab:blue", "o", "absolute"), "local_rank_rel": ("tab:red", "s", "relative")}
+
+
+def legend_below(ax, handles=None, labels=None, ncol: int = 2, offset: float = -0.22, **kwargs):
+    """A legend centred under ``ax`` (outside the data)."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, offset), ncol=ncol, frameon=False,
+                     **kwargs)
+
+
+def legend_right(ax, **kwargs):
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Figure 1
+
+
+def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str]):
+    """Top: local rank per hidden layer against the training step (mean over seeds, band: one standard
+    deviation); bottom: training loss and accuracies. One column per panel; dotted: 99% training accuracy."""
+    panels = list(dict.fromkeys(table.panel))
+    fig, axes = plt.subplots(2, len(panels), figsize=(7.5, 5.6), sharex="col", squeeze=False,
+                             gridspec_kw={"height_ratios": [2, 1]})
+    for col, panel in enumerate(panels):
+        rows = table[table.panel == panel]
+        top, bottom = axes[0, col], axes[1, col]
+        sns.lineplot(data=rows, x="step", y="local_rank", hue="layer", palette="viridis", errorbar="sd", ax=top,
+                     legend="full")
+        curves = rows[rows.layer == rows.layer.min()].groupby("step")[["train_loss", "train_acc", "test_acc"]].mean()
+        bottom.plot(curves.index, curves.train_loss, color="0.3", label="train loss")
+        bottom.set(yscale="log", ylabel="train loss (nats)", xlabel="training step")
+        acc_axis = bottom.twinx()
+        acc_axis.plot(curves.index, curves.train_acc, color="tab:green", label="train acc.")
+        acc_axis.plot(curves.index, curves.test_acc, color="tab:purple", label="test acc.")
+        acc_axis.set(ylim=(0, 1.02), ylabel="accuracy")
+        step99 = first_step_at_accuracy(rows, 0.99)
+        for ax in (top, bottom):
+            ax.axvline(step99, color="k", ls=":", lw=1)
+        top.set(xscale="log", ylabel=f"local rank (atol = {atol:g})", xlabel="",
+                title=f"{titles[panel]}\n{rows.seed.nunique()} seeds", ylim=(0, None))
+        top.legend(title="layer", loc="lower left", fontsize=7, title_fontsize=7, ncol=2, frameon=True)
+        handles = bottom.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
+        legend_below(bottom, handles, [h.get_label() for h in handles], ncol=3, offset=-0.45, fontsize=7)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------
+# the local-rank chapter
+
+
+def known_answer(toy: pd.DataFrame, width: int):
+    """Rank of the second layer's Jacobian against the number of active units of the first layer."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    counts = toy.groupby(["active_units_layer1", "local_rank_layer2"]).size().reset_index(name="inputs")
+    ax.scatter(counts.active_units_layer1, counts.local_rank_layer2, s=20 + 3 * counts.inputs, alpha=0.7,
+               label="measured (area: number of inputs)")
+    k = np.arange(width + 1)
+    ax.plot(k, k, "k--", lw=1, label="closed form: rank = active units")
+    ax.set(xlabel="active ReLU units in layer 1 at x", ylabel="rank of $J_2(x)$",
+           title="Known answer: two-layer ReLU network")
+    legend_below(ax, ncol=1, offset=-0.2)
+    return fig
+
+
+def tolerance_curves(tolerance: pd.DataFrame, atol: float):
+    """Mean local rank per layer against the tolerance, absolute (left) and relative (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2), sharey=True)
+    for ax, convention in zip(axes, ["absolute", "relative"]):
+        part = tolerance[tolerance.convention == convention]
+        sns.lineplot(data=part, x="tolerance", y="local_rank", hue="layer", palette="viridis", ax=ax,
+                     legend=convention == "absolute")
+        ax.set(xscale="log", xlabel="atol" if convention == "absolute" else "rtol", title=f"{convention} tolerance")
+    axes[0].axvline(atol, color="k", ls=":", lw=1)
+    axes[0].set_ylabel("local rank (mean over inputs)")
+    axes[0].legend(title="layer", fontsize=7, title_fontsize=7, loc="lower left")
+    return fig
+
+
+def spectra(spectrum: pd.DataFrame, atol: float):
+    """Median (band: 10-90% over inputs) i-th singular value of each layer's input Jacobian."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    colours = sns.color_palette("viridis", spectrum.layer.nunique())
+    for colour, (layer, rows) in zip(colours, spectrum.groupby("layer")):
+        ax.plot(rows["index"], rows["median"], color=colour, label=f"layer {layer}")
+        ax.fill_between(rows["index"], rows.q10, rows.q90, color=colour, alpha=0.2, lw=0)
+    ax.axhline(atol, color="k", ls=":", lw=1, label=f"atol = {atol:g}")
+    ax.set(yscale="log", xlabel="index i", ylabel=r"$\sigma_i(J_l(x))$ (median, 10-90%)",
+           title="Singular values of the input Jacobians")
+    legend_right(ax, fontsize=8)
+    return fig
+
+
+def speed(speed_table: pd.DataFrame):
+    """Seconds against the number of inputs for each method; the title gives the ratio at the largest size."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    sns.lineplot(data=speed_table, x="n_inputs", y="seconds", hue="method", marker="o", ax=ax)
+    largest = speed_table[speed_table.n_inputs == speed_table.n_inputs.max()].set_index("method").seconds
+    ratio = largest["recipe"] / largest["local_rank"]
+    ax.set(xscale="log", yscale="log", xlabel="inputs", ylabel="seconds",
+           title=f"local_rank {ratio:.0f}x faster than the recipe at {speed_table.n_inputs.max()} inputs")
+    legend_right(ax, fontsize=8)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------
+# Figures 2 and 3 (Deep VIB)
+
+
+def rank_and_accuracy(ax, sweep: pd.DataFrame, atol: float, rtol: float, chance: float | None = None) -> None:
+    """Local rank of the bottleneck under both conventions (left axis) and test accuracy (right axis) against
+    beta: mean over seeds, band = range over seeds; legend under the axes."""
+    tolerances = {"local_rank_abs": f"atol = {atol:g}", "local_rank_rel": f"rtol = {rtol:g}"}
+    for column, (colour, marker, name) in CONVENTIONS.items():
+        sns.lineplot(data=sweep, x="beta", y=column, errorbar=SEED_RANGE, color=colour, marker=marker,
+                     markersize=4, ax=ax, label=f"local rank, {name} ({tolerances[column]})")
+    ax.set(xscale="log", xlabel=r"$\beta$", ylabel="local rank of the bottleneck mean")
+    ax.set_ylim(bottom=0)
+    acc_axis = ax.twinx()
+    sns.lineplot(data=sweep, x="beta", y="test_acc", errorbar=SEED_RANGE, color="0.35", marker="^", markersize=4,
+                 ax=acc_axis, label="test accuracy")
+    if chance is not None:
+        acc_axis.axhline(chance, color="0.35", ls=":", lw=1)
+    acc_axis.set(ylim=(0, 1.02), ylabel="test accuracy (dotted: chance)")
+    acc_axis.get_legend().remove()
+    handles = ax.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
+    legend_below(ax, handles, [h.get_label() for h in handles], ncol=1, offset=-0.2, fontsize=8)
+
+
+def kl_coloured_by_rank(ax, sweep: pd.DataFrame, column: str, vmax: float, title: str):
+    """The KL term (nats) against beta, one point per run, coloured by the local rank in ``column``."""
+    points = ax.scatter(sweep.beta, sweep.kl, c=sweep[column], cmap="viridis", vmin=0, vmax=vmax, s=18,
+                        edgecolors="k", linewidths=0.3)
+    ax.set(xscale="log", xlabel=r"$\beta$", ylabel="KL term (nats)", title=title)
+    return points
+
+
+def figure2(sweep: pd.DataFrame, atol: float, rtol: float, latent_dim: int, n_classes: int):
+    """Left: the KL term against beta coloured by the local rank (absolute, relative tolerance); right: local
+    rank and test accuracy against beta."""
+    fig = plt.figure(figsize=(7.5, 6.4))
+    grid = fig.add_gridspec(2, 2, width_ratios=[1, 1.15])
+    for row, (column, name) in enumerate([("local_rank_abs", f"atol = {atol:g}"),
+                                          ("local_rank_rel", f"rtol = {rtol:g}")]):
+        ax = fig.add_subplot(grid[row, 0])
+        points = kl_coloured_by_rank(ax, sweep, column, latent_dim, f"KL, coloured by local rank ({name})")
+        fig.colorbar(points, ax=ax, label="local rank")
+    ax = fig.add_subplot(grid[:, 1])
+    rank_and_accuracy(ax, sweep, atol, rtol, chance=1 / n_classes)
+    ax.set_title(f"Gaussian mixture, {n_classes} classes, {sweep.seed.nunique()} seeds")
+    return fig
+
+
+def figure3(sweep: pd.DataFrame, titles: dict[str, str], atol: float, rtol: float):
+    """One row per dataset: local rank of the bottleneck (both conventions) and test accuracy against beta."""
+    datasets = list(dict.fromkeys(sweep.dataset))
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(6.5, 4.6 * len(datasets)), squeeze=False)
+    for ax, name in zip(axes[:, 0], datasets):
+        part = sweep[sweep.dataset == name]
+        rank_and_accuracy(ax, part, atol, rtol, chance=0.1)
+        ax.set_title(f"{titles[name]}, {part.seed.nunique()} seeds")
+    return fig
+
+
+def vib_tolerances(tolerance: pd.DataFrame, spectrum: pd.DataFrame, atol: float, titles: dict[str, str]):
+    """Per dataset (columns): seed-mean local rank against beta at every absolute (row 1) and relative (row 2)
+    tolerance, and the mean singular values of the bottleneck Jacobian against beta (row 3)."""
+    datasets = list(dict.fromkeys(tolerance.dataset))
+    fig, axes = plt.subplots(3, len(datasets), figsize=(3.9 * len(datasets) + 0.8, 9.0), squeeze=False)
+    for col, name in enumerate(datasets):
+        for ax, convention in zip(axes[:2, col], ["absolute", "relative"]):
+            part = tolerance[(tolerance.dataset == name) & (tolerance.convention == convention)]
+            sns.lineplot(data=part, x="beta", y="local_rank", hue="tolerance", errorbar=None, marker=".", ax=ax,
+                         palette="viridis" if convention == "absolute" else "plasma", hue_norm=_log_norm(part),
+                         legend="full" if col == len(datasets) - 1 else False)
+            ax.set(xscale="log", xlabel=r"$\beta$", ylabel="local rank", title=f"{titles[name]}: {convention} tol.")
+            ax.set_ylim(bottom=0)
+            if col == len(datasets) - 1:
+                legend_right(ax, title="atol" if convention == "absolute" else "rtol", fontsize=7, title_fontsize=7)
+        ax = axes[2, col]
+        means = spectrum[spectrum.dataset == name].groupby(["index", "beta"]).singular_value.mean().unstack("index")
+        colours = sns.color_palette("viridis", len(means.columns))
+        for j, index in enumerate(means.columns):
+            ax.plot(means.index, means[index], color=colours[j], lw=1,
+                    label=f"$\\sigma_{{{index}}}$" if j in (0, len(means.columns) - 1) else None)
+        ax.axhline(atol, color="k", ls="--", lw=1, label=f"atol = {atol:g}")
+        ax.set(xscale="log", yscale="log", xlabel=r"$\beta$", ylabel="mean singular value",
+               title=f"{titles[name]}: bottleneck spectrum")
+        if col == len(datasets) - 1:
+            legend_right(ax, fontsize=7)
+    return fig
+
+
+def _log_norm(part: pd.DataFrame):
+    from matplotlib.colors import LogNorm
+
+    return LogNorm(part.tolerance.min(), part.tolerance.max())
+
+
+# ----------------------------------------------------------------------------------------------------
+# the MI estimators
+
+
+def binning_vs_bins(binned: pd.DataFrame, n: int):
+    """I(X;T) estimates of an injective layer against the number of bins (truth log N)."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2), sharey=True)
+    for ax, name in zip(axes, ["binning", "adaptive_binning"]):
+        part = binned[(binned.estimator == name) & (binned.n == n)]
+        sns.lineplot(data=part, x="n_bins", y="ixt", hue="d", marker="o", palette="viridis", ax=ax,
+                     legend=name == "binning")
+        ax.axhline(math.log(n), color="k", ls=":", lw=1)
+        ax.set(xscale="log", xlabel="bins per unit", title=f"{name} (dotted: log N, N = {n})")
+    axes[0].set_ylabel("I(X;T) estimate (nats)")
+    axes[0].legend(title="d", fontsize=7, title_fontsize=7, loc="lower right")
+    return fig
+
+
+def gaussian_channel(chan: pd.DataFrame, n: int):
+    """Estimates of I(X;T) against the noise variance, one panel per dimension d, beside the closed form;
+    shaded: from (1/2) log N up, where an N-sample estimate saturates."""
+    dims = sorted(chan.d.unique())
+    ncol = 2
+    nrow = math.ceil(len(dims) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(7.5, 2.9 * nrow), squeeze=False)
+    for ax, d in zip(axes.flat, dims):
+        part = chan[(chan.d == d) & (chan.n == n)]
+        truth = part.groupby("noise_var").truth.first()
+        ax.plot(truth.index, truth.values, "k-", lw=2, label="closed form")
+        for name, rows in part.groupby("estimator"):
+            ax.errorbar(rows.noise_var, rows.ixt, yerr=2 * rows.stderr, fmt="o--", ms=4, label=name)
+        ax.axhspan(0.5 * math.log(n), math.log(n) * 1.05, color="0.88", lw=0)
+        ax.axhline(math.log(n), color="k", ls=":", lw=1)
+        ax.set(xscale="log", xlabel="noise variance $s^2$", ylabel="I(X;T) (nats)", title=f"d = {d}, N = {n}")
+    for ax in list(axes.flat)[len(dims):]:
+        ax.set_visible(False)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, fontsize=9, bbox_to_anchor=(0.5, -0.04))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def mixture_gaps(mix: pd.DataFrame, n: int):
+    """Where the Monte Carlo entropy sits between the KDE bounds: both gaps against the noise variance."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    colours = sns.color_palette("viridis", mix.d.nunique())
+    for colour, (d, rows) in zip(colours, mix[mix.n == n].groupby("d")):
+        ax.plot(rows.noise_var, rows.monte_carlo - rows.kde_lower, "o-", color=colour, label=f"d = {d}: MC - lower")
+        ax.plot(rows.noise_var, rows.kde_upper - rows.monte_carlo, "s--", color=colour, label=f"d = {d}: upper - MC")
+    ax.set(xscale="log", xlabel="noise variance $s^2$", ylabel="gap (nats)",
+           title=f"The truth in the KDE bracket (N = {n})")
+    legend_right(ax, fontsize=7)
+    return fig
+
+
+def noisy_network(noisy: pd.DataFrame, n_inputs: int):
+    """Sample-propagation I(X;T_l) per layer against the samples per input (bars: two standard errors)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    colours = sns.color_palette("viridis", noisy.layer.nunique())
+    for colour, (layer, rows) in zip(colours, noisy.groupby("layer")):
+        ax.errorbar(rows.n_samples, rows.ixt, yerr=2 * rows.stderr, fmt="o-", color=colour, label=f"layer {layer}")
+    ax.axhline(math.log(n_inputs), color="k", ls=":", lw=1, label="log N")
+    samples = sorted(noisy.n_samples.unique())
+    ax.set(xscale="log", xlabel="samples per input", ylabel="I(X;T_l) (nats)",
+           title="Sample propagation, noisy tanh network")
+    ax.set_xticks(samples, [str(s) for s in samples])
+    ax.minorticks_off()
+    legend_right(ax, fontsize=8)
+    return fig

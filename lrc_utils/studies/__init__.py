@@ -1,0 +1,50 @@
+"""The book's experiments, one module per notebook: ``lrc_utils.studies.<notebook name>``.
+
+Each study module defines
+
+* ``TABLES``: the names of the tidy tables it returns;
+* ``compute(p, ctx) -> dict[str, DataFrame]``: loads its data (only here), trains through
+  :func:`lrc_utils.training.fit` and measures; ``p`` holds the notebook's parameters as attributes, ``ctx`` is
+  a :class:`StudyContext`;
+* optionally ``check(p)``: checks of the parameters beyond their types, run before any work;
+* optionally ``MACHINE_DEPENDENT``: table -> columns that depend on the machine (timings), left out of the
+  fingerprints that keep committed results in step with the code (:mod:`lrc_utils.fingerprint`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+@dataclass
+class StudyContext:
+    """Where and how a study runs: the torch device, the data folder (``None``: the package's default, see
+    :func:`lrc_utils.config.data_dir`) and a folder for resumable work."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    data_dir: str | None = None
+    checkpoint_dir: Path = Path("checkpoints")
+
+
+def study_identity(name: str, p) -> dict:
+    """What a study's runs compute: its name and computing parameters (all but where and how to run). Names
+    the run and checkpoint files, so work done with other parameters is never picked up."""
+    from ..runner import RUN_PARAMETERS
+
+    return {"study": name, **{k: v for k, v in vars(p).items() if k not in RUN_PARAMETERS}}
+
+
+def check_seeds(seeds: list) -> None:
+    if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct non-negative integers, got {seeds}")
+
+
+def beta_grid(beta_min: float, beta_max: float, n_betas: int) -> list[float]:
+    """``n_betas`` log-spaced values from ``beta_min`` to ``beta_max`` (both included)."""
+    if not 0 < beta_min < beta_max or n_betas < 2:
+        raise ValueError(f"need 0 < beta_min < beta_max and n_betas >= 2, got {beta_min}, {beta_max}, {n_betas}")
+    return np.logspace(np.log10(beta_min), np.log10(beta_max), n_betas).tolist()

@@ -1,0 +1,104 @@
+"""The result store: reuse rules, provenance and code digest, atomic files, one writer per folder."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from lrc_utils import store as store_module
+from lrc_utils.store import FolderLock, ResultStore, StoredResultsMissing, atomic_write_text, code_digest
+
+
+def make(tmp_path, recompute="auto", **parameters):
+    return ResultStore("nb", "test", {"lr": 0.1, "steps": 3, **parameters}, root=tmp_path, recompute=recompute)
+
+
+def test_results_are_reused_only_when_parameters_match(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"curve": pd.DataFrame({"step": [1, 2], "loss": [0.5, 0.25]})}
+
+    first = make(tmp_path).tables(["curve"], compute)["curve"]
+    assert len(calls) == 1
+    store = make(tmp_path)
+    again = store.tables(["curve"], compute)["curve"]
+    assert len(calls) == 1 and again.equals(first) and store.loaded["curve"]
+    assert "loaded from stored results" in store.provenance("curve") and "code as now" in store.provenance("curve")
+    make(tmp_path, lr=0.2).tables(["curve"], compute)
+    assert len(calls) == 2
+    make(tmp_path, "always", lr=0.2).tables(["curve"], compute)
+    assert len(calls) == 3
+    info = json.loads((tmp_path / "test" / "nb" / "meta.json").read_text())["tables"]["curve"]
+    assert info["parameters"] == {"lr": 0.2, "steps": 3, }
+    assert {"git_commit", "code_digest", "versions", "device", "wall_time_s", "computed_utc"} <= set(info)
+    with pytest.raises(StoredResultsMissing, match="recompute = 'never' forbids computing"):
+        make(tmp_path, "never", lr=0.3).tables(["curve"], compute)
+    with pytest.raises(ValueError, match="recompute must be one of"):
+        make(tmp_path, "yes")
+
+
+def test_recompute_always_starts_checkpointed_work_from_scratch(tmp_path):
+    store = make(tmp_path)
+    store.checkpoint_dir.mkdir(parents=True)
+    (store.checkpoint_dir / "run.pt").write_text("partial work")
+    seen = []
+    make(tmp_path, "always").tables(["t"], lambda: seen.append(list(store.checkpoint_dir.glob("*"))) or
+                                    {"t": pd.DataFrame({"a": [1]})})
+    assert seen == [[]]
+
+
+def test_provenance_says_when_the_code_that_computed_a_table_is_older(tmp_path, monkeypatch):
+    store = make(tmp_path)
+    store.tables(["t"], lambda: {"t": pd.DataFrame({"a": [1]})})
+    monkeypatch.setattr(store_module, "code_digest", lambda: "0123456789abcdef")
+    assert "by OLDER code" in store.provenance("t")
+
+
+def test_code_digest_follows_code_not_docstrings(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    module = package / "m.py"
+    module.write_text('"""Doc."""\n\ndef f(x):\n    """Adds one."""\n    return x + 1  # a comment\n')
+    base = code_digest(package)
+    module.write_text('"""Other doc."""\n\ndef f(x):\n    """Adds one to x."""\n    return x + 1\n')
+    assert code_digest(package) == base
+    module.write_text('"""Doc."""\n\ndef f(x):\n    return x + 1.0\n')
+    assert code_digest(package) != base
+
+
+def test_an_interrupted_write_leaves_the_previous_file_intact(tmp_path):
+    path = tmp_path / "table.csv"
+    atomic_write_text(path, "a,b\n1,2\n")
+
+    def half_then_fail(tmp):
+        with open(tmp, "w") as f:
+            f.write("a,b\n3,")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store_module.atomic_write(path, half_then_fail)
+    assert path.read_text() == "a,b\n1,2\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # no temporary file left
+
+
+def test_a_second_writer_stops_at_once_naming_the_first(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".lock").write_text(json.dumps({"host": __import__("socket").gethostname(), "pid": holder.pid,
+                                                   "what": "notebook figure1, preset paper", "since": "now"}))
+        with pytest.raises(RuntimeError, match=f"being written by another run .notebook figure1, preset paper, "
+                                               f"pid {holder.pid}"):
+            FolderLock(tmp_path, "second").acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    lock = FolderLock(tmp_path, "third")
+    lock.acquire()  # the first one's process is gone: its lock is stale and taken over
+    assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    lock.release()
+    assert not (tmp_path / ".lock").exists()
