@@ -82,7 +82,8 @@ def start(name: str, namespace: dict) -> NotebookRun:
     if hasattr(study, "check"):
         study.check(p)
     device = get_device(p.device)
-    store = ResultStore(name, p.preset, computing_parameters(values), p.results_dir or None, p.recompute)
+    store = ResultStore(name, p.preset, computing_parameters(values), p.results_dir or None, p.recompute,
+                        code_module=study.__name__)
     run = NotebookRun(name, p, device, store, study)
     hidden = ("results_dir", "data_dir", "recompute")  # where and how: not what the page shows
     injected = {k: v for k, v in _injected_values(namespace).items() if k not in hidden}

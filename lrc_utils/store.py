@@ -40,12 +40,51 @@ class StoredResultsMissing(RuntimeError):
 # provenance
 
 
-def code_digest(package_dir: Path = PACKAGE_DIR) -> str:
-    """Digest of the package's code: every ``.py`` file under ``package_dir``, parsed, with docstrings
-    removed (comments never reach the parse tree), so that editing documentation does not change it and
-    editing code always does."""
+def package_files_used(module: str, package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """The package's ``.py`` files that ``module`` (e.g. ``"lrc_utils.studies.figure1"``) imports, directly or
+    not, itself and the package's ``__init__`` files included: the code a study's numbers depend on."""
+    root = package_dir.name
+
+    def path_of(name: str) -> Path | None:
+        parts = name.split(".")[1:]
+        base = package_dir.joinpath(*parts)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.exists():
+                return candidate
+        return None
+
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = path_of(name)
+        if name in seen or path is None:
+            continue
+        seen[name] = path
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        parents = [".".join(name.split(".")[:k]) for k in range(1, len(name.split(".")))]
+        todo += parents  # importing a.b.c runs a/__init__ and a/b/__init__
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    target = f"{base}.{node.module}" if node.module else base
+                else:
+                    target = node.module or ""
+                todo.append(target)
+                todo += [f"{target}.{alias.name}" for alias in node.names]  # "from . import mi"
+            elif isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names]
+    return sorted(p for n, p in seen.items() if n.split(".")[0] == root)
+
+
+def code_digest(module: str | None = None, package_dir: Path = PACKAGE_DIR) -> str:
+    """Digest of the package's code: the files ``module`` uses (:func:`package_files_used`), or every ``.py``
+    file of the package when ``module`` is None. Files are parsed and their docstrings removed (comments never
+    reach the parse tree), so that editing documentation does not change the digest and editing code does."""
+    files = package_files_used(module, package_dir) if module else sorted(package_dir.rglob("*.py"))
     h = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*.py")):
+    for path in files:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             body = getattr(node, "body", None)
@@ -185,13 +224,16 @@ class ResultStore:
         recompute: one of :data:`RECOMPUTE_MODES`: ``"auto"`` reuses matching tables and resumes checkpointed
             work; ``"always"`` deletes the checkpoints and computes from scratch; ``"never"`` only loads
             (:class:`StoredResultsMissing` otherwise).
+        code_module: the module that computes the tables (e.g. ``"lrc_utils.studies.figure1"``): the code
+            digest recorded with them covers the package files it uses (:func:`code_digest`).
     """
 
     def __init__(self, notebook: str, preset: str, parameters: dict, root: str | Path | None = None,
-                 recompute: str = "auto"):
+                 recompute: str = "auto", code_module: str | None = None):
         if recompute not in RECOMPUTE_MODES:
             raise ValueError(f"recompute must be one of {RECOMPUTE_MODES}, got {recompute!r}")
         self.notebook, self.preset, self.recompute = notebook, preset, recompute
+        self.code_module = code_module  # the module whose code the tables depend on (None: the whole package)
         self.key = json.loads(json.dumps(parameters, default=str))
         self.dir = Path(root or RESULTS_DIR) / preset / notebook
         self.meta_path = self.dir / "meta.json"
@@ -233,8 +275,9 @@ class ResultStore:
             if missing:
                 raise RuntimeError(f"the computation for {self.notebook} returned no tables {missing}")
             commit, dirty = git_commit()
-            info = {"parameters": self.key, "git_commit": commit, "git_dirty": dirty, "code_digest": code_digest(),
-                    "versions": library_versions(), "device": device, "wall_time_s": round(wall, 2),
+            info = {"parameters": self.key, "git_commit": commit, "git_dirty": dirty,
+                    "code_digest": code_digest(self.code_module), "versions": library_versions(),
+                    "device": device, "wall_time_s": round(wall, 2),
                     "computed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
             self.meta.update(notebook=self.notebook, preset=self.preset)
             for name in names:
@@ -247,7 +290,7 @@ class ResultStore:
         return {n: frames[n] for n in names}
 
     def code_is_current(self, table: str) -> bool:
-        return self.meta["tables"][table].get("code_digest") == code_digest()
+        return self.meta["tables"][table].get("code_digest") == code_digest(self.code_module)
 
     def provenance(self, table: str) -> str:
         """One line for a figure: where the numbers come from, and whether the code that computed them is the
@@ -255,8 +298,9 @@ class ResultStore:
         info = self.meta["tables"][table]
         how = "loaded from stored results" if self.loaded.get(table) else "computed in this run"
         dirty = "+changes" if info["git_dirty"] else ""
+        now = code_digest(self.code_module)
         code = ("code as now" if self.code_is_current(table)
-                else f"by OLDER code (digest {info.get('code_digest', 'not recorded')}, now {code_digest()})")
+                else f"by OLDER code (digest {info.get('code_digest', 'not recorded')}, now {now})")
         return (f"{self.notebook}/{table}.csv, preset {self.preset}: {how}; computed {info['computed_utc'][:10]} "
                 f"at commit {info['git_commit'][:10]}{dirty} on {info['device']} in {info['wall_time_s']:.0f} s, "
                 f"{code}")
