@@ -1,7 +1,9 @@
 # Two commands for a fresh machine (see README.md):
 #   make book   set up, run the figure notebooks at the paper preset (stored results are reused), build the HTML
-#   make test   set up, run the test suite (unit tests, notebook hygiene, smoke runs, fingerprints, book build)
-# Other targets: setup, test-fast (the tests not marked slow), smoke, recompute, fingerprints, benchmark, lint, clean.
+#   make test   set up, run the test suite (unit tests, notebook hygiene, smoke runs, fingerprints, book build,
+#               the book in a real browser)
+# Other targets: setup, mathjax, test-fast (the tests not marked slow), browser-test, smoke, recompute,
+# fingerprints, benchmark, lint, clean.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,7 +20,13 @@ ifeq ($(LRC_DATA_DIR),)
   endif
 endif
 
-.PHONY: setup book test test-fast smoke recompute fingerprints benchmark lint clean
+# MathJax ships with the book (formulas render without internet, also in a downloaded copy): the npm registry
+# package, unpacked into book/_static/mathjax (not committed), which _config.yml's mathjax_path points to.
+MATHJAX_VERSION := 3.2.2
+MATHJAX_DIR := book/_static/mathjax
+MATHJAX_STAMP := $(MATHJAX_DIR)/.installed-$(MATHJAX_VERSION)
+
+.PHONY: setup mathjax book test test-fast browser-test smoke recompute fingerprints benchmark lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +37,17 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-book: setup
+$(MATHJAX_STAMP):
+	@command -v npm >/dev/null || { echo "[lrc] npm is needed to install MathJax (Debian: apt-get install npm)"; exit 1; }
+	rm -rf $(MATHJAX_DIR) && mkdir -p $(MATHJAX_DIR)
+	cd $(MATHJAX_DIR) && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
+	  && tar -xzf mathjax-$(MATHJAX_VERSION).tgz --strip-components=1 package/es5 package/LICENSE \
+	  && rm mathjax-$(MATHJAX_VERSION).tgz
+	touch $@
+
+mathjax: $(MATHJAX_STAMP)
+
+book: setup mathjax
 	@echo "[lrc] data folder: $${LRC_DATA_DIR:-~/.cache/lrc/data (default)}"
 	$(PY) -m lrc_utils.runner --preset $(PRESET) $(NOTEBOOKS)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
@@ -41,12 +59,15 @@ recompute: setup
 smoke: setup
 	$(PY) -m lrc_utils.runner --preset smoke $(NOTEBOOKS)
 
-test: setup
+test: setup mathjax
 	@echo "[lrc] data folder: $${LRC_DATA_DIR:-~/.cache/lrc/data (default)}"
 	$(PY) -m pytest -v -rs
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
+
+browser-test: setup mathjax
+	$(PY) -m pytest -v -rs tests/test_browser.py
 
 fingerprints: setup
 	$(PY) -m lrc_utils.fingerprint $(NOTEBOOKS)
