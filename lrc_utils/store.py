@@ -28,6 +28,9 @@ import pandas as pd
 from .config import REPO_ROOT, RESULTS_DIR
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: Modules that run, store, plot or check results but compute none of a study's numbers: left out of a
+#: study's code digest, so that editing them does not mark stored tables as computed by older code.
+NOT_COMPUTING = ("runner.py", "store.py", "notebook.py", "plots.py", "fingerprint.py")
 #: How a run treats stored tables: reuse them when they match, recompute from scratch, or only load them.
 RECOMPUTE_MODES = ("auto", "always", "never")
 
@@ -42,7 +45,8 @@ class StoredResultsMissing(RuntimeError):
 
 def package_files_used(module: str, package_dir: Path = PACKAGE_DIR) -> list[Path]:
     """The package's ``.py`` files that ``module`` (e.g. ``"lrc_utils.studies.figure1"``) imports, directly or
-    not, itself and the package's ``__init__`` files included: the code a study's numbers depend on."""
+    not, itself and the package's ``__init__`` files included, less :data:`NOT_COMPUTING`: the code a study's
+    numbers depend on."""
     root = package_dir.name
 
     def path_of(name: str) -> Path | None:
@@ -75,7 +79,7 @@ def package_files_used(module: str, package_dir: Path = PACKAGE_DIR) -> list[Pat
                 todo += [f"{target}.{alias.name}" for alias in node.names]  # "from . import mi"
             elif isinstance(node, ast.Import):
                 todo += [alias.name for alias in node.names]
-    return sorted(p for n, p in seen.items() if n.split(".")[0] == root)
+    return sorted(p for n, p in seen.items() if n.split(".")[0] == root and p.name not in NOT_COMPUTING)
 
 
 def code_digest(module: str | None = None, package_dir: Path = PACKAGE_DIR) -> str:

@@ -5,8 +5,6 @@ chromium-driver)."""
 
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,6 @@ import pytest
 import yaml
 
 from lrc_utils.config import REPO_ROOT
-from lrc_utils.pipeline import run_notebooks
 from tests.browser import (
     BrowserNotFound,
     check_citations,
@@ -26,10 +23,7 @@ from tests.browser import (
 )
 
 pytestmark = pytest.mark.slow
-JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
-NOTEBOOK_PAGES_PENDING = ("the notebook pages are being rewritten in the lead's refactor of the notebooks and "
-                          "pipeline; remove this mark once it is merged")
 
 
 def listing(problems: dict[str, list[str]]) -> str:
@@ -45,19 +39,9 @@ def browser() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def book_html(tmp_path_factory) -> Path:
-    """The paper book, built as tests/test_book.py builds it: the notebooks from the committed results, -W."""
-    source = tmp_path_factory.mktemp("browser_book")
-    run_notebooks(None, "paper", source / "executed", cached_only=True)
-    for item in ("_config.yml", "_toc.yml", "book"):
-        if (REPO_ROOT / item).is_dir():
-            shutil.copytree(REPO_ROOT / item, source / item)
-        else:
-            shutil.copy(REPO_ROOT / item, source / item)
-    done = subprocess.run([JUPYTER_BOOK, "build", str(source), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, f"jupyter-book build -W failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return source / "_build" / "html"
+def book_html(paper_book) -> Path:
+    """The paper book of tests/conftest.py: the notebooks from the committed results, built with -W."""
+    return paper_book / "_build" / "html"
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +109,6 @@ def test_no_machine_path_on_the_book_pages(reports):
     assert not problems, listing(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="at 345f819 every notebook page prints 'results in <repository path>'; "
-                   + NOTEBOOK_PAGES_PENDING)
 def test_no_machine_path_on_the_notebook_pages(reports):
     problems = {page: r.machine_paths for page, r in reports.items()
                 if r.machine_paths and page.startswith("executed/")}
@@ -147,8 +129,6 @@ def test_book_pages_cite_every_work_by_the_label_of_its_entry(book_html):
     assert not problems, listing(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="at 345f819 figure2, figure3 and mi_estimators name works in plain text "
-                   "('Alemi et al.', 'Goldfeld et al.'); " + NOTEBOOK_PAGES_PENDING)
 def test_notebook_pages_cite_every_work_by_the_label_of_its_entry(book_html):
     problems = {page: found for page, found in check_citations(book_html).items() if page.startswith("executed/")}
     assert not problems, listing(problems)

@@ -55,7 +55,7 @@ def test_recompute_always_starts_checkpointed_work_from_scratch(tmp_path):
 def test_provenance_says_when_the_code_that_computed_a_table_is_older(tmp_path, monkeypatch):
     store = make(tmp_path)
     store.tables(["t"], lambda: {"t": pd.DataFrame({"a": [1]})})
-    monkeypatch.setattr(store_module, "code_digest", lambda: "0123456789abcdef")
+    monkeypatch.setattr(store_module, "code_digest", lambda module=None: "0123456789abcdef")
     assert "by OLDER code" in store.provenance("t")
 
 
@@ -64,11 +64,11 @@ def test_code_digest_follows_code_not_docstrings(tmp_path):
     package.mkdir()
     module = package / "m.py"
     module.write_text('"""Doc."""\n\ndef f(x):\n    """Adds one."""\n    return x + 1  # a comment\n')
-    base = code_digest(package)
+    base = code_digest(package_dir=package)
     module.write_text('"""Other doc."""\n\ndef f(x):\n    """Adds one to x."""\n    return x + 1\n')
-    assert code_digest(package) == base
+    assert code_digest(package_dir=package) == base
     module.write_text('"""Doc."""\n\ndef f(x):\n    return x + 1.0\n')
-    assert code_digest(package) != base
+    assert code_digest(package_dir=package) != base
 
 
 def test_an_interrupted_write_leaves_the_previous_file_intact(tmp_path):
@@ -102,3 +102,12 @@ def test_a_second_writer_stops_at_once_naming_the_first(tmp_path):
     assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
     lock.release()
     assert not (tmp_path / ".lock").exists()
+
+
+def test_a_study_digest_covers_the_computing_modules_it_imports():
+    from lrc_utils.store import package_files_used
+
+    names = {p.relative_to(p.parents[1] if p.parent.name == "studies" else p.parent).as_posix()
+             for p in package_files_used("lrc_utils.studies.figure1")}
+    assert {"training.py", "local_rank.py", "data.py", "grid.py", "studies/figure1.py"} <= names
+    assert not names & {"mi.py", "plots.py", "store.py", "runner.py", "studies/figure2.py"}
