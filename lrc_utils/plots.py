@@ -22,6 +22,10 @@ SEED_RANGE = ("pi", 100)
 CONVENTIONS = {"local_rank_abs": ("tab:blue", "o", "absolute"), "local_rank_rel": ("tab:red", "s", "relative")}
 
 
+def seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def legend_below(ax, handles=None, labels=None, ncol: int = 2, offset: float = -0.22, **kwargs):
     """A legend centred under ``ax`` (outside the data)."""
     if handles is None:
@@ -60,7 +64,7 @@ def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str]):
         for ax in (top, bottom):
             ax.axvline(step99, color="k", ls=":", lw=1)
         top.set(xscale="log", ylabel=f"local rank (atol = {atol:g})", xlabel="",
-                title=f"{titles[panel]}\n{rows.seed.nunique()} seeds", ylim=(0, None))
+                title=f"{titles[panel]}\n{seeds(rows.seed.nunique())}", ylim=(0, None))
         top.legend(title="layer", loc="lower left", fontsize=7, title_fontsize=7, ncol=2, frameon=True)
         handles = bottom.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
         legend_below(bottom, handles, [h.get_label() for h in handles], ncol=3, offset=-0.45, fontsize=7)
@@ -169,7 +173,7 @@ def figure2(sweep: pd.DataFrame, atol: float, rtol: float, latent_dim: int, n_cl
         fig.colorbar(points, ax=ax, label="local rank")
     ax = fig.add_subplot(grid[:, 1])
     rank_and_accuracy(ax, sweep, atol, rtol, chance=1 / n_classes)
-    ax.set_title(f"Gaussian mixture, {n_classes} classes, {sweep.seed.nunique()} seeds")
+    ax.set_title(f"Gaussian mixture, {n_classes} classes, {seeds(sweep.seed.nunique())}")
     return fig
 
 
@@ -180,7 +184,7 @@ def figure3(sweep: pd.DataFrame, titles: dict[str, str], atol: float, rtol: floa
     for ax, name in zip(axes[:, 0], datasets):
         part = sweep[sweep.dataset == name]
         rank_and_accuracy(ax, part, atol, rtol, chance=0.1)
-        ax.set_title(f"{titles[name]}, {part.seed.nunique()} seeds")
+        ax.set_title(f"{titles[name]}, {seeds(part.seed.nunique())}")
     return fig
 
 
