@@ -585,6 +585,6 @@ def noisy_mi(model, x: torch.Tensor, n_samples: int = 64, n_mc: int = 2000, seed
 def gaussian_channel_mi(cov: torch.Tensor, noise_var: float) -> float:
     """Closed form I(X; T + N(0, noise_var I)) for Gaussian T = AX with covariance ``cov`` = A S A^T (``[d, d]``):
     ``1/2 log det(I + cov / noise_var)`` nats (float64)."""
-    _check_variance("noise_var", noise_var)
+    _check_positive("noise_var", noise_var)
     cov = cov.to(torch.float64)
     return 0.5 * float(torch.logdet(torch.eye(cov.shape[0], dtype=torch.float64) + cov / noise_var))

@@ -18,6 +18,7 @@ from lrc_utils.mi import (
     batched_mixture_entropy,
     batched_mixture_log_density,
     binning,
+    gaussian_channel_mi,
     gaussian_mixture_log_density,
     kde,
     kde_entropy,
@@ -79,7 +80,7 @@ def gaussian_channel(n, dim, seed):
 def test_kde_bounds_bracket_the_gaussian_channel(s2):
     x, a, cov = gaussian_channel(4096, 2, seed=1)
     t = x @ a.T
-    truth = 0.5 * float(torch.logdet(torch.eye(2, dtype=torch.float64) + a @ cov @ a.T / s2))
+    truth = gaussian_channel_mi(a @ cov @ a.T, s2)
     assert truth < 0.5 * math.log(4096)  # well below log N
     lower, upper = kde(t, noise_var=s2, bound="lower").ixt, kde(t, noise_var=s2, bound="upper").ixt
     assert lower <= truth <= upper
@@ -93,7 +94,7 @@ def test_sample_propagation_approaches_the_gaussian_channel():
         model.layers[0].weight.copy_(a)
         model.layers[0].bias.zero_()
     est = noisy_mi(model, x, n_samples=1, n_mc=4000, seed=0)[0]
-    truth = 0.5 * float(torch.logdet(torch.eye(2, dtype=torch.float64) + a @ cov @ a.T / sigma**2))
+    truth = gaussian_channel_mi(a @ cov @ a.T, sigma**2)
     assert abs(est.ixt - truth) < 0.05 + 4 * est.ixt_stderr
 
 
@@ -311,3 +312,13 @@ def test_batched_noisy_mi_agrees_with_the_per_input_loop():
             assert abs(a.ixt - b.ixt) < 4 * math.hypot(a.ixt_stderr, b.ixt_stderr)
             assert abs(a.h_t_given_x.entropy - b.h_t_given_x.entropy) < 4 * math.hypot(
                 a.h_t_given_x.stderr, b.h_t_given_x.stderr)
+
+
+def test_gaussian_channel_closed_form_by_hand():
+    # one dimension: I = 1/2 log(1 + var / s2); independent directions add up
+    assert gaussian_channel_mi(torch.tensor([[3.0]]), 0.5) == pytest.approx(0.5 * math.log(1 + 3.0 / 0.5), rel=1e-15)
+    cov = torch.diag(torch.tensor([3.0, 1.0], dtype=torch.float64))
+    expected = 0.5 * math.log(1 + 3.0 / 0.5) + 0.5 * math.log(1 + 1.0 / 0.5)
+    assert gaussian_channel_mi(cov, 0.5) == pytest.approx(expected, rel=1e-15)
+    with pytest.raises(ValueError, match="noise_var"):
+        gaussian_channel_mi(cov, 0.0)

@@ -47,10 +47,10 @@ def channel_study(p, device) -> pd.DataFrame:
             for s2 in p.noise_vars:
                 truth = mi.gaussian_channel_mi(cov, s2)
                 h_noise = 0.5 * d * math.log(2 * math.pi * math.e * s2)
-                h, se = mi.mixture_entropy(t.to(device), math.sqrt(s2), p.n_mc, seed=p.seed)
+                h = mi.mixture_entropy(t.to(device), math.sqrt(s2), p.n_mc, seed=p.seed)
                 estimates = {"kde lower": (mi.kde(t, noise_var=s2, bound="lower").ixt, 0.0),
                              "kde upper": (mi.kde(t, noise_var=s2, bound="upper").ixt, 0.0),
-                             "sample propagation": (h - h_noise, se)}
+                             "sample propagation": (h.entropy - h_noise, h.stderr)}
                 rows += [(name, n, d, s2, value, stderr, truth, math.log(n))
                          for name, (value, stderr) in estimates.items()]
     return pd.DataFrame(rows, columns=["estimator", "n", "d", "noise_var", "ixt", "stderr", "truth", "log_n"])
@@ -63,9 +63,9 @@ def mixture_study(p, device) -> pd.DataFrame:
         for d in p.dims:
             centers = torch.randn(n, d, generator=gen, dtype=torch.float64)
             for s2 in p.noise_vars:
-                h, se = mi.mixture_entropy(centers.to(device), math.sqrt(s2), p.n_mc, seed=p.seed)
-                rows.append((n, d, s2, mi.kde_entropy(centers, s2, "lower"), h, se,
-                             mi.kde_entropy(centers, s2, "upper")))
+                h = mi.mixture_entropy(centers.to(device), math.sqrt(s2), p.n_mc, seed=p.seed)
+                rows.append((n, d, s2, mi.kde_entropy(centers, s2, "lower").entropy, h.entropy, h.stderr,
+                             mi.kde_entropy(centers, s2, "upper").entropy))
     return pd.DataFrame(rows, columns=["n", "d", "noise_var", "kde_lower", "monte_carlo", "stderr", "kde_upper"])
 
 
@@ -78,7 +78,8 @@ def noisy_study(p, device) -> pd.DataFrame:
         for layer, est in enumerate(mi.noisy_mi(model, x, n_samples=n_samples, n_mc=p.n_mc, seed=p.seed), start=1):
             width = model.hidden_widths[layer - 1]
             exact = 0.5 * width * math.log(2 * math.pi * math.e * p.noisy_sigma**2) if layer == 1 else None
-            rows.append((n_samples, layer, est.ixt, est.stderr, est.h_t_given_x, exact, math.log(p.noisy_inputs)))
+            rows.append((n_samples, layer, est.ixt, est.ixt_stderr, est.h_t_given_x.entropy, exact,
+                         math.log(p.noisy_inputs)))
     return pd.DataFrame(rows, columns=["n_samples", "layer", "ixt", "stderr", "h_t_given_x", "exact_h_t_given_x",
                                        "log_n"])
 
