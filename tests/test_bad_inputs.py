@@ -1,0 +1,75 @@
+"""Bad inputs to every public function and notebook parameter give the errors recorded for them, and the book page
+``book/bad_inputs.md`` lists what they give now (the cases and the generator: ``tests/bad_inputs_table.py``)."""
+
+import importlib
+
+import pytest
+import yaml
+
+import lrc_utils
+from lrc_utils.config import REPO_ROOT
+from lrc_utils.runner import declared_parameters, notebook_names
+from tests.bad_inputs_table import CASES, FREE_VALUES, PAGE, PARAMETERS, REGENERATE, outcome, render
+
+#: The public functions the page must cover, by their names under ``lrc_utils``.
+PUBLIC = [
+    "local_rank", "count_singular_values_above", "singular_values", "input_jacobians", "MLP", "VIB",
+    "vib.vib_loss", "vib.kl_to_standard_normal", "mi.binning", "mi.adaptive_binning", "mi.kde", "mi.adaptive_kde",
+    "mi.mixture_entropy", "mi.noisy_mi", "mi.discrete_mi", "mi.gaussian_channel_mi", "data.load_mnist",
+    "data.load_fashion_mnist", "data.load_image_dataset", "data.load_szt_12bit", "data.disjoint_subsets",
+    "data.gaussian_classification", "data.hierarchical_gaussian_mixture", "training.FitConfig", "training.fit",
+    "grid.run_grid", "runner.load_preset", "runner.check_parameters", "runner.declared_parameters",
+    "store.ResultStore", "config.get_device", "config.seed_everything",
+]
+
+
+def resolve(name: str) -> object:
+    """``lrc_utils.<name>``, importing the module it lives in."""
+    module, _, attribute = name.rpartition(".")
+    return getattr(importlib.import_module(f"lrc_utils.{module}") if module else lrc_utils, attribute)
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{i + 1}-{c.function}" for i, c in enumerate(CASES)])
+def test_case_gives_what_is_recorded(index):
+    case, result = CASES[index], outcome(index)
+    if case.raises is None:
+        assert result.error is None, f"{case.bad_input}: now raises {result.error.__name__}: {result.message}"
+        assert result.accepted, f"{case.bad_input}: accepted, but not as recorded ({case.expect})"
+    else:
+        got = result.error.__name__ if result.error else "no error"
+        assert result.error is case.raises, f"{case.bad_input}: expected {case.raises.__name__}, got {got}: " \
+                                            f"{result.message}"
+        assert case.expect in result.message, f"{case.bad_input}: {case.expect!r} not in the message {result.message!r}"
+
+
+def test_every_public_function_has_cases():
+    covered = {c.function for c in CASES}
+    for name in PUBLIC:
+        assert callable(resolve(name)), name
+    missing = [name for name in PUBLIC if name not in covered]
+    assert not missing, f"no bad-input case for {missing}"
+    unknown = sorted(f for f in covered if not f.startswith("notebook ") and f not in PUBLIC)
+    assert not unknown, f"cases for functions missing from PUBLIC: {unknown}"
+
+
+def test_every_notebook_parameter_is_swept():
+    swept = {(p.notebook, p.parameter) for p in PARAMETERS}
+    expected = {(name, parameter) for name in notebook_names() for parameter in declared_parameters(name)}
+    assert swept == expected
+    assert all((p.bad_value is None) == (p.parameter in FREE_VALUES) for p in PARAMETERS)
+
+
+def test_page_is_what_the_cases_give_now():
+    assert PAGE.exists(), f"{PAGE.relative_to(REPO_ROOT)} is missing: run {REGENERATE}"
+    assert PAGE.read_text() == render(), f"{PAGE.relative_to(REPO_ROOT)} is out of date: run {REGENERATE}"
+
+
+def test_page_shows_no_machine_path_and_is_in_the_book():
+    text = PAGE.read_text()
+    for machine_path in (str(REPO_ROOT), "/tmp/", "/home/", "/root/", "/work/", "/usr/"):
+        assert machine_path not in text, f"the page shows a machine path ({machine_path})"
+    assert text.startswith("# "), "the page needs an H1 title"
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    about = next(part for part in toc["parts"] if part["caption"] == "About")
+    files = [chapter["file"] for chapter in about["chapters"]]
+    assert "book/bad_inputs" in files, "book/bad_inputs is not in the About part of _toc.yml"
