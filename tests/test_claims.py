@@ -1,0 +1,196 @@
+"""The claims table of the book's introduction: each verdict rule on small hand-made tables whose answer is
+counted by hand, and the committed page ``book/claims_table.md`` is what the generator writes now."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from lrc_utils import claims
+from lrc_utils.config import REPO_ROOT, RESULTS_DIR
+
+# ----------------------------------------------------------------------------------------------------
+# the committed page
+
+
+def test_page_is_what_the_generator_writes_now():
+    page = claims.PAGE
+    assert page.exists(), f"{page.relative_to(REPO_ROOT)} is missing: run `{claims.REGENERATE}`"
+    assert page.read_text() == claims.render(RESULTS_DIR / "paper"), \
+        f"{page.relative_to(REPO_ROOT)} is out of date with results/paper: run `{claims.REGENERATE}`"
+
+
+def test_intro_includes_the_page_under_its_heading():
+    intro = (REPO_ROOT / "book" / "intro.md").read_text()
+    heading, include = intro.find("## The claims at a glance"), intro.find("```{include} claims_table.md")
+    assert 0 < heading < include, "book/intro.md must include claims_table.md under '## The claims at a glance'"
+    assert intro.find("\n## ") + 1 == heading, "the claims table must be the introduction's first section"
+
+
+def test_every_claim_of_the_book_has_a_row():
+    table = claims.claims_table(RESULTS_DIR / "paper")
+    assert list(table.columns) == list(claims.COLUMNS)
+    assert list(table.chapter) == ["figure1", "figure2", "figure3"] + ["mi_estimators"] * 4
+    assert table.verdict.str.match(r"^(reproduced|partly|not reproduced)(:|$)").all()
+
+
+# ----------------------------------------------------------------------------------------------------
+# verdict rules
+
+
+@pytest.mark.parametrize("n_hold, n_cases, expected", [(7, 7, "reproduced"), (4, 7, "partly"), (6, 7, "partly"),
+                                                        (3, 6, "not reproduced"), (0, 5, "not reproduced")])
+def test_count_verdict(n_hold, n_cases, expected):
+    assert claims.count_verdict(n_hold, n_cases) == expected
+
+
+def local_rank_table(ranks: dict[tuple[str, int], list[float]], train_acc=(0.5, 1.0, 1.0)) -> pd.DataFrame:
+    """Two seeds at steps 1, 10, 100; seed 0 at rank - 1, seed 1 at rank + 1, so the seed mean is ``rank``."""
+    rows = [(panel, seed, step, layer, r + (2 * seed - 1), acc)
+            for (panel, layer), values in ranks.items() for seed in (0, 1)
+            for step, r, acc in zip((1, 10, 100), values, train_acc)]
+    return pd.DataFrame(rows, columns=["panel", "seed", "step", "layer", "local_rank", "train_acc"])
+
+
+def test_figure1_every_layer_falls():
+    # last 5 <= 0.9 * 10 (the maximum, which is also the maximum after the fit at step 10)
+    row = claims.figure1_claim(local_rank_table({("gaussian", 1): [10, 10, 5], ("mnist", 1): [20, 20, 8]}))
+    assert row["verdict"] == "reproduced"
+    assert row["measured"] == "2 of 2 layers fall, by 50% to 60%"
+
+
+def test_figure1_a_flat_layer_is_named():
+    row = claims.figure1_claim(local_rank_table({("gaussian", 1): [10, 10, 5], ("gaussian", 2): [10, 10, 5],
+                                                 ("mnist", 1): [20, 20, 20]}))
+    assert row["verdict"] == "partly: MNIST layer 1 does not fall"
+    assert row["measured"] == "2 of 3 layers fall, by 50% to 50%; MNIST layer 1: maximum 20.0, last 20.0"
+
+
+def test_figure1_a_fall_before_the_fit_does_not_count():
+    # falls from 10 to 5 while fitting (accuracy 0.5 at step 1), then stays at 5: its maximum after the fit is
+    # its last value, so it does not fall in the terminal phase; the 9.5 layer falls by only 5%
+    row = claims.figure1_claim(local_rank_table({("gaussian", 1): [10, 5, 5], ("gaussian", 2): [10, 10, 9.5],
+                                                 ("gaussian", 3): [10, 10, 8.9]}))
+    assert row["verdict"] == "not reproduced: Gaussian layers 1 and 2 do not fall"
+
+
+def vib_table(columns: dict[str, dict[str, list[float]]], betas=(0.1, 1.0, 10.0)) -> pd.DataFrame:
+    """Per dataset, seed means of test_acc, kl and the two ranks over ``betas``; two seeds at mean -+ 0.01."""
+    rows = []
+    for dataset, values in columns.items():
+        for seed in (0, 1):
+            for i, beta in enumerate(betas):
+                rows.append({"dataset": dataset, "seed": seed, "beta": beta, "kl": 1.0 / beta,
+                             **{k: v[i] + 0.01 * (2 * seed - 1) for k, v in values.items()}})
+    return pd.DataFrame(rows)
+
+
+def test_figure2_relative_only():
+    # the accuracy drops by 0.4 between beta 0.1 and 1 (a transition), by 0.05 between 1 and 10 (not one);
+    # absolute: 8 -> 4 -> 3 falls; relative: 3 -> 6 -> 6.2 rises with a step of 3 at the transition
+    sweep = vib_table({"gaussian": {"test_acc": [0.9, 0.5, 0.45], "local_rank_abs": [8, 4, 3],
+                                    "local_rank_rel": [3, 6, 6.2]}})
+    row = claims.figure2_claim(sweep, jump_min_change=0.5, accuracy_min_drop=0.1)
+    assert row["verdict"] == "partly: with the relative tolerance only (with the absolute tolerance the rank falls)"
+    assert row["measured"] == ("accuracy drops at $\\beta$ 0.1–1; absolute 8.00 → 3.00, 2 steps ($\\beta$ 0.1–10), "
+                               "1 at drops; relative 3.00 → 6.20, 1 step ($\\beta$ 0.1–1), 1 at drops")
+
+
+def test_figure2_a_rise_away_from_the_transitions_does_not_count():
+    # relative rises only between beta 1 and 10 (3.2 -> 6), where the accuracy does not drop
+    sweep = vib_table({"gaussian": {"test_acc": [0.9, 0.5, 0.45], "local_rank_abs": [2, 5, 6],
+                                    "local_rank_rel": [3, 3.2, 6]}})
+    row = claims.figure2_claim(sweep, jump_min_change=0.5, accuracy_min_drop=0.1)
+    assert row["verdict"] == ("partly: with the absolute tolerance only (with the relative tolerance no sharp step "
+                              "of the rank at a transition)")
+    both = vib_table({"gaussian": {"test_acc": [0.9, 0.5, 0.45], "local_rank_abs": [2, 5, 6],
+                                   "local_rank_rel": [3, 6, 6]}})
+    assert claims.figure2_claim(both, 0.5, 0.1)["verdict"] == "reproduced"
+    no_drop = vib_table({"gaussian": {"test_acc": [0.9, 0.85, 0.8], "local_rank_abs": [2, 5, 6],
+                                      "local_rank_rel": [3, 6, 6]}})
+    row = claims.figure2_claim(no_drop, 0.5, 0.1)
+    assert row["verdict"] == "not reproduced" and row["measured"].startswith("no accuracy drop; ")
+
+
+def test_figure3_conventions_and_datasets():
+    falls = {"test_acc": [0.97, 0.9, 0.1]}
+    sweep = vib_table({"mnist": {**falls, "local_rank_abs": [19, 10, 2.5], "local_rank_rel": [9, 12, 32]},
+                       "fashion_mnist": {**falls, "local_rank_abs": [22, 10, 2.5], "local_rank_rel": [8, 12, 32]}})
+    row = claims.figure3_claim(sweep)
+    assert row["verdict"] == "partly: with the relative tolerance only (with the absolute tolerance the rank falls)"
+    assert row["measured"] == ("$\\beta$ 0.1 → 10: MNIST: accuracy 0.97 → 0.10, rank absolute 19.0 → 2.5, relative "
+                               "9.0 → 32.0; Fashion-MNIST: accuracy 0.97 → 0.10, rank absolute 22.0 → 2.5, relative "
+                               "8.0 → 32.0")
+    mixed = vib_table({"mnist": {**falls, "local_rank_abs": [19, 10, 2.5], "local_rank_rel": [9, 12, 32]},
+                       "fashion_mnist": {**falls, "local_rank_abs": [22, 10, 2.5], "local_rank_rel": [8, 6, 4]}})
+    assert claims.figure3_claim(mixed)["verdict"] == "partly: only for MNIST (relative)"
+    rises = {"test_acc": [0.9, 0.9, 0.95], "local_rank_abs": [1, 2, 3], "local_rank_rel": [1, 2, 3]}
+    assert claims.figure3_claim(vib_table({"mnist": rises}))["verdict"] == "not reproduced"
+
+
+def test_binning_uses_the_finest_bins_only():
+    log4, log3 = math.log(4), math.log(3)
+    table = pd.DataFrame([("binning", 4, d, n_bins, ixt, log4)
+                          for d, fine in ((1, log3), (2, log4), (5, 0.995 * log4))
+                          for n_bins, ixt in ((2, 0.1), (10, fine))],
+                         columns=["estimator", "n", "d", "n_bins", "ixt", "truth"])
+    row = claims.binning_claim(table, rel_tol=0.01)  # d = 1 is short by log(4/3) = 0.29 nats, d = 5 within 1%
+    assert row["verdict"] == "partly: 2 of 3 cases"
+    assert row["measured"] == "short of $\\log N$: binning at $d$ = 1, $N$ = 4 (by 0.29 nats)"
+    assert "(10 per dimension)" in row["criterion"]
+
+
+def test_channel_counts_only_cases_below_half_log_n():
+    half = math.log(100) / 2  # 2.30
+    cases = [(1, 1.0, 0.8, 1.2), (2, 2.0, 2.1, 2.5), (3, 1.5, 1.4, 1.6), (4, 3.0, 3.5, 4.0)]  # (d, truth, lo, up)
+    table = pd.DataFrame([(est, 100, d, 0.1, value, truth, 2 * half)
+                          for d, truth, lo, up in cases for est, value in (("kde lower", lo), ("kde upper", up))],
+                         columns=["estimator", "n", "d", "noise_var", "ixt", "truth", "log_n"])
+    row = claims.channel_claim(table)  # d = 4 is above (1/2) log N: ignored although outside the bracket
+    assert row["verdict"] == "partly: 2 of 3 cases"
+    assert row["measured"] == "2 of 3 cases below $\\tfrac12 \\log N$ (4 in all)"
+
+
+def test_mixture_and_noisy_network_within_four_standard_errors():
+    # Monte Carlo 0.95 below the lower bound 1.0: inside with stderr 0.02 (0.95 + 0.08), outside with 0.01
+    mix = pd.DataFrame({"kde_lower": [1.0, 1.0], "monte_carlo": [0.95, 0.95], "stderr": [0.02, 0.01],
+                        "kde_upper": [2.0, 2.0]})
+    assert claims.mixture_claim(mix)["verdict"] == "not reproduced: 1 of 2 cases"
+    assert claims.mixture_claim(mix.iloc[:1])["verdict"] == "reproduced"
+    # gap 0.1: within 4 * 0.03 = 0.12, not within 4 * 0.02 = 0.08; deeper layers are not checked
+    noisy = pd.DataFrame({"n_samples": [4, 16, 64, 4], "layer": [1, 1, 1, 2], "stderr": [0.03, 0.03, 0.02, 0.0],
+                          "h_t_given_x": [7.1, 6.9, 7.1, 0.0], "exact_h_t_given_x": [7.0, 7.0, 7.0, None]})
+    row = claims.noisy_claim(noisy)
+    assert row["verdict"] == "partly: 2 of 3 cases"
+    assert row["measured"] == "2 of 3 sample counts (4, 16 and 64); largest gap 0.1000 nats (5.00 standard errors)"
+
+
+def test_markdown_links_the_chapter_and_bolds_the_verdict():
+    table = pd.DataFrame([("a | b", "figure2", "c", "partly: with x", "m")], columns=list(claims.COLUMNS))
+    lines = claims.claims_markdown(table).splitlines()
+    assert lines[2] == "| a \\| b | {doc}`Figure 2 </executed/figure2>` | c | **partly**: with x | m |"
+    with pytest.raises(ValueError, match="does not start with reproduced, partly or not reproduced"):
+        claims.claims_markdown(table.assign(verdict="fine"))
+
+
+# ----------------------------------------------------------------------------------------------------
+# bad inputs
+
+
+def test_bad_inputs_give_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"lacks the columns \['train_acc'\]"):
+        claims.figure1_claim(local_rank_table({("gaussian", 1): [1, 1, 1]}).drop(columns="train_acc"))
+    with pytest.raises(ValueError, match="is empty"):
+        claims.mixture_claim(pd.DataFrame(columns=["kde_lower", "monte_carlo", "stderr", "kde_upper"]))
+    with pytest.raises(TypeError, match="must be a pandas DataFrame"):
+        claims.binning_claim([1, 2])
+    two = vib_table({d: {"test_acc": [1, 1, 1], "local_rank_abs": [1, 1, 1], "local_rank_rel": [1, 1, 1]}
+                     for d in ("a", "b")})
+    with pytest.raises(ValueError, match=r"must hold one dataset, got \['a', 'b'\]"):
+        claims.figure2_claim(two, 0.5, 0.1)
+    with pytest.raises(ValueError, match="need 0 <= n_hold <= n_cases"):
+        claims.count_verdict(3, 2)
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        claims.claims_table(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="figure1/local_rank.csv is missing"):
+        claims.claims_table(tmp_path)
