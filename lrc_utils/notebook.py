@@ -87,11 +87,11 @@ def start(name: str, namespace: dict) -> NotebookRun:
     run = NotebookRun(name, p, device, store, study)
     hidden = ("results_dir", "data_dir", "recompute")  # where and how: not what the page shows
     injected = {k: v for k, v in _injected_values(namespace).items() if k not in hidden}
-    if injected:
-        from IPython.display import Markdown, display
+    if injected:  # a table (HTML): the book renders notebook Markdown output as CommonMark, without tables
+        from IPython.display import display
 
-        rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in injected.items())
-        display(Markdown(f"This page ran with these values (the rest are the defaults above):\n\n"
-                         f"| parameter | value |\n|---|---|\n{rows}"))
+        print("This page ran with these values (the rest are the defaults above):")
+        display(pd.DataFrame({"parameter": list(injected), "value": [repr(v) for v in injected.values()]})
+                .style.hide(axis="index"))
     print(f"results: {display_path(store.dir)}; device: {device}")
     return run

@@ -313,11 +313,11 @@ class ResultStore:
         """Save ``fig`` as ``<name>.png`` and ``<name>.pdf`` beside the tables and list it in meta.json.
 
         With ``table``, the figure is first stamped with that table's :meth:`provenance` line (legible at the
-        book's column width: 7 pt on a figure at most 7 inches wide).
+        book's column width: 9 pt on a figure at most 7.5 inches wide).
         """
         if table is not None:
             fig.tight_layout()
-            fig.text(0.0, 0.0, self.provenance(table), fontsize=7, color="0.35", ha="left", va="top",
+            fig.text(0.0, 0.0, self.provenance(table), fontsize=9, color="0.35", ha="left", va="top",
                      transform=fig.transFigure, wrap=True)
         atomic_write(self.dir / f"{name}.png", lambda tmp: fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))
         atomic_write(self.dir / f"{name}.pdf", lambda tmp: fig.savefig(tmp, format="pdf", bbox_inches="tight",
