@@ -4,13 +4,15 @@ The NumPy forms compute as the public TensorFlow-1-era code does: binning by ``n
 and ``np.unique`` over row views; KDE by the full ``N x N`` squared-distance matrix
 (``|x|^2 + |x|^2^T - 2 x x^T``) and ``scipy.special.logsumexp``; Monte Carlo mixture entropy by the full
 ``samples x centres`` matrix. :func:`loop_noisy_mi` is ``lrc_utils.mi.noisy_mi`` as it was before
-batching: one Monte Carlo call per input. tests/test_mi_rules.py runs these forms at tiny sizes.
+batching: one Monte Carlo call per input. tests/test_mi_rules.py and tests/test_mi.py run these forms at
+tiny sizes.
 
     python benchmarks/mi.py                      # estimators: N in (4096, 10000), d in (10, 64, 256), CPU
     python benchmarks/mi.py --n 4096 --d 10 --device cuda
     python benchmarks/mi.py --noisy              # noisy_mi: per-input loop vs batched, one network
     python benchmarks/mi.py --curve 30           # noisy_mi over a training run of the 12-bit task network
     python benchmarks/mi.py --noisy --inputs 1024 --threads 1   # smaller; one thread on a shared machine
+    python benchmarks/mi.py --chunks --threads 1 # the block size of the batched Monte Carlo
 
 Each section times both forms in one run on the same data, checks that they agree (estimators: equal to
 1e-9 relative; noisy_mi: within a few standard errors, since the draws differ) and prints ratios.
@@ -245,22 +247,46 @@ def noisy(m: int, n_samples: int, n_mc: int, sigma: float, device: torch.device)
 def curve(steps: int, m: int, n_samples: int, n_mc: int, sigma: float, device: torch.device) -> None:
     """I(X;T_l) of every layer at ``steps`` log-spaced points of a full-batch Adam run on the 12-bit task."""
     model, x, y = szt_network(device, sigma)
-    checkpoints = sorted(set(np.unique(np.logspace(0, np.log10(20 * steps), steps).astype(int)).tolist()))
+    checkpoints = []
+    for target in np.geomspace(1, 20 * steps, steps):  # log-spaced, at least one step apart
+        checkpoints.append(max(round(float(target)), checkpoints[-1] + 1 if checkpoints else 1))
     print(f"curve: {len(checkpoints)} checkpoints up to step {checkpoints[-1]}, {m} inputs, {n_samples} samples "
           f"per input, {n_mc} Monte Carlo samples per entropy, sigma {sigma}")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    mi_s, step = 0.0, 0
+    wall_s, cpu_s, step = 0.0, 0.0, 0
     for checkpoint in checkpoints:
         while step < checkpoint:
             optimizer.zero_grad()
             torch.nn.functional.cross_entropy(model(x), y).backward()
             optimizer.step()
             step += 1
+        cpu = time.process_time()
         seconds, estimates = timed(lambda: mi.noisy_mi(model, x[:m], n_samples, n_mc, seed=step), device)
-        mi_s += seconds
+        wall_s, cpu_s = wall_s + seconds, cpu_s + time.process_time() - cpu
         print(f"step {step:>5}: I(X;T_l) " + " ".join(f"{e.ixt:.3f}" for e in estimates)
-              + f"  ({seconds:.1f} s)", flush=True)
-    print(f"noisy_mi over {len(checkpoints)} checkpoints: {mi_s:.1f} s in all")
+              + f"  (wall {seconds:.1f} s, cpu {time.process_time() - cpu:.1f} s)", flush=True)
+    print(f"noisy_mi over {len(checkpoints)} checkpoints: wall {wall_s:.1f} s, cpu {cpu_s:.1f} s in all")
+
+
+def chunks(device: torch.device) -> None:
+    """Seconds per distance of :func:`lrc_utils.mi.batched_mixture_log_density` against its block size, for
+    the shapes of noisy_mi on 1,024 inputs x 64 samples: h(T) (one mixture of 65,536 centres, 2,000 samples)
+    and the conditional term (1,024 mixtures of 64 centres, 32 samples each); d = 10, tanh-like values.
+    CPU seconds of this process on a CPU (with one thread: the work, even on a busy machine), else wall."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = {"h(T)": ((1, 2000, 10), (1, 65536, 10)), "conditional": ((1024, 32, 10), (1024, 64, 10))}
+    sizes = "".join(f"{f'{2**e >> 10} KiB':>10}" for e in range(18, 27, 2))
+    print(f"{'shape':<12}{sizes}   (ns per distance, CPU)")
+    for name, (p_shape, c_shape) in shapes.items():
+        points = (torch.rand(p_shape, generator=gen, dtype=torch.float64) * 2 - 1).to(device)
+        centers = (torch.rand(c_shape, generator=gen, dtype=torch.float64) * 2 - 1).to(device)
+        row = []
+        for e in range(18, 27, 2):
+            cpu = time.process_time()
+            wall, _ = timed(lambda: mi.batched_mixture_log_density(points, centers, 0.1, 2**e), device)
+            seconds = wall if device.type == "cuda" else time.process_time() - cpu
+            row.append(seconds / (p_shape[0] * p_shape[1] * c_shape[1]) * 1e9)
+        print(f"{name:<12}" + "".join(f"{v:>10.2f}" for v in row), flush=True)
 
 
 def main() -> None:
@@ -274,6 +300,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=64, help="samples per input for --noisy/--curve")
     parser.add_argument("--n-mc", type=int, default=2000, help="Monte Carlo samples per entropy")
     parser.add_argument("--sigma", type=float, default=0.1, help="noise standard deviation of the NoisyMLP")
+    parser.add_argument("--chunks", action="store_true", help="batched Monte Carlo: time against block size")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads:
@@ -284,7 +311,9 @@ def main() -> None:
         noisy(args.inputs, args.samples, args.n_mc, args.sigma, device)
     if args.curve:
         curve(args.curve, args.inputs, args.samples, args.n_mc, args.sigma, device)
-    if not (args.noisy or args.curve):
+    if args.chunks:
+        chunks(device)
+    if not (args.noisy or args.curve or args.chunks):
         estimators(args.n, args.d, device)
 
 

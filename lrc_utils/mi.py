@@ -381,10 +381,11 @@ def adaptive_kde(t: torch.Tensor, y: torch.Tensor | None = None, relative_noise:
     ``calc_kde_info_for_layer``), which has no adaptive rule: Gaussian jitter of standard deviation 0.01 is
     added to the activity (drawn from a ``torch.Generator`` seeded with ``seed``; ``jitter=False`` leaves it
     out), absolute values are taken, and 0.01 is the kernel *variance* of the bounds; I(T;Y) uses two label
-    groups, the smallest label (label 0) against the rest, weighted by their frequencies. This equals
-    :func:`kde` at ``noise_var=0.01`` on ``|t + jitter|`` with those two groups. Their code draws with an
-    unseeded NumPy generator, runs the bounds in TensorFlow in the activations' dtype (we use float64), fails
-    with more than two labels (it indexes a two-group list by label) and reports bits.
+    groups, label 0 against the rest (here: the smallest label against the rest), weighted by their
+    frequencies. This equals :func:`kde` at ``noise_var=0.01`` on ``|t + jitter|`` with those two groups.
+    Their code draws with an unseeded NumPy generator, adds the jitter in place in the activations' dtype
+    and runs the bounds in TensorFlow in that dtype (we use float64), fails with more than two labels (it
+    indexes its two-group list by label) and reports bits.
 
     Where ours differs and why: the paper describes the noise variance as proportional to the largest
     activity value; we scale the standard deviation with the layer's range (max - min) instead, which makes
@@ -430,10 +431,11 @@ def mixture_entropy(centers: torch.Tensor, sigma: float, n_mc: int = 10_000, see
 
 
 #: Bytes for one block of the ``[mixtures, samples, centres]`` distances of the batched Monte Carlo
-#: (:func:`batched_mixture_log_density`), and the sample rows of a block when one mixture has more
-#: centres than fit: blocks of about 256 x 2,048 to 256 x 8,192 ran fastest on 2 CPU cores, where thin
-#: ``[2, 262144]`` rows cost twice as much per distance in the matrix product.
-MC_CHUNK_BYTES = 2**24
+#: (:func:`batched_mixture_log_density`), and the sample rows of a block when one mixture has more centres
+#: than fit. Blocks of 1-4 MiB ran fastest on one CPU thread, 16-64 MiB up to 2-3 times slower per
+#: distance (``python benchmarks/mi.py --chunks``); thin blocks of a few rows against all centres are slow
+#: in the matrix product, hence the fixed 256 rows.
+MC_CHUNK_BYTES = 2**20
 MC_BLOCK_ROWS = 256
 
 
@@ -501,8 +503,9 @@ def batched_mixture_entropy(centers: torch.Tensor, sigma: float, n_mc: int = 200
     ``chunk_bytes`` of distances, from one generator seeded with ``seed``, so the draws depend on
     ``chunk_bytes`` as well as on ``seed``.
     """
-    if not isinstance(centers, torch.Tensor) or centers.ndim != 3 or centers.shape[1] < 1:
-        raise ValueError(f"centers must be a tensor of shape [B, n >= 1, d], got {getattr(centers, 'shape', None)}")
+    if not isinstance(centers, torch.Tensor) or centers.ndim != 3 or min(centers.shape) < 1:
+        raise ValueError(f"centers must be a tensor of shape [B >= 1, n >= 1, d >= 1], "
+                         f"got {getattr(centers, 'shape', None)}")
     if not torch.isfinite(centers).all():
         raise ValueError("centers contain NaN or Inf values")
     _check_positive("sigma", sigma)
