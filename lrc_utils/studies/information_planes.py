@@ -1,0 +1,104 @@
+"""Information planes on the 12-bit task: I(X;T_l) against I(T_l;Y) of every hidden layer over training,
+for several activations, with and without L2 regularisation, over seeds, by the estimators of
+:mod:`lrc_utils.planes`.
+
+One run per (activation, l2, seed): the network 12-10-7-5-4-3-2 (:class:`lrc_utils.models.MLP`, weights
+N(0, 1/fan_in), zero biases) trained on ``train_fraction`` of the 4,096 patterns by
+:func:`lrc_utils.training.fit` (Adam on minibatches; the loss is the cross-entropy plus ``l2`` x the sum of
+the squared weights, the L2 penalty of Chelombiev et al.'s Keras code), recording at log-spaced epochs every
+hidden layer's I(X;T) and I(T;Y) over ``mi_inputs`` patterns (all 4,096 in the paper preset; a fixed random
+subset, the same for every run, in small presets) and the training and test accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..config import seed_everything
+from ..data import disjoint_subsets, load_szt_12bit
+from ..grid import run_grid
+from ..models import MLP
+from ..planes import InformationMonitor, check_estimators
+from ..training import Checkpoint, ClassifierMetrics, FitConfig, fit
+from . import StudyContext, check_seeds, study_identity
+
+TABLES = ("planes",)
+COLUMNS = ["run", "seed", "activation", "l2", "epoch", "step", "layer", "estimator", "ixt", "ity",
+           "train_loss", "train_acc", "test_acc"]
+N_PATTERNS = 4096
+
+
+def check(p) -> None:
+    check_seeds(p.seeds)
+    check_estimators(p.estimators, p.activations)
+    if not 0 < p.train_fraction < 1:
+        raise ValueError(f"train_fraction must lie in (0, 1), got {p.train_fraction}")
+    if not p.l2_penalties or any(not isinstance(v, (int, float)) or v < 0 for v in p.l2_penalties):
+        raise ValueError(f"l2_penalties must be a non-empty list of numbers >= 0, got {p.l2_penalties}")
+    if not p.activations or len(set(p.activations)) != len(p.activations):
+        raise ValueError(f"activations must be a non-empty list of distinct names, got {p.activations}")
+    if not 2 <= p.mi_inputs <= N_PATTERNS:
+        raise ValueError(f"mi_inputs must lie in [2, {N_PATTERNS}], got {p.mi_inputs}")
+    if p.epochs < 1 or p.n_evals < 1 or p.batch_size < 1 or not p.lr > 0:
+        raise ValueError(f"need epochs, n_evals, batch_size >= 1 and lr > 0; got {p.epochs}, {p.n_evals}, "
+                         f"{p.batch_size}, {p.lr}")
+
+
+def run_label(activation: str, l2: float, seed: int) -> str:
+    return f"{activation}-l2={l2:g}-seed{seed}"
+
+
+def l2_penalised_cross_entropy(l2: float):
+    """``loss(model, x, y, gen)``: mean cross-entropy (nats) + ``l2`` x sum of squared weight-matrix entries."""
+
+    def loss(model, x, y, generator=None):
+        ce = F.cross_entropy(model(x), y)
+        if l2 == 0:
+            return ce
+        return ce + l2 * sum(w.square().sum() for w in model.parameters() if w.ndim >= 2)
+
+    return loss
+
+
+def eval_epochs(epochs: int, n_evals: int) -> list[int]:
+    """About ``n_evals`` distinct epochs from 1 to ``epochs``, log-spaced."""
+    return sorted({int(e) for e in np.round(np.logspace(0, math.log10(epochs), n_evals))})
+
+
+def compute(p, ctx: StudyContext) -> dict:
+    """Table ``planes``: one row per (run, eval epoch, hidden layer, estimator) with :data:`COLUMNS`."""
+    identity = study_identity("information_planes", p)
+    data: dict = {}
+    n_train = round(p.train_fraction * N_PATTERNS)
+    steps_per_epoch = math.ceil(n_train / p.batch_size)
+    epochs = eval_epochs(p.epochs, p.n_evals)
+
+    def run_one(key: dict) -> dict:
+        activation, l2, seed = key["activation"], key["l2"], key["seed"]
+        if not data:  # loaded only when a run has to be computed
+            x, y = load_szt_12bit(ctx.data_dir)
+            train_idx, test_idx = disjoint_subsets(N_PATTERNS, [n_train, N_PATTERNS - n_train], p.data_seed)
+            x, y = x.to(ctx.device), y.to(ctx.device)
+            mi_idx = (torch.arange(N_PATTERNS) if p.mi_inputs == N_PATTERNS
+                      else disjoint_subsets(N_PATTERNS, [p.mi_inputs], p.data_seed + 1)[0])
+            data.update(x=x[mi_idx], y=y[mi_idx], train=(x[train_idx], y[train_idx]), test=(x[test_idx], y[test_idx]))
+        seed_everything(seed)
+        model = MLP([12, *p.widths, 2], activation, init="normal").to(ctx.device)
+        config = FitConfig(steps=p.epochs * steps_per_epoch, lr=p.lr, batch_size=p.batch_size, seed=seed,
+                           eval_steps=tuple(e * steps_per_epoch for e in epochs), checkpoint_every=5000)
+        records = fit(model, l2_penalised_cross_entropy(l2), data["train"], config,
+                      [InformationMonitor(data["x"], data["y"], activation, p.estimators),
+                       ClassifierMetrics(data["train"], data["test"])],
+                      Checkpoint(ctx.checkpoint_dir, {**identity, **key}), desc=run_label(activation, l2, seed))
+        table = records["information"].merge(records["metrics"], on="step", how="left")
+        table = table.assign(run=run_label(activation, l2, seed), seed=seed, activation=activation, l2=float(l2),
+                             epoch=table["step"] // steps_per_epoch)
+        return {"planes": table[COLUMNS]}
+
+    keys = [{"activation": a, "l2": float(l2), "seed": s} for a in p.activations for l2 in p.l2_penalties
+            for s in p.seeds]
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, desc="information-plane runs")
