@@ -1,7 +1,8 @@
 """The claims the book tests, each with its criterion and the verdict measured on the committed results.
 
 One row per claim: the paper's three figures (terminal-phase fall of local rank, Deep VIB phase transitions on
-Gaussian data, Deep VIB on MNIST and Fashion-MNIST) and the ground truths of the mutual-information estimators.
+Gaussian data, Deep VIB on MNIST and Fashion-MNIST), the ground truths of the mutual-information estimators and
+the compression claims of the information-plane studies.
 Every verdict is computed from the tables the chapters save (``results/<preset>/<notebook>/*.csv``) with the
 chapters' own analysis functions (:mod:`lrc_utils.analysis`) and the parameters the tables were computed with
 (their ``meta.json``), so the table cannot disagree with the chapters. The book's introduction includes the
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import analysis
+from . import analysis, compression
 from .config import REPO_ROOT, RESULTS_DIR
 from .store import atomic_write_text, display_path
 
@@ -31,7 +32,7 @@ from .store import atomic_write_text, display_path
 COLUMNS = ("claim", "chapter", "criterion", "verdict", "measured")
 #: Link text of each chapter in the Markdown table (the link goes to ``/executed/<notebook>``).
 CHAPTER_LABELS = {"figure1": "Figure 1", "figure2": "Figure 2", "figure3": "Figure 3",
-                  "mi_estimators": "MI estimators"}
+                  "mi_estimators": "MI estimators", "information_planes": "Information planes"}
 #: Names of panels and data sets as the chapters write them.
 LABELS = {"gaussian": "Gaussian", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 #: The two tolerance conventions of the VIB sweep tables: column -> name.
@@ -288,6 +289,67 @@ def noisy_claim(noisy: pd.DataFrame, n_stderr: float = 4.0) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------
+# the information-plane studies (criteria and definitions in lrc_utils.compression)
+
+PLANE_COLUMNS = ("run", "seed", "activation", "l2", "epoch", "layer", "estimator", "ixt", "ity", "train_acc",
+                 "test_acc")
+
+
+def _compresses(counts: dict[str, tuple[int, int]]) -> str:
+    return "; ".join(f"{e}: {n} of {total} layers compress" for e, (n, total) in counts.items())
+
+
+def information_plane_claims(planes: pd.DataFrame) -> list[dict]:
+    """Claims (a)-(f) of the information-plane chapter, each by its function in :mod:`lrc_utils.compression`
+    on the chapter's ``planes`` table."""
+    _check_columns(planes, PLANE_COLUMNS, "planes")
+    summary = compression.curve_summary(planes)
+    verdicts = compression.layer_verdicts(summary)
+    threshold = f"{compression.COMPRESSION_THRESHOLD:.0%}"
+    rows = []
+    a = compression.claim_fitting_then_compression(verdicts)
+    rows.append(_row("(a) Tanh layers under binning fit, then compress (Shwartz-Ziv & Tishby)", "information_planes",
+                     f"at least half of the hidden layers end {threshold} below their maximum $I(X;T)$ (median over "
+                     f"seeds) after $I(T;Y)$ rose; their binning",
+                     "reproduced" if a["holds"] else "partly" if a["layers"] else "not reproduced",
+                     f"{a['layers']} of {a['of']} layers"))
+    b = compression.claim_no_compression(verdicts)
+    rows.append(_row("(b) ReLU layers do not compress under fixed binning or the KDE bound (Saxe et al.)",
+                     "information_planes", f"no hidden layer ends {threshold} below its maximum; their bin width "
+                                           "and noise variance",
+                     "reproduced" if b["holds"] else "not reproduced", _compresses(b["counts"])))
+    c = compression.claim_adaptive_compression(verdicts)
+    rows.append(_row("(c) ReLU layers compress under adaptive estimators (Chelombiev et al.)", "information_planes",
+                     f"at least half of the hidden layers end {threshold} below their maximum, under each adaptive "
+                     "estimator",
+                     "reproduced" if c["holds"] else "partly" if any(n for n, _ in c["counts"].values())
+                     else "not reproduced", _compresses(c["counts"])))
+    d = compression.claim_l2_increases(verdicts)
+    rows.append(_row("(d) L2 regularisation increases compression (Chelombiev et al.)", "information_planes",
+                     "larger median relative compression with L2 in at least 75% of (activation, adaptive "
+                     "estimator, layer) cells",
+                     "reproduced" if d["holds"] else _counted(d["larger"], d["of"]),
+                     f"{d['larger']} of {d['of']} cells (L2 = {d['l2']:g})"))
+    e = compression.claim_varies_with_initialisation(summary)
+    rows.append(_row("(e) Compression varies across initialisations (Chelombiev et al.)", "information_planes",
+                     "seeds disagree on whether a layer compresses in at least a quarter of (activation, L2, layer) "
+                     "cells; adaptive binning",
+                     "reproduced" if e["holds"] else "not reproduced",
+                     f"{e['disagree']} of {e['of']} cells; median range over seeds {e['median_spread']:.2f}"))
+    f = compression.claim_last_layer_generalisation(summary)
+    corr = f["table"]
+    last = corr[corr.layer == corr.layer.max()].iloc[0]
+    rows.append(_row("(f) Only last-layer compression correlates with generalisation (Chelombiev et al.)",
+                     "information_planes", "Spearman correlation across runs of relative compression (adaptive "
+                                           f"binning) with test accuracy: last layer positive with p < "
+                                           f"{compression.ALPHA:g}, no other layer p < {compression.ALPHA:g}",
+                     "reproduced" if f["holds"] else "partly" if last.rho > 0 and last.p < compression.ALPHA
+                     else "not reproduced",
+                     ", ".join(f"layer {int(r.layer)}: {r.rho:.2f} (p {r.p:.2g})" for r in corr.itertuples())))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------
 # the table and its page
 
 
@@ -320,7 +382,8 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFram
             figure2_claim(figure2, p2["jump_min_change"], p2["accuracy_min_drop"]),
             figure3_claim(figure3),
             binning_claim(mi["binning"]), channel_claim(mi["gaussian_channel"]),
-            mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"])]
+            mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"]),
+            *information_plane_claims(_read(results_dir, "information_planes", "planes")[0])]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

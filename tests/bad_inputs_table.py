@@ -757,6 +757,11 @@ def notebook_cases() -> list[Case]:
              "accepted; `hierarchical_gaussian_mixture` refuses it when the first run draws its data", accepted=starts),
         Case("notebook figure2", "`encoder_widths = [64, 'a']`", given("figure2", encoder_widths=[64, "a"]), None,
              "accepted; `VIB` fails (`int('a')`) when the first run builds its model", accepted=starts),
+        Case("notebook information_planes", "`estimators = ['knn']`", given("information_planes", estimators=["knn"]),
+             ValueError, "estimators must be a non-empty list of ['binning_sz', 'binning', 'kde_upper'"),
+        Case("notebook information_planes", "`activations = ['gelu']` with adaptive binning",
+             given("information_planes", activations=["gelu"]), ValueError,
+             "adaptive binning needs the activation's lower end"),
         Case("notebook mi_estimators", "`noise_vars = [-1.0]`", given("mi_estimators", noise_vars=[-1.0]), None,
              "accepted; `gaussian_channel_mi` refuses it, after the binning study has run", accepted=starts),
     ]
@@ -777,10 +782,20 @@ FREE_VALUES = ("preset", "results_dir", "data_dir")
 #: Every other bad value of the sweep is accepted by the checks and fails, if at all, while the notebook runs.
 REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     **{(nb, "device"): (RuntimeError, "device string: no_such_value")
-       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators")},
+       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes")},
     **{(nb, "recompute"): (ValueError, "recompute must be one of")
-       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators")},
-    **{(nb, "seeds"): (ValueError, "seeds must be a non-empty list") for nb in ("figure1", "figure2", "figure3")},
+       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes")},
+    **{(nb, "seeds"): (ValueError, "seeds must be a non-empty list")
+       for nb in ("figure1", "figure2", "figure3", "information_planes")},
+    ("information_planes", "data_seed"): (ValueError, "data_seed must be a non-negative integer"),
+    ("information_planes", "train_fraction"): (ValueError, "train_fraction must lie in (0, 1)"),
+    ("information_planes", "activations"): (ValueError, "activations must be a non-empty list"),
+    ("information_planes", "l2_penalties"): (ValueError, "l2_penalties must be a non-empty list"),
+    ("information_planes", "widths"): (ValueError, "widths must be a non-empty list of positive integers"),
+    **{("information_planes", p): (ValueError, "need epochs, n_evals, batch_size >= 1 and lr > 0")
+       for p in ("epochs", "n_evals", "batch_size", "lr")},
+    ("information_planes", "mi_inputs"): (ValueError, "mi_inputs must lie in [2, 4096]"),
+    ("information_planes", "estimators"): (ValueError, "estimators must be a non-empty list"),
     **{(nb, p): (ValueError, "need 0 < beta_min < beta_max and n_betas >= 2")
        for nb in ("figure2", "figure3") for p in ("beta_min", "beta_max", "n_betas")},
     ("figure3", "datasets"): (ValueError, "datasets must be distinct names"),

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from ..config import seed_everything
 from ..data import disjoint_subsets, load_szt_12bit
 from ..grid import run_grid
-from ..models import MLP
+from ..models import ACTIVATIONS, MLP
 from ..planes import InformationMonitor, check_estimators
 from ..training import Checkpoint, ClassifierMetrics, FitConfig, fit
 from . import StudyContext, check_seeds, study_identity
@@ -34,13 +34,18 @@ N_PATTERNS = 4096
 
 def check(p) -> None:
     check_seeds(p.seeds)
+    if not isinstance(p.data_seed, int) or p.data_seed < 0:
+        raise ValueError(f"data_seed must be a non-negative integer, got {p.data_seed}")
+    if not p.widths or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in p.widths):
+        raise ValueError(f"widths must be a non-empty list of positive integers (hidden widths), got {p.widths}")
+    if not p.activations or len(set(p.activations)) != len(p.activations) or not set(p.activations) <= set(ACTIVATIONS):
+        raise ValueError(f"activations must be a non-empty list of distinct names from {sorted(ACTIVATIONS)}, "
+                         f"got {p.activations}")
     check_estimators(p.estimators, p.activations)
     if not 0 < p.train_fraction < 1:
         raise ValueError(f"train_fraction must lie in (0, 1), got {p.train_fraction}")
-    if not p.l2_penalties or any(not isinstance(v, (int, float)) or v < 0 for v in p.l2_penalties):
+    if not p.l2_penalties or any(not isinstance(v, (int, float)) or not v >= 0 for v in p.l2_penalties):
         raise ValueError(f"l2_penalties must be a non-empty list of numbers >= 0, got {p.l2_penalties}")
-    if not p.activations or len(set(p.activations)) != len(p.activations):
-        raise ValueError(f"activations must be a non-empty list of distinct names, got {p.activations}")
     if not 2 <= p.mi_inputs <= N_PATTERNS:
         raise ValueError(f"mi_inputs must lie in [2, {N_PATTERNS}], got {p.mi_inputs}")
     if p.epochs < 1 or p.n_evals < 1 or p.batch_size < 1 or not p.lr > 0:

@@ -1,0 +1,193 @@
+"""Information planes (lrc_utils.planes, the study information_planes) and their readings
+(lrc_utils.compression): each number against a case counted by hand or a closed form."""
+
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import torch
+
+from lrc_utils import compression, mi, planes
+from lrc_utils.models import MLP
+from lrc_utils.studies import information_planes as study
+
+# ----------------------------------------------------------------------------------------------------
+# the estimators and the monitor
+
+
+def test_chelombiev_lower_edges_follow_their_code_and_ours_for_elu():
+    assert planes.chelombiev_low("tanh") == -1.000001 == planes.chelombiev_low("elu")
+    assert planes.chelombiev_low("relu") == 0.0 == planes.chelombiev_low("softplus")
+    with pytest.raises(ValueError, match="lower end.*'gelu'"):
+        planes.chelombiev_low("gelu")
+
+
+def relu_net_with_known_layers() -> MLP:
+    """1 -> 1 -> 1 -> 2, ReLU: layer 1 is relu(x), layer 2 is the constant 0."""
+    model = MLP([1, 1, 1, 2], "relu")
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.weight.zero_()
+            layer.bias.zero_()
+        model.layers[0].weight.fill_(1.0)
+    return model
+
+
+def test_monitor_rows_on_a_hand_counted_network():
+    # layer 1 = relu(x) = [0, 0.5, 1, 2]: Saxe's codes floor(v / 0.07) = 0, 7, 14, 28 are distinct, so
+    # I(X;T) = log 4 and, with labels [0, 0, 1, 1], I(T;Y) = H(Y) = log 2; layer 2 is constant: both 0.
+    x = torch.tensor([[-1.0], [0.5], [1.0], [2.0]])
+    y = torch.tensor([0, 0, 1, 1])
+    monitor = planes.InformationMonitor(x, y, "relu", ["binning", "adaptive_binning"])
+    rows = pd.DataFrame(monitor(relu_net_with_known_layers(), step=1, batch_loss=0.0))
+    assert list(rows.columns) == ["layer", "estimator", "ixt", "ity"]
+    assert rows[["layer", "estimator"]].values.tolist() == [[1, "binning"], [1, "adaptive_binning"],
+                                                            [2, "binning"], [2, "adaptive_binning"]]
+    assert rows.ixt.tolist() == pytest.approx([math.log(4)] * 2 + [0.0] * 2, abs=1e-12)
+    assert rows.ity.tolist() == pytest.approx([math.log(2)] * 2 + [0.0] * 2, abs=1e-12)
+
+
+def test_every_estimator_is_the_rule_it_names():
+    gen = torch.Generator().manual_seed(0)
+    t, y = torch.tanh(torch.randn(64, 3, generator=gen)), torch.randint(0, 2, (64,), generator=gen)
+    expected = {"binning_sz": mi.binning(t, y, rule="shwartz-ziv"),
+                "binning": mi.binning(t, y, rule="saxe", binsize=0.07),
+                "kde_upper": mi.kde(t, y, noise_var=1e-3),
+                "adaptive_binning": mi.adaptive_binning(t, y, rule="chelombiev", low=-1.000001),
+                "adaptive_kde": mi.adaptive_kde(t, y, rule="ours")}
+    assert set(expected) == set(planes.ESTIMATORS)
+    for name, est in expected.items():
+        got = planes.ESTIMATORS[name](t, y, "tanh")
+        assert (got.ixt, got.ity) == (est.ixt, est.ity), name
+
+
+def test_l2_penalised_loss_by_hand():
+    torch.manual_seed(0)
+    model = MLP([3, 4, 2], "tanh").double()
+    x, y = torch.randn(5, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1])
+    logits = model(x).detach()
+    ce = float(-(logits[range(5), y] - logits.exp().sum(1).log()).mean())
+    squares = sum(float((layer.weight.detach() ** 2).sum()) for layer in model.layers)  # biases are not penalised
+    loss = study.l2_penalised_cross_entropy(0.01)
+    assert loss(model, x, y).item() == pytest.approx(ce + 0.01 * squares, rel=1e-12)
+    assert study.l2_penalised_cross_entropy(0.0)(model, x, y).item() == pytest.approx(ce, rel=1e-12)
+
+
+def test_eval_epochs_are_log_spaced_and_include_both_ends():
+    assert study.eval_epochs(1000, 4) == [1, 10, 100, 1000]
+    assert study.eval_epochs(12, 1) == [1]
+
+
+def params(**changes):
+    base = dict(seeds=[0], data_seed=0, train_fraction=0.8, activations=["tanh"], l2_penalties=[0.0],
+                widths=[10, 7, 5, 4, 3], epochs=2, n_evals=2, mi_inputs=64, batch_size=512, lr=1e-3,
+                estimators=["binning"])
+    return SimpleNamespace(**{**base, **changes})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"train_fraction": 1.0}, "train_fraction"),
+    ({"estimators": ["binning", "knn"]}, "estimators must be"),
+    ({"activations": ["gelu"], "estimators": ["adaptive_binning"]}, "lower end"),
+    ({"l2_penalties": [-1e-3]}, "l2_penalties"),
+    ({"mi_inputs": 5000}, "mi_inputs"),
+    ({"seeds": [0, 0]}, "seeds"),
+    ({"data_seed": -1}, "data_seed"),
+    ({"widths": []}, "widths"),
+    ({"activations": ["swish"]}, "activations must be"),
+    ({"l2_penalties": [float("nan")]}, "l2_penalties"),
+])
+def test_bad_parameters_fail_before_any_work(change, message):
+    with pytest.raises(ValueError, match=message):
+        study.check(params(**change))
+
+
+# ----------------------------------------------------------------------------------------------------
+# readings: compression and the claims
+
+
+def curve(run, layer, estimator, ixt, ity=None, activation="tanh", l2=0.0, seed=0, test_acc=0.9):
+    ity = ity if ity is not None else [0.1 * (k + 1) for k in range(len(ixt))]
+    return pd.DataFrame({"run": run, "seed": seed, "activation": activation, "l2": l2,
+                         "epoch": [10**k for k in range(len(ixt))], "layer": layer, "estimator": estimator,
+                         "ixt": ixt, "ity": ity, "train_acc": 1.0, "test_acc": test_acc})
+
+
+def test_curve_summary_by_hand():
+    summary = compression.curve_summary(curve("r", 1, "binning", [1.0, 3.0, 2.0], [0.1, 0.5, 0.6]))
+    row = summary.iloc[0]
+    assert (row.ixt_max, row.epoch_max, row.ixt_final) == (3.0, 10, 2.0)
+    assert row.compression == pytest.approx(1.0) and row.relative_compression == pytest.approx(1 / 3)
+    assert row.fitting == pytest.approx(0.4) and row.compresses
+    flat = compression.curve_summary(curve("r", 1, "binning", [2.0, 2.0, 1.99])).iloc[0]
+    assert flat.relative_compression == pytest.approx(0.005) and not flat.compresses
+
+
+def tanh_layers(compressing: list[bool], fitting: float = 0.4) -> pd.DataFrame:
+    return pd.concat([curve("r", layer, "binning_sz", [1.0, 2.0, 1.0] if c else [1.0, 2.0, 2.0],
+                            [0.1, 0.1 + fitting, 0.6]) for layer, c in enumerate(compressing, start=1)])
+
+
+def test_claim_a_counts_layers_that_fit_then_compress():
+    verdicts = compression.layer_verdicts(compression.curve_summary(tanh_layers([True, True, True, False, False])))
+    a = compression.claim_fitting_then_compression(verdicts)
+    assert (a["holds"], a["layers"], a["of"], a["which"]) == (True, 3, 5, [1, 2, 3])
+    verdicts = compression.layer_verdicts(compression.curve_summary(tanh_layers([True] * 5, fitting=-0.05)))
+    assert compression.claim_fitting_then_compression(verdicts)["layers"] == 0  # compression without fitting
+
+
+def relu_table(compressing: dict[str, list[bool]], l2: float = 0.0, seeds=(0,)) -> pd.DataFrame:
+    return pd.concat([curve(f"relu-{l2}-{s}", layer, est, [1.0, 2.0, 1.0] if c else [1.0, 2.0, 2.0],
+                            activation="relu", l2=l2, seed=s)
+                      for est, flags in compressing.items() for layer, c in enumerate(flags, 1) for s in seeds])
+
+
+def test_claims_b_and_c_count_relu_layers():
+    table = relu_table({"binning": [False] * 3, "kde_upper": [False, False, True],
+                        "adaptive_binning": [True, True, False], "adaptive_kde": [True, False, False]})
+    verdicts = compression.layer_verdicts(compression.curve_summary(table))
+    b = compression.claim_no_compression(verdicts)
+    assert not b["holds"] and b["counts"] == {"binning": (0, 3), "kde_upper": (1, 3)}
+    c = compression.claim_adaptive_compression(verdicts)
+    assert not c["holds"] and c["counts"] == {"adaptive_binning": (2, 3), "adaptive_kde": (1, 3)}
+
+
+def test_claim_d_compares_l2_against_none_cell_by_cell():
+    none = relu_table({"adaptive_binning": [False, False, True, True]})
+    with_l2 = relu_table({"adaptive_binning": [True, True, True, False]}, l2=1e-3)
+    d = compression.claim_l2_increases(compression.layer_verdicts(compression.curve_summary(
+        pd.concat([none, with_l2]))), ("adaptive_binning",))
+    # relative compression 0.5 vs 0: layers 1, 2 larger with L2; layer 3 equal; layer 4 smaller
+    assert (d["larger"], d["of"], d["holds"], d["l2"]) == (2, 4, False, 1e-3)
+
+
+def test_claim_e_counts_cells_where_seeds_disagree():
+    agree = relu_table({"adaptive_binning": [True, False]}, seeds=(0, 1))
+    split = pd.concat([curve("s0", 3, "adaptive_binning", [1.0, 2.0, 1.0], activation="relu", seed=0),
+                       curve("s1", 3, "adaptive_binning", [1.0, 2.0, 2.0], activation="relu", seed=1)])
+    e = compression.claim_varies_with_initialisation(compression.curve_summary(pd.concat([agree, split])))
+    assert (e["disagree"], e["of"], e["holds"]) == (1, 3, True)
+    assert e["median_spread"] == pytest.approx(0.0)  # ranges 0, 0 and 0.5
+
+
+def test_claim_f_spearman_by_hand():
+    # last layer: compression ranks 1, 2, 3, 4 against test accuracy ranks 1, 3, 2, 4:
+    # rho = 1 - 6 * (0 + 1 + 1 + 0) / (4 * 15) = 0.8
+    rows = []
+    for i, (final, acc) in enumerate(zip([1.9, 1.8, 1.7, 1.6], [0.80, 0.90, 0.85, 0.95])):
+        rows.append(curve(f"r{i}", 2, "adaptive_binning", [1.0, 2.0, final], test_acc=acc, seed=i))
+        rows.append(curve(f"r{i}", 1, "adaptive_binning", [1.0, 2.0, 2.0 - 0.1 * (i % 2)], test_acc=acc, seed=i))
+    summary = compression.curve_summary(pd.concat(rows))
+    corr = compression.compression_generalisation(summary)
+    assert corr[corr.layer == 2].rho.item() == pytest.approx(0.8)
+    f = compression.claim_last_layer_generalisation(summary)
+    assert not f["holds"]  # with 4 runs rho = 0.8 has p = 0.2 > 0.05
+    assert f["last"]["p"] == pytest.approx(0.2, abs=1e-9)
+
+
+def test_describe_claims_says_what_was_not_measured():
+    text = compression.describe_claims(relu_table({"binning": [False, True]}))
+    assert text["a"].startswith("**(a) not measured**") and "tanh" in text["a"]
+    assert text["b"].startswith("**(b) not measured**") and "kde_upper" in text["b"]
+    assert text["d"].startswith("**(d) not measured**")
