@@ -73,8 +73,9 @@ def check_estimators(names: Sequence[str], activations: Sequence[str] = ()) -> N
     """Clear errors for unknown estimator names, and for adaptive binning of an activation without a known
     lower end, before any work."""
     unknown = [n for n in names if n not in ESTIMATORS]
-    if unknown or not names:
-        raise ValueError(f"estimators must be a non-empty list of {list(ESTIMATORS)}, got {list(names)}")
+    if unknown or not names or len(set(names)) != len(names):
+        raise ValueError(f"estimators must be a non-empty list of distinct names from {list(ESTIMATORS)}, "
+                         f"got {list(names)}")
     if "adaptive_binning" in names:
         for act in activations:
             chelombiev_low(act)

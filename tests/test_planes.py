@@ -68,10 +68,23 @@ def test_l2_penalised_loss_by_hand():
     x, y = torch.randn(5, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1])
     logits = model(x).detach()
     ce = float(-(logits[range(5), y] - logits.exp().sum(1).log()).mean())
-    squares = sum(float((layer.weight.detach() ** 2).sum()) for layer in model.layers)  # biases are not penalised
+    # their l2_loss: half the sum of squares, hidden weight matrices only (not the output layer, not biases)
+    half_squares = 0.5 * float((model.layers[0].weight.detach() ** 2).sum())
     loss = study.l2_penalised_cross_entropy(0.01)
-    assert loss(model, x, y).item() == pytest.approx(ce + 0.01 * squares, rel=1e-12)
+    assert loss(model, x, y).item() == pytest.approx(ce + 0.01 * half_squares, rel=1e-12)
     assert study.l2_penalised_cross_entropy(0.0)(model, x, y).item() == pytest.approx(ce, rel=1e-12)
+
+
+def test_initialisation_like_their_code():
+    torch.manual_seed(0)
+    for activation, he in (("tanh", 1.0), ("relu", 2.0), ("elu", 2.0)):
+        model = MLP([400, 300, 2], activation)
+        study.init_like_their_code(model, activation)
+        w = model.layers[0].weight.detach()
+        std = he / math.sqrt(400)
+        assert float(w.abs().max()) <= 2 * std and float(model.layers[0].bias.detach().abs().max()) == 0.0
+        # a normal truncated at 2 sigma has standard deviation 0.8796 sigma
+        assert float(w.std()) == pytest.approx(0.8796 * std, rel=0.01)
 
 
 def test_eval_epochs_are_log_spaced_and_include_both_ends():
@@ -97,6 +110,9 @@ def params(**changes):
     ({"widths": []}, "widths"),
     ({"activations": ["swish"]}, "activations must be"),
     ({"l2_penalties": [float("nan")]}, "l2_penalties"),
+    ({"l2_penalties": [0.0, 0.0]}, "distinct"),
+    ({"estimators": ["binning", "binning"]}, "distinct"),
+    ({"mi_inputs": 64.5}, "mi_inputs"),
 ])
 def test_bad_parameters_fail_before_any_work(change, message):
     with pytest.raises(ValueError, match=message):

@@ -2,10 +2,11 @@
 for several activations, with and without L2 regularisation, over seeds, by the estimators of
 :mod:`lrc_utils.planes`.
 
-One run per (activation, l2, seed): the network 12-10-7-5-4-3-2 (:class:`lrc_utils.models.MLP`, weights
-N(0, 1/fan_in), zero biases) trained on ``train_fraction`` of the 4,096 patterns by
-:func:`lrc_utils.training.fit` (Adam on minibatches; the loss is the cross-entropy plus ``l2`` x the sum of
-the squared weights, the L2 penalty of Chelombiev et al.'s Keras code), recording at log-spaced epochs every
+One run per (activation, l2, seed): the network 12-10-7-5-4-3-2 (:class:`lrc_utils.models.MLP`) initialised
+as in Chelombiev et al.'s public code (:func:`init_like_their_code`), trained on ``train_fraction`` of the 4,096
+patterns by :func:`lrc_utils.training.fit` (Adam on minibatches drawn with replacement; an "epoch" is
+``ceil(n_train / batch_size)`` steps; the loss is their L2-penalised cross-entropy,
+:func:`l2_penalised_cross_entropy`), recording at initialisation (epoch 0) and at log-spaced epochs every
 hidden layer's I(X;T) and I(T;Y) over ``mi_inputs`` patterns (all 4,096 in the paper preset; a fixed random
 subset, the same for every run, in small presets) and the training and test accuracy.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.nn import functional as F
 
@@ -44,9 +46,10 @@ def check(p) -> None:
     check_estimators(p.estimators, p.activations)
     if not 0 < p.train_fraction < 1:
         raise ValueError(f"train_fraction must lie in (0, 1), got {p.train_fraction}")
-    if not p.l2_penalties or any(not isinstance(v, (int, float)) or not v >= 0 for v in p.l2_penalties):
-        raise ValueError(f"l2_penalties must be a non-empty list of numbers >= 0, got {p.l2_penalties}")
-    if not 2 <= p.mi_inputs <= N_PATTERNS:
+    if (not p.l2_penalties or len(set(p.l2_penalties)) != len(p.l2_penalties)
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 for v in p.l2_penalties)):
+        raise ValueError(f"l2_penalties must be a non-empty list of distinct numbers >= 0, got {p.l2_penalties}")
+    if isinstance(p.mi_inputs, bool) or not isinstance(p.mi_inputs, int) or not 2 <= p.mi_inputs <= N_PATTERNS:
         raise ValueError(f"mi_inputs must lie in [2, {N_PATTERNS}], got {p.mi_inputs}")
     if p.epochs < 1 or p.n_evals < 1 or p.batch_size < 1 or not p.lr > 0:
         raise ValueError(f"need epochs, n_evals, batch_size >= 1 and lr > 0; got {p.epochs}, {p.n_evals}, "
@@ -58,15 +61,37 @@ def run_label(activation: str, l2: float, seed: int) -> str:
 
 
 def l2_penalised_cross_entropy(l2: float):
-    """``loss(model, x, y, gen)``: mean cross-entropy (nats) + ``l2`` x sum of squared weight-matrix entries."""
+    """``loss(model, x, y, gen)``: mean cross-entropy (nats) + ``l2`` x (1/2) x the sum of the squared entries
+    of the hidden layers' weight matrices (not the output layer's, not the biases).
+
+    This is Chelombiev et al.'s loss (``idnns/networks/model.py``: ``penalty * sum(tf.nn.l2_loss(W))`` over
+    every weight matrix but the last; their default penalty is 0.015). Their cross-entropy is summed over the
+    batch where ours is averaged, which Adam's normalised steps make equivalent (up to its epsilon)."""
 
     def loss(model, x, y, generator=None):
         ce = F.cross_entropy(model(x), y)
         if l2 == 0:
             return ce
-        return ce + l2 * sum(w.square().sum() for w in model.parameters() if w.ndim >= 2)
+        return ce + 0.5 * l2 * sum(layer.weight.square().sum() for layer in model.chain_layers())
 
     return loss
+
+
+#: Chelombiev et al.'s initialisation scale by activation: ``he`` in ``std = he / sqrt(fan_in)``.
+HE_FACTOR = {"relu": 2.0, "softplus": 2.0, "elu": 2.0}
+
+
+def init_like_their_code(model: MLP, activation: str) -> None:
+    """Chelombiev et al.'s initialisation (``idnns/networks/model.py``), every layer the output included:
+    weights from a normal of standard deviation ``he / sqrt(fan_in)`` truncated at two standard deviations
+    (TensorFlow's ``truncated_normal_initializer``), ``he`` = 2 for ReLU, softplus and ELU and 1 otherwise;
+    zero biases. Draws from torch's global generator (seed it first)."""
+    he = HE_FACTOR.get(activation, 1.0)
+    with torch.no_grad():
+        for layer in model.layers:
+            std = he / math.sqrt(layer.in_features)
+            torch.nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
+            layer.bias.zero_()
 
 
 def eval_epochs(epochs: int, n_evals: int) -> list[int]:
@@ -92,14 +117,20 @@ def compute(p, ctx: StudyContext) -> dict:
                       else disjoint_subsets(N_PATTERNS, [p.mi_inputs], p.data_seed + 1)[0])
             data.update(x=x[mi_idx], y=y[mi_idx], train=(x[train_idx], y[train_idx]), test=(x[test_idx], y[test_idx]))
         seed_everything(seed)
-        model = MLP([12, *p.widths, 2], activation, init="normal").to(ctx.device)
+        model = MLP([12, *p.widths, 2], activation)
+        init_like_their_code(model, activation)
+        model = model.to(ctx.device)
         config = FitConfig(steps=p.epochs * steps_per_epoch, lr=p.lr, batch_size=p.batch_size, seed=seed,
                            eval_steps=tuple(e * steps_per_epoch for e in epochs), checkpoint_every=5000)
-        records = fit(model, l2_penalised_cross_entropy(l2), data["train"], config,
-                      [InformationMonitor(data["x"], data["y"], activation, p.estimators),
-                       ClassifierMetrics(data["train"], data["test"])],
+        monitors = [InformationMonitor(data["x"], data["y"], activation, p.estimators),
+                    ClassifierMetrics(data["train"], data["test"])]
+        model.eval()
+        at_init = [pd.DataFrame([{"step": 0, **row} for row in m(model, 0, float("nan"))]) for m in monitors]
+        records = fit(model, l2_penalised_cross_entropy(l2), data["train"], config, monitors,
                       Checkpoint(ctx.checkpoint_dir, {**identity, **key}), desc=run_label(activation, l2, seed))
-        table = records["information"].merge(records["metrics"], on="step", how="left")
+        information = pd.concat([at_init[0], records["information"]], ignore_index=True)
+        metrics = pd.concat([at_init[1], records["metrics"]], ignore_index=True)
+        table = information.merge(metrics, on="step", how="left")
         table = table.assign(run=run_label(activation, l2, seed), seed=seed, activation=activation, l2=float(l2),
                              epoch=table["step"] // steps_per_epoch)
         return {"planes": table[COLUMNS]}
