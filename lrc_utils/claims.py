@@ -299,53 +299,51 @@ def _compresses(counts: dict[str, tuple[int, int]]) -> str:
     return "; ".join(f"{e}: {n} of {total} layers compress" for e, (n, total) in counts.items())
 
 
-def information_plane_claims(planes: pd.DataFrame) -> list[dict]:
+def information_plane_claims(planes: pd.DataFrame, n_inputs: int) -> list[dict]:
     """Claims (a)-(f) of the information-plane chapter, each by its function in :mod:`lrc_utils.compression`
-    on the chapter's ``planes`` table."""
+    on the chapter's ``planes`` table (X uniform over ``n_inputs`` patterns)."""
     _check_columns(planes, PLANE_COLUMNS, "planes")
-    summary = compression.curve_summary(planes)
+    summary = compression.curve_summary(planes, n_inputs)
     verdicts = compression.layer_verdicts(summary)
     threshold = f"{compression.COMPRESSION_THRESHOLD:.0%}"
+    chapter = "information_planes"
     rows = []
     a = compression.claim_fitting_then_compression(verdicts)
-    rows.append(_row("(a) Tanh layers under binning fit, then compress (Shwartz-Ziv & Tishby)", "information_planes",
-                     f"at least half of the hidden layers end {threshold} below their maximum $I(X;T)$ (median over "
-                     f"seeds) after $I(T;Y)$ rose; their binning",
+    rows.append(_row("(a) Tanh layers under binning fit, then compress (Shwartz-Ziv & Tishby)", chapter,
+                     f"at least half of the layers not pinned at $\\log N$ end {threshold} below their maximum "
+                     "$I(X;T)$ (median over seeds), $I(T;Y)$ not falling before it; their binning",
                      "reproduced" if a["holds"] else "partly" if a["layers"] else "not reproduced",
-                     f"{a['layers']} of {a['of']} layers"))
+                     f"{a['layers']} of {a['of']} layers (pinned: {len(a['pinned'])})"))
     b = compression.claim_no_compression(verdicts)
-    rows.append(_row("(b) ReLU layers do not compress under fixed binning or the KDE bound (Saxe et al.)",
-                     "information_planes", f"no hidden layer ends {threshold} below its maximum; their bin width "
-                                           "and noise variance",
+    rows.append(_row("(b) ReLU layers do not compress under fixed binning or the KDE bound (Saxe et al.)", chapter,
+                     f"no layer ends {threshold} below its maximum; their bin width and noise variance",
                      "reproduced" if b["holds"] else "not reproduced", _compresses(b["counts"])))
     c = compression.claim_adaptive_compression(verdicts)
-    rows.append(_row("(c) ReLU layers compress under adaptive estimators (Chelombiev et al.)", "information_planes",
-                     f"at least half of the hidden layers end {threshold} below their maximum, under each adaptive "
-                     "estimator",
+    rows.append(_row("(c) ReLU layers compress under adaptive estimators (Chelombiev et al.)", chapter,
+                     f"at least half of the layers not pinned end {threshold} below their maximum, under each "
+                     "adaptive estimator",
                      "reproduced" if c["holds"] else "partly" if any(n for n, _ in c["counts"].values())
                      else "not reproduced", _compresses(c["counts"])))
     d = compression.claim_l2_increases(verdicts)
-    rows.append(_row("(d) L2 regularisation increases compression (Chelombiev et al.)", "information_planes",
-                     "larger median relative compression with L2 in at least 75% of (activation, adaptive "
-                     "estimator, layer) cells",
+    rows.append(_row("(d) L2 regularisation increases compression (Chelombiev et al.)", chapter,
+                     "larger median relative compression with L2 in at least 75% of the untied (activation, "
+                     "adaptive estimator, layer) cells",
                      "reproduced" if d["holds"] else _counted(d["larger"], d["of"]),
-                     f"{d['larger']} of {d['of']} cells (L2 = {d['l2']:g})"))
+                     f"larger in {d['larger']} of {d['of']} cells, {d['ties']} ties (L2 = {d['l2']:g})"))
     e = compression.claim_varies_with_initialisation(summary)
-    rows.append(_row("(e) Compression varies across initialisations (Chelombiev et al.)", "information_planes",
-                     "seeds disagree on whether a layer compresses in at least a quarter of (activation, L2, layer) "
-                     "cells; adaptive binning",
+    rows.append(_row("(e) Compression varies across initialisations (Chelombiev et al.)", chapter,
+                     f"median range over seeds of relative compression at least {compression.SPREAD_THRESHOLD:g}, "
+                     "over the cells where some seed compresses; adaptive binning",
                      "reproduced" if e["holds"] else "not reproduced",
-                     f"{e['disagree']} of {e['of']} cells; median range over seeds {e['median_spread']:.2f}"))
+                     f"median range {e['median_spread']:.2f} over {e['cells']} cells (largest {e['max_spread']:.2f})"))
     f = compression.claim_last_layer_generalisation(summary)
-    corr = f["table"]
-    last = corr[corr.layer == corr.layer.max()].iloc[0]
-    rows.append(_row("(f) Only last-layer compression correlates with generalisation (Chelombiev et al.)",
-                     "information_planes", "Spearman correlation across runs of relative compression (adaptive "
-                                           f"binning) with test accuracy: last layer positive with p < "
-                                           f"{compression.ALPHA:g}, no other layer p < {compression.ALPHA:g}",
-                     "reproduced" if f["holds"] else "partly" if last.rho > 0 and last.p < compression.ALPHA
-                     else "not reproduced",
-                     ", ".join(f"layer {int(r.layer)}: {r.rho:.2f} (p {r.p:.2g})" for r in corr.itertuples())))
+    rows.append(_row("(f) Only last-layer compression correlates with generalisation (Chelombiev et al.)", chapter,
+                     "Spearman correlation across runs of relative compression (adaptive binning) with test accuracy, "
+                     f"ranked within activation and L2: last layer positive with p < {compression.ALPHA:g}, no "
+                     f"other layer p < {compression.ALPHA:g}",
+                     "reproduced" if f["holds"] else "partly" if f["last_holds"] else "not reproduced",
+                     ", ".join(f"layer {int(r.layer)}: {r.rho:.2f} ({compression.p_value_text(r.p)})"
+                               for r in f["table"].itertuples())))
     return rows
 
 
@@ -366,6 +364,11 @@ def _read(results_dir: Path, notebook: str, table: str) -> tuple[pd.DataFrame, d
     return pd.read_csv(csv), info["parameters"]
 
 
+def _planes(results_dir: Path) -> tuple[pd.DataFrame, int]:
+    planes, parameters = _read(results_dir, "information_planes", "planes")
+    return planes, int(parameters["mi_inputs"])
+
+
 def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFrame:
     """Every claim the book tests, measured on the results of one preset (``results/<preset>``): a DataFrame
     with columns :data:`COLUMNS` (``chapter`` is the notebook's name), one row per claim, in book order."""
@@ -383,7 +386,7 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFram
             figure3_claim(figure3),
             binning_claim(mi["binning"]), channel_claim(mi["gaussian_channel"]),
             mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"]),
-            *information_plane_claims(_read(results_dir, "information_planes", "planes")[0])]
+            *information_plane_claims(*_planes(results_dir))]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

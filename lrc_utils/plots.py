@@ -315,6 +315,8 @@ def information_planes(planes: pd.DataFrame, estimators: list[str], activations:
     for i, est in enumerate(estimators):
         for j, act in enumerate(activations):
             ax, rows = axes[i, j], part[(part.estimator == est) & (part.activation == act)]
+            if rows.empty:
+                ax.text(0.5, 0.5, "not computed", ha="center", va="center", transform=ax.transAxes, fontsize=8)
             for layer, g in rows.groupby("layer"):
                 for _, seed_rows in g.groupby("seed"):
                     ax.plot(seed_rows.ixt, seed_rows.ity, color=colours[layer], lw=0.4, alpha=0.35)
@@ -345,18 +347,22 @@ def information_planes(planes: pd.DataFrame, estimators: list[str], activations:
 def compression_by_layer(summary: pd.DataFrame, estimators: list[str], activations: list[str], threshold: float):
     """Relative compression of every run per hidden layer (points: seeds; bar: median), without and with L2,
     one panel per (estimator: row, activation: column); dotted: the threshold of "compresses"."""
-    part = summary[summary.estimator.isin(estimators)].assign(
-        L2=lambda d: d.l2.map(lambda v: "no L2" if v == 0 else f"L2 = {v:g}"))
+    part = summary[summary.estimator.isin(estimators)].assign(L2=lambda d: d.l2.map(_l2_label))
+    levels = [_l2_label(v) for v in sorted(summary.l2.unique())]
+    palette = dict(zip(levels, sns.color_palette("colorblind", len(levels))))
     fig, axes = plt.subplots(len(estimators), len(activations), figsize=(7.5, 2.0 * len(estimators) + 0.6),
                              squeeze=False, sharey="row", sharex=True)
     for i, est in enumerate(estimators):
         for j, act in enumerate(activations):
             ax, rows = axes[i, j], part[(part.estimator == est) & (part.activation == act)]
-            sns.stripplot(data=rows, x="layer", y="relative_compression", hue="L2", dodge=True, size=3, ax=ax,
-                          palette=["tab:blue", "tab:orange"], legend=(i == 0 and j == len(activations) - 1))
-            sns.pointplot(data=rows, x="layer", y="relative_compression", hue="L2", dodge=0.4, estimator="median",
-                          errorbar=None, markers="_", markersize=12, linestyles="none", ax=ax,
-                          palette=["tab:blue", "tab:orange"], legend=False)
+            if rows.empty:
+                ax.text(0.5, 0.5, "not computed", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+            else:
+                sns.stripplot(data=rows, x="layer", y="relative_compression", hue="L2", hue_order=levels, dodge=True,
+                              size=3, ax=ax, palette=palette, legend=(i == 0 and j == len(activations) - 1))
+                sns.pointplot(data=rows, x="layer", y="relative_compression", hue="L2", hue_order=levels,
+                              dodge=0.4, estimator="median", errorbar=None, markers="_", markersize=12,
+                              linestyles="none", ax=ax, palette=palette, legend=False)
             ax.axhline(threshold, color="k", ls=":", lw=1)
             ax.tick_params(labelsize=7)
             ax.set_title(act if i == 0 else "", fontsize=9)
@@ -367,16 +373,22 @@ def compression_by_layer(summary: pd.DataFrame, estimators: list[str], activatio
     return fig
 
 
-def compression_and_generalisation(summary: pd.DataFrame, correlations: pd.DataFrame, estimator: str):
+def _l2_label(value: float) -> str:
+    return "no L2" if value == 0 else f"L2 = {value:g}"
+
+
+def compression_and_generalisation(summary: pd.DataFrame, correlations: pd.DataFrame, estimator: str,
+                                   activations: list[str]):
     """Per hidden layer: final test accuracy against relative compression, one point per run (colour:
-    activation, marker: L2), with the Spearman correlation across runs in the title."""
-    part = summary[summary.estimator == estimator].assign(
-        L2=lambda d: d.l2.map(lambda v: "no L2" if v == 0 else f"L2 = {v:g}"))
+    activation, marker: L2), with the Spearman correlation of ``correlations`` in the title."""
+    part = summary[summary.estimator == estimator].assign(L2=lambda d: d.l2.map(_l2_label))
+    levels = [_l2_label(v) for v in sorted(summary.l2.unique())]
     layers = sorted(part.layer.unique())
-    fig, axes = plt.subplots(1, len(layers), figsize=(7.5, 2.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(layers), figsize=(7.5, 2.8), sharey=True, squeeze=False)
     for ax, layer in zip(axes[0], layers):
         sns.scatterplot(data=part[part.layer == layer], x="relative_compression", y="test_acc", hue="activation",
-                        style="L2", s=18, ax=ax, legend=(layer == layers[-1]))
+                        hue_order=activations, style="L2", style_order=levels, s=18, ax=ax,
+                        legend=(layer == layers[-1]))
         c = correlations[correlations.layer == layer].iloc[0]
         ax.set_title(f"layer {layer}\n$\\rho$ = {c.rho:.2f}, p = {c.p:.2g}", fontsize=8)
         ax.set_xlabel("rel. compression", fontsize=7)

@@ -758,7 +758,7 @@ def notebook_cases() -> list[Case]:
         Case("notebook figure2", "`encoder_widths = [64, 'a']`", given("figure2", encoder_widths=[64, "a"]), None,
              "accepted; `VIB` fails (`int('a')`) when the first run builds its model", accepted=starts),
         Case("notebook information_planes", "`estimators = ['knn']`", given("information_planes", estimators=["knn"]),
-             ValueError, "estimators must be a non-empty list of ['binning_sz', 'binning', 'kde_upper'"),
+             ValueError, "estimators must be a non-empty list of distinct names from ['binning_sz', 'binning'"),
         Case("notebook information_planes", "`activations = ['gelu']` with adaptive binning",
              given("information_planes", activations=["gelu"]), ValueError,
              "adaptive binning needs the activation's lower end"),

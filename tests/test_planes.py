@@ -123,21 +123,48 @@ def test_bad_parameters_fail_before_any_work(change, message):
 # readings: compression and the claims
 
 
+def summarise(planes, n_inputs=4096):
+    return compression.curve_summary(planes, n_inputs)
+
+
 def curve(run, layer, estimator, ixt, ity=None, activation="tanh", l2=0.0, seed=0, test_acc=0.9):
     ity = ity if ity is not None else [0.1 * (k + 1) for k in range(len(ixt))]
     return pd.DataFrame({"run": run, "seed": seed, "activation": activation, "l2": l2,
-                         "epoch": [10**k for k in range(len(ixt))], "layer": layer, "estimator": estimator,
+                         "epoch": [0] + [10**k for k in range(len(ixt) - 1)], "layer": layer, "estimator": estimator,
                          "ixt": ixt, "ity": ity, "train_acc": 1.0, "test_acc": test_acc})
 
 
 def test_curve_summary_by_hand():
-    summary = compression.curve_summary(curve("r", 1, "binning", [1.0, 3.0, 2.0], [0.1, 0.5, 0.6]))
-    row = summary.iloc[0]
+    # epochs 0 (initialisation), 1, 10, 100
+    row = summarise(curve("r", 1, "binning", [1.0, 2.0, 3.0, 2.0], [0.1, 0.3, 0.5, 0.6])).iloc[0]
     assert (row.ixt_max, row.epoch_max, row.ixt_final) == (3.0, 10, 2.0)
     assert row.compression == pytest.approx(1.0) and row.relative_compression == pytest.approx(1 / 3)
-    assert row.fitting == pytest.approx(0.4) and row.compresses
-    flat = compression.curve_summary(curve("r", 1, "binning", [2.0, 2.0, 1.99])).iloc[0]
+    assert row.fitting == pytest.approx(0.4) and row.compresses and row.fits_first and not row.pinned
+    flat = summarise(curve("r", 1, "binning", [2.0, 2.0, 2.0, 1.99])).iloc[0]
     assert flat.relative_compression == pytest.approx(0.005) and not flat.compresses
+
+
+def test_a_fall_from_initialisation_is_not_compression():
+    row = summarise(curve("r", 1, "binning", [5.0, 2.0, 3.0, 3.0])).iloc[0]
+    assert (row.ixt_max, row.epoch_max, row.compression) == (3.0, 10, 0.0)
+
+
+def test_pinned_and_fitting_tolerance():
+    log_n = math.log(4096)
+    pinned = summarise(curve("r", 1, "binning", [log_n, log_n, 0.995 * log_n])).iloc[0]
+    assert pinned.pinned and not pinned.compresses
+    # I(T;Y) falls by 0.005 nats (within the tolerance of 0.01) on the way to the maximum: still fits first
+    row = summarise(curve("r", 1, "binning", [1.0, 3.0, 2.0], [0.69, 0.685, 0.69])).iloc[0]
+    assert row.fitting == pytest.approx(-0.005) and row.fits_first
+    row = summarise(curve("r", 1, "binning", [1.0, 3.0, 2.0], [0.69, 0.6, 0.69])).iloc[0]
+    assert not row.fits_first
+
+
+def test_missing_values_are_refused():
+    with pytest.raises(ValueError, match="missing I\\(X;T\\)"):
+        summarise(curve("r", 1, "binning", [1.0, float("nan"), 2.0]))
+    with pytest.raises(ValueError, match="missing \\['ity'"):
+        summarise(curve("r", 1, "binning", [1.0, 2.0]).drop(columns="ity"))
 
 
 def tanh_layers(compressing: list[bool], fitting: float = 0.4) -> pd.DataFrame:
@@ -145,12 +172,21 @@ def tanh_layers(compressing: list[bool], fitting: float = 0.4) -> pd.DataFrame:
                             [0.1, 0.1 + fitting, 0.6]) for layer, c in enumerate(compressing, start=1)])
 
 
+def test_claim_a_leaves_out_pinned_layers():
+    log_n = math.log(4096)
+    table = pd.concat([curve("r", 1, "binning_sz", [log_n] * 3), curve("r", 2, "binning_sz", [log_n] * 3),
+                       curve("r", 3, "binning_sz", [1.0, 2.0, 1.0], [0.1, 0.5, 0.6]),
+                       curve("r", 4, "binning_sz", [1.0, 2.0, 2.0])])
+    a = compression.claim_fitting_then_compression(compression.layer_verdicts(summarise(table)))
+    assert (a["holds"], a["layers"], a["of"], a["pinned"]) == (True, 1, 2, [1, 2])
+
+
 def test_claim_a_counts_layers_that_fit_then_compress():
-    verdicts = compression.layer_verdicts(compression.curve_summary(tanh_layers([True, True, True, False, False])))
+    verdicts = compression.layer_verdicts(summarise(tanh_layers([True, True, True, False, False])))
     a = compression.claim_fitting_then_compression(verdicts)
     assert (a["holds"], a["layers"], a["of"], a["which"]) == (True, 3, 5, [1, 2, 3])
-    verdicts = compression.layer_verdicts(compression.curve_summary(tanh_layers([True] * 5, fitting=-0.05)))
-    assert compression.claim_fitting_then_compression(verdicts)["layers"] == 0  # compression without fitting
+    verdicts = compression.layer_verdicts(summarise(tanh_layers([True] * 5, fitting=-0.05)))
+    assert compression.claim_fitting_then_compression(verdicts)["layers"] == 0  # I(T;Y) fell: no fitting phase
 
 
 def relu_table(compressing: dict[str, list[bool]], l2: float = 0.0, seeds=(0,)) -> pd.DataFrame:
@@ -162,7 +198,7 @@ def relu_table(compressing: dict[str, list[bool]], l2: float = 0.0, seeds=(0,)) 
 def test_claims_b_and_c_count_relu_layers():
     table = relu_table({"binning": [False] * 3, "kde_upper": [False, False, True],
                         "adaptive_binning": [True, True, False], "adaptive_kde": [True, False, False]})
-    verdicts = compression.layer_verdicts(compression.curve_summary(table))
+    verdicts = compression.layer_verdicts(summarise(table))
     b = compression.claim_no_compression(verdicts)
     assert not b["holds"] and b["counts"] == {"binning": (0, 3), "kde_upper": (1, 3)}
     c = compression.claim_adaptive_compression(verdicts)
@@ -172,19 +208,30 @@ def test_claims_b_and_c_count_relu_layers():
 def test_claim_d_compares_l2_against_none_cell_by_cell():
     none = relu_table({"adaptive_binning": [False, False, True, True]})
     with_l2 = relu_table({"adaptive_binning": [True, True, True, False]}, l2=1e-3)
-    d = compression.claim_l2_increases(compression.layer_verdicts(compression.curve_summary(
+    d = compression.claim_l2_increases(compression.layer_verdicts(summarise(
         pd.concat([none, with_l2]))), ("adaptive_binning",))
-    # relative compression 0.5 vs 0: layers 1, 2 larger with L2; layer 3 equal; layer 4 smaller
-    assert (d["larger"], d["of"], d["holds"], d["l2"]) == (2, 4, False, 1e-3)
+    # relative compression 0.5 vs 0: layers 1, 2 larger with L2; layer 3 a tie (left out); layer 4 smaller
+    assert (d["larger"], d["of"], d["ties"], d["holds"], d["l2"]) == (2, 3, 1, False, 1e-3)
+    only_ties = relu_table({"adaptive_binning": [False]})
+    d = compression.claim_l2_increases(compression.layer_verdicts(summarise(
+        pd.concat([only_ties, relu_table({"adaptive_binning": [False]}, l2=1e-3)]))), ("adaptive_binning",))
+    assert (d["of"], d["holds"]) == (0, False)  # nothing to compare: not reproduced
 
 
-def test_claim_e_counts_cells_where_seeds_disagree():
-    agree = relu_table({"adaptive_binning": [True, False]}, seeds=(0, 1))
-    split = pd.concat([curve("s0", 3, "adaptive_binning", [1.0, 2.0, 1.0], activation="relu", seed=0),
-                       curve("s1", 3, "adaptive_binning", [1.0, 2.0, 2.0], activation="relu", seed=1)])
-    e = compression.claim_varies_with_initialisation(compression.curve_summary(pd.concat([agree, split])))
-    assert (e["disagree"], e["of"], e["holds"]) == (1, 3, True)
-    assert e["median_spread"] == pytest.approx(0.0)  # ranges 0, 0 and 0.5
+def test_claim_e_spread_over_cells_where_some_seed_compresses():
+    table = pd.concat([
+        curve("s0", 3, "adaptive_binning", [1.0, 2.0, 1.0], activation="relu", seed=0),   # relative 0.5
+        curve("s1", 3, "adaptive_binning", [1.0, 2.0, 1.8], activation="relu", seed=1),   # relative 0.1
+        curve("s0", 4, "adaptive_binning", [1.0, 2.0, 1.0], activation="relu", seed=0),   # 0.5
+        curve("s1", 4, "adaptive_binning", [1.0, 2.0, 1.0], activation="relu", seed=1),   # 0.5
+        curve("s0", 5, "adaptive_binning", [1.0, 2.0, 2.0], activation="relu", seed=0),   # no seed compresses
+        curve("s1", 5, "adaptive_binning", [1.0, 2.0, 2.0], activation="relu", seed=1)])
+    e = compression.claim_varies_with_initialisation(summarise(table))
+    # ranges over seeds: 0.4 (layer 3) and 0 (layer 4); layer 5 is left out: median 0.2 >= 0.1
+    assert (e["cells"], e["of"], e["holds"], e["measured"]) == (2, 3, True, True)
+    assert e["median_spread"] == pytest.approx(0.2)
+    one_seed = compression.claim_varies_with_initialisation(summarise(table[table.seed == 0]))
+    assert not one_seed["measured"] and not one_seed["holds"]
 
 
 def test_claim_f_spearman_by_hand():
@@ -194,16 +241,42 @@ def test_claim_f_spearman_by_hand():
     for i, (final, acc) in enumerate(zip([1.9, 1.8, 1.7, 1.6], [0.80, 0.90, 0.85, 0.95])):
         rows.append(curve(f"r{i}", 2, "adaptive_binning", [1.0, 2.0, final], test_acc=acc, seed=i))
         rows.append(curve(f"r{i}", 1, "adaptive_binning", [1.0, 2.0, 2.0 - 0.1 * (i % 2)], test_acc=acc, seed=i))
-    summary = compression.curve_summary(pd.concat(rows))
+    summary = summarise(pd.concat(rows))
     corr = compression.compression_generalisation(summary)
     assert corr[corr.layer == 2].rho.item() == pytest.approx(0.8)
     f = compression.claim_last_layer_generalisation(summary)
-    assert not f["holds"]  # with 4 runs rho = 0.8 has p = 0.2 > 0.05
+    assert not f["holds"] and f["measured"]  # with 4 runs rho = 0.8 has p = 0.2 > 0.05
     assert f["last"]["p"] == pytest.approx(0.2, abs=1e-9)
 
 
+def test_claim_f_ranks_within_groups():
+    # Two activations: tanh runs compress less and test better (a between-group effect); within each group
+    # compression and accuracy rise together in the last layer. Pooled ranks see a negative correlation,
+    # ranks within groups a perfect positive one.
+    rows = []
+    for act, base_rel, base_acc in (("tanh", 0.0, 0.9), ("relu", 0.5, 0.7)):
+        for s in range(6):
+            final = 2.0 * (1 - base_rel - 0.05 * s)  # relative compression base_rel + 0.05 s
+            for layer in (1, 2):
+                rows.append(curve(f"{act}{s}", layer, "adaptive_binning", [1.0, 2.0, final if layer == 2 else 2.0],
+                                  activation=act, seed=s, test_acc=base_acc + 0.01 * s))
+    summary = summarise(pd.concat(rows))
+    within = compression.compression_generalisation(summary)
+    pooled = compression.compression_generalisation(summary, within_groups=False)
+    assert within[within.layer == 2].rho.item() == pytest.approx(1.0)
+    assert pooled[pooled.layer == 2].rho.item() < 0
+    f = compression.claim_last_layer_generalisation(summary)
+    assert f["holds"] and math.isnan(f["table"][f["table"].layer == 1].rho.item())  # layer 1 never compresses
+
+
 def test_describe_claims_says_what_was_not_measured():
-    text = compression.describe_claims(relu_table({"binning": [False, True]}))
+    text = compression.describe_claims(relu_table({"binning": [False, True]}), 4096)
     assert text["a"].startswith("**(a) not measured**") and "tanh" in text["a"]
     assert text["b"].startswith("**(b) not measured**") and "kde_upper" in text["b"]
+    assert text["d"].startswith("**(d) not measured**")
+
+
+def test_describe_claims_without_runs_at_l2_zero():
+    text = compression.describe_claims(relu_table({"binning": [True], "adaptive_binning": [True]}, l2=0.01), 4096)
+    assert text["b"].startswith("**(b) not measured**") and "without L2" in text["b"]
     assert text["d"].startswith("**(d) not measured**")
