@@ -280,3 +280,23 @@ def test_describe_claims_without_runs_at_l2_zero():
     text = compression.describe_claims(relu_table({"binning": [True], "adaptive_binning": [True]}, l2=0.01), 4096)
     assert text["b"].startswith("**(b) not measured**") and "without L2" in text["b"]
     assert text["d"].startswith("**(d) not measured**")
+
+
+# ----------------------------------------------------------------------------------------------------
+# the study end to end, tiny
+
+
+def test_a_tiny_study_run_records_initialisation_and_every_epoch(tmp_path):
+    from lrc_utils.studies import StudyContext
+
+    p = params(activations=["relu"], estimators=["binning", "adaptive_binning"], epochs=3, n_evals=2, mi_inputs=32,
+               batch_size=1024)
+    table = study.compute(p, StudyContext(checkpoint_dir=tmp_path))["planes"]
+    assert list(table.columns) == study.COLUMNS
+    # 3277 training patterns in batches of 1024: 4 steps an epoch; evaluations at epochs 0, 1 and 3
+    assert sorted(table.epoch.unique()) == [0, 1, 3] and sorted(table.step.unique()) == [0, 4, 12]
+    assert len(table) == 3 * 5 * 2  # epochs x hidden layers x estimators
+    assert table.ixt.max() <= math.log(32) + 1e-9  # X is uniform over 32 patterns
+    assert table.train_acc.between(0, 1).all() and table.run.unique().tolist() == ["relu-l2=0-seed0"]
+    again = study.compute(p, StudyContext(checkpoint_dir=tmp_path / "again"))["planes"]
+    pd.testing.assert_frame_equal(table, again)  # seeded: the same numbers
