@@ -1,7 +1,8 @@
 """The claims the book tests, each with its criterion and the verdict measured on the committed results.
 
 One row per claim: the paper's three figures (terminal-phase fall of local rank, Deep VIB phase transitions on
-Gaussian data, Deep VIB on MNIST and Fashion-MNIST) and the ground truths of the mutual-information estimators.
+Gaussian data, Deep VIB on MNIST and Fashion-MNIST), the ground truths of the mutual-information estimators, and
+Goldfeld et al.'s link between compression and clustering in noisy networks.
 Every verdict is computed from the tables the chapters save (``results/<preset>/<notebook>/*.csv``) with the
 chapters' own analysis functions (:mod:`lrc_utils.analysis`) and the parameters the tables were computed with
 (their ``meta.json``), so the table cannot disagree with the chapters. The book's introduction includes the
@@ -31,7 +32,7 @@ from .store import atomic_write_text, display_path
 COLUMNS = ("claim", "chapter", "criterion", "verdict", "measured")
 #: Link text of each chapter in the Markdown table (the link goes to ``/executed/<notebook>``).
 CHAPTER_LABELS = {"figure1": "Figure 1", "figure2": "Figure 2", "figure3": "Figure 3",
-                  "mi_estimators": "MI estimators"}
+                  "mi_estimators": "MI estimators", "noisy_networks": "Noisy networks"}
 #: Names of panels and data sets as the chapters write them.
 LABELS = {"gaussian": "Gaussian", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 #: The two tolerance conventions of the VIB sweep tables: column -> name.
@@ -288,6 +289,41 @@ def noisy_claim(noisy: pd.DataFrame, n_stderr: float = 4.0) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------
+# noisy networks
+
+
+def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """Goldfeld et al. (2019): compression of I(X;T_l) in a noisy network goes with clustering of its
+    representations. On the chapter's ``noisy`` table (columns seed, step, layer, ixt, clustering), per hidden
+    layer: the claim holds when Spearman's rank correlation over the training steps between ``ixt`` and
+    ``clustering`` is positive with p < ``alpha`` in every seed (:func:`analysis.clustering_by_layer`); the
+    verdict counts the layers (:func:`count_verdict`). The measured text also gives the same count from each
+    seed's I(X;T_l) peak on (the compression phase), which the criterion does not use."""
+    _check_columns(table, ("seed", "step", "layer", "ixt", "clustering"), "noisy")
+    correlations = analysis.clustering_correlations(table)
+    whole = analysis.clustering_by_layer(correlations, alpha, "all")
+    after = analysis.clustering_by_layer(correlations, alpha, "after_peak")
+    n_hold = int(whole.holds.sum())
+    verdict = count_verdict(n_hold, len(whole))
+    if 0 < n_hold < len(whole):
+        held = [str(x) for x in whole.layer[whole.holds]]
+        verdict += f": holds in layer{'s' if len(held) > 1 else ''} {_and(held)} only, of {len(whole)}"
+    elif n_hold == 0:
+        verdict += f": holds in no layer, of {len(whole)}"
+    layers = _and([str(x) for x in whole.layer])
+    seeds = int(whole.seeds.max())
+    measured = (f"over every step: {n_hold} of {len(whole)} layers, median $\\rho$ per layer "
+                f"{', '.join(f'{r:+.2f}' for r in whole.median_rho)} (layers {layers}, {seeds} seeds); from each "
+                f"seed's $I(X;T_l)$ peak on: {int(after.holds.sum())} of {len(after)} layers, median $\\rho$ "
+                f"{', '.join(f'{r:+.2f}' for r in after.median_rho)}")
+    return _row("Noisy networks: compression of $I(X;T_l)$ goes with clustering of the representations "
+                "(Goldfeld et al.)", "noisy_networks",
+                f"per hidden layer: Spearman $\\rho$ over training steps between $I(X;T_l)$ and the clustering ratio "
+                f"(within- over between-class distance) positive with $p < {alpha:g}$ in every seed",
+                verdict, measured)
+
+
+# ----------------------------------------------------------------------------------------------------
 # the table and its page
 
 
@@ -320,7 +356,8 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFram
             figure2_claim(figure2, p2["jump_min_change"], p2["accuracy_min_drop"]),
             figure3_claim(figure3),
             binning_claim(mi["binning"]), channel_claim(mi["gaussian_channel"]),
-            mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"])]
+            mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"]),
+            goldfeld_clustering_claim(_read(results_dir, "noisy_networks", "noisy")[0])]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
