@@ -310,11 +310,10 @@ def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05) -> dict:
         verdict += f": holds in layer{'s' if len(held) > 1 else ''} {_and(held)} only, of {len(whole)}"
     elif n_hold == 0:
         verdict += f": holds in no layer, of {len(whole)}"
-    layers = _and([str(x) for x in whole.layer])
     seeds = int(whole.seeds.max())
-    measured = (f"over every step: {n_hold} of {len(whole)} layers, median $\\rho$ per layer "
-                f"{', '.join(f'{r:+.2f}' for r in whole.median_rho)} (layers {layers}, {seeds} seeds); from each "
-                f"seed's $I(X;T_l)$ peak on: {int(after.holds.sum())} of {len(after)} layers, median $\\rho$ "
+    measured = (f"over every step: {n_hold} of {len(whole)} layers ({seeds} seed{'s' * (seeds != 1)}), median "
+                f"$\\rho$ per layer {', '.join(f'{r:+.2f}' for r in whole.median_rho)}; from each seed's $I(X;T_l)$ "
+                f"peak on (not the criterion): {int(after.holds.sum())} of {len(after)} layers, median $\\rho$ "
                 f"{', '.join(f'{r:+.2f}' for r in after.median_rho)}")
     return _row("Noisy networks: compression of $I(X;T_l)$ goes with clustering of the representations "
                 "(Goldfeld et al.)", "noisy_networks",
