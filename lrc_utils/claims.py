@@ -1,8 +1,9 @@
 """The claims the book tests, each with its criterion and the verdict measured on the committed results.
 
 One row per claim: the paper's three figures (terminal-phase fall of local rank, Deep VIB phase transitions on
-Gaussian data, Deep VIB on MNIST and Fashion-MNIST), the ground truths of the mutual-information estimators and
-the compression claims of the information-plane studies.
+Gaussian data, Deep VIB on MNIST and Fashion-MNIST), the ground truths of the mutual-information estimators, the
+compression claims of the information-plane studies, and Goldfeld et al.'s link between compression and
+clustering in noisy networks.
 Every verdict is computed from the tables the chapters save (``results/<preset>/<notebook>/*.csv``) with the
 chapters' own analysis functions (:mod:`lrc_utils.analysis`) and the parameters the tables were computed with
 (their ``meta.json``), so the table cannot disagree with the chapters. The book's introduction includes the
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import analysis, compression
+from . import analysis, clustering, compression
 from .config import REPO_ROOT, RESULTS_DIR
 from .store import atomic_write_text, display_path
 
@@ -32,7 +33,8 @@ from .store import atomic_write_text, display_path
 COLUMNS = ("claim", "chapter", "criterion", "verdict", "measured")
 #: Link text of each chapter in the Markdown table (the link goes to ``/executed/<notebook>``).
 CHAPTER_LABELS = {"figure1": "Figure 1", "figure2": "Figure 2", "figure3": "Figure 3",
-                  "mi_estimators": "MI estimators", "information_planes": "Information planes"}
+                  "mi_estimators": "MI estimators", "information_planes": "Information planes",
+                  "noisy_networks": "Noisy networks"}
 #: Names of panels and data sets as the chapters write them.
 LABELS = {"gaussian": "Gaussian", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 #: The two tolerance conventions of the VIB sweep tables: column -> name.
@@ -345,6 +347,37 @@ def information_plane_claims(planes: pd.DataFrame, n_inputs: int) -> list[dict]:
                      ", ".join(f"layer {int(r.layer)}: {r.rho:.2f} ({compression.p_value_text(r.p)})"
                                for r in f["table"].itertuples())))
     return rows
+# noisy networks
+
+
+def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """Goldfeld et al. (2019): compression of I(X;T_l) in a noisy network goes with clustering of its
+    representations. On the chapter's ``noisy`` table (columns seed, step, layer, ixt, clustering), per hidden
+    layer: the claim holds when Spearman's rank correlation over the training steps between ``ixt`` and
+    ``clustering`` is positive with p < ``alpha`` in every seed (:func:`clustering.clustering_by_layer`); the
+    verdict counts the layers (:func:`count_verdict`). The measured text also gives the same count from each
+    seed's I(X;T_l) peak on (the compression phase), which the criterion does not use."""
+    _check_columns(table, ("seed", "step", "layer", "ixt", "clustering"), "noisy")
+    correlations = clustering.clustering_correlations(table)
+    whole = clustering.clustering_by_layer(correlations, alpha, "all")
+    after = clustering.clustering_by_layer(correlations, alpha, "after_peak")
+    n_hold = int(whole.holds.sum())
+    verdict = count_verdict(n_hold, len(whole))
+    if 0 < n_hold < len(whole):
+        held = [str(x) for x in whole.layer[whole.holds]]
+        verdict += f": holds in layer{'s' if len(held) > 1 else ''} {_and(held)} only, of {len(whole)}"
+    elif n_hold == 0:
+        verdict += f": holds in no layer, of {len(whole)}"
+    seeds = int(whole.seeds.max())
+    measured = (f"over every step: {n_hold} of {len(whole)} layers ({seeds} seed{'s' * (seeds != 1)}), median "
+                f"$\\rho$ per layer {', '.join(f'{r:+.2f}' for r in whole.median_rho)}; from each seed's $I(X;T_l)$ "
+                f"peak on (not the criterion): {int(after.holds.sum())} of {len(after)} layers, median $\\rho$ "
+                f"{', '.join(f'{r:+.2f}' for r in after.median_rho)}")
+    return _row("Noisy networks: compression of $I(X;T_l)$ goes with clustering of the representations "
+                "(Goldfeld et al.)", "noisy_networks",
+                f"per hidden layer: Spearman $\\rho$ over training steps between $I(X;T_l)$ and the clustering ratio "
+                f"(within- over between-class distance) positive with $p < {alpha:g}$ in every seed",
+                verdict, measured)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -386,7 +419,8 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFram
             figure3_claim(figure3),
             binning_claim(mi["binning"]), channel_claim(mi["gaussian_channel"]),
             mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"]),
-            *information_plane_claims(*_planes(results_dir))]
+            *information_plane_claims(*_planes(results_dir)),
+            goldfeld_clustering_claim(_read(results_dir, "noisy_networks", "noisy")[0])]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

@@ -782,11 +782,13 @@ FREE_VALUES = ("preset", "results_dir", "data_dir")
 #: Every other bad value of the sweep is accepted by the checks and fails, if at all, while the notebook runs.
 REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     **{(nb, "device"): (RuntimeError, "device string: no_such_value")
-       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes")},
+       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes",
+                "noisy_networks")},
     **{(nb, "recompute"): (ValueError, "recompute must be one of")
-       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes")},
+       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes",
+                "noisy_networks")},
     **{(nb, "seeds"): (ValueError, "seeds must be a non-empty list")
-       for nb in ("figure1", "figure2", "figure3", "information_planes")},
+       for nb in ("figure1", "figure2", "figure3", "information_planes", "noisy_networks")},
     ("information_planes", "data_seed"): (ValueError, "data_seed must be a non-negative integer"),
     ("information_planes", "train_fraction"): (ValueError, "train_fraction must lie in (0, 1)"),
     ("information_planes", "activations"): (ValueError, "activations must be a non-empty list"),
@@ -800,6 +802,14 @@ REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
        for nb in ("figure2", "figure3") for p in ("beta_min", "beta_max", "n_betas")},
     ("figure3", "datasets"): (ValueError, "datasets must be distinct names"),
     ("local_rank", "toy_input_dim"): (ValueError, "toy_width (8) must be <= toy_input_dim (-1)"),
+    **{("noisy_networks", p): (ValueError, f"{p} must be >= {1 if p != 'data_seed' else 0}, got -1")
+       for p in ("steps", "n_evals", "batch_size", "n_samples", "data_seed")},
+    ("noisy_networks", "n_mc"): (ValueError, "n_mc must be >= 2, got -1"),
+    ("noisy_networks", "noise_std"): (ValueError, "noise_std must be a finite number > 0"),
+    ("noisy_networks", "train_fraction"): (ValueError, "train_fraction must lie strictly between 0 and 1"),
+    ("noisy_networks", "widths"): (ValueError, "widths must be a non-empty list of positive integers"),
+    ("noisy_networks", "activation"): (ValueError, "activation must be one of"),
+    **{("noisy_networks", p): (ValueError, "need lr > 0 and weight_decay >= 0") for p in ("lr", "weight_decay")},
 }
 
 

@@ -1,0 +1,204 @@
+"""The noisy-networks chapter: the clustering ratio and the rank-correlation criterion against answers counted by
+hand, the training noise reproducible from the seed (also across an interrupted run), and the claim's verdict."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from lrc_utils import claims, clustering
+from lrc_utils.data import DataNotFoundError
+from lrc_utils.models import NoisyMLP
+from lrc_utils.studies import noisy_networks as study
+from lrc_utils.training import Checkpoint, FitConfig, fit
+
+# ----------------------------------------------------------------------------------------------------
+# the clustering ratio
+
+
+def test_clustering_ratio_on_a_line_counted_by_hand():
+    # class 0 at 0 and 1, class 1 at 3 and 4: within-class distances 1, 1 (mean 1); between-class distances
+    # |0-3| = 3, |0-4| = 4, |1-3| = 2, |1-4| = 3 (mean 3): ratio 1/3
+    s = torch.tensor([[0.0], [1.0], [3.0], [4.0]])
+    y = torch.tensor([0, 0, 1, 1])
+    assert study.clustering_ratio(s, y) == pytest.approx(1 / 3, rel=1e-15)
+
+
+def test_clustering_ratio_with_unequal_classes_in_two_dimensions():
+    # class 0: (0,0), (3,4), (0,4); class 1: (6,8). Within: |(0,0)-(3,4)| = 5, |(0,0)-(0,4)| = 4, |(3,4)-(0,4)| = 3
+    # (mean 4). Between: |(6,8)-(0,0)| = 10, |(6,8)-(3,4)| = 5, |(6,8)-(0,4)| = sqrt(36 + 16) (mean (15 + sqrt 52)/3).
+    s = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 4.0], [6.0, 8.0]], dtype=torch.float64)
+    y = torch.tensor([0, 0, 0, 1])
+    expected = 4.0 / ((15.0 + math.sqrt(52.0)) / 3.0)
+    assert study.clustering_ratio(s, y) == pytest.approx(expected, rel=1e-15)
+    # the row blocks do not change the answer (one row per block here), nor the order of the rows
+    assert study.clustering_ratio(s, y, chunk_bytes=1) == pytest.approx(expected, rel=1e-15)
+    perm = torch.tensor([3, 1, 0, 2])
+    assert study.clustering_ratio(s[perm], y[perm]) == pytest.approx(expected, rel=1e-15)
+
+
+def test_clustering_ratio_limits_and_bad_inputs():
+    y = torch.tensor([0, 0, 1, 1])
+    collapsed = torch.tensor([[1.0, 1.0], [1.0, 1.0], [-1.0, 2.0], [-1.0, 2.0]])
+    assert study.clustering_ratio(collapsed, y) == 0.0  # every class a point
+    assert math.isnan(study.clustering_ratio(torch.ones(4, 3), y))  # no spread at all
+    with pytest.raises(ValueError, match="at least two classes"):
+        study.clustering_ratio(torch.randn(4, 2), torch.zeros(4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="a class with two rows"):
+        study.clustering_ratio(torch.randn(3, 2), torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="one label per row"):
+        study.clustering_ratio(torch.randn(4, 2), torch.tensor([0, 1]))
+
+
+# ----------------------------------------------------------------------------------------------------
+# the rank correlation and the verdict
+
+
+def t3_two_sided_p(t: float) -> float:
+    """Two-sided p-value of Student's t with 3 degrees of freedom, from its closed-form CDF."""
+    cdf = 0.5 + (t / (math.sqrt(3) * (1 + t * t / 3)) + math.atan(t / math.sqrt(3))) / math.pi
+    return 2 * (1 - cdf)
+
+
+def test_spearman_of_five_steps_counted_by_hand():
+    # ranks of ixt 1..5, of clustering 2, 1, 4, 3, 5: d = 1, -1, 1, -1, 0, sum d^2 = 4, rho = 1 - 6*4/(5*24) = 0.8;
+    # p from t = rho sqrt(3 / (1 - rho^2)) with 3 degrees of freedom
+    table = pd.DataFrame({"layer": 1, "seed": 0, "step": [1, 2, 4, 8, 16], "ixt": [1.0, 2.0, 3.0, 4.0, 5.0],
+                          "clustering": [0.2, 0.1, 0.4, 0.3, 0.5]})
+    row = clustering.clustering_correlations(table).iloc[0]
+    assert row.rho == pytest.approx(0.8, rel=1e-12)
+    assert row.p_value == pytest.approx(t3_two_sided_p(0.8 * math.sqrt(3 / 0.36)), rel=1e-9)
+    assert row.peak_step == 16 and row.steps_after_peak == 1 and math.isnan(row.rho_after_peak)
+
+
+def noisy_table(layers: dict[int, list[tuple[list[float], list[float]]]]) -> pd.DataFrame:
+    """Rows (seed, step, layer, ixt, clustering) from per-layer lists of (ixt, clustering) series, one per seed,
+    at steps 1, 2, 4, ..."""
+    rows = []
+    for layer, series in layers.items():
+        for seed, (ixt, ratio) in enumerate(series):
+            rows += [(seed, 2**k, layer, i, c, 0.01) for k, (i, c) in enumerate(zip(ixt, ratio))]
+    return pd.DataFrame(rows, columns=["seed", "step", "layer", "ixt", "clustering", "stderr"])
+
+
+UP = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+DOWN = UP[::-1]
+RISE_THEN_FALL = [1.0, 2.0, 3.0, 6.0, 5.0, 4.0]  # peak at the 4th step (step 8)
+FALLING = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+
+
+def test_goldfeld_claim_counts_layers_that_hold_in_every_seed():
+    table = noisy_table({
+        1: [(UP, UP), (UP, [0.1, 0.3, 0.2, 0.4, 0.6, 0.5])],  # rho 1 and 0.886 (p 0.019): holds
+        2: [(UP, DOWN), (UP, DOWN)],  # rho -1: does not hold
+        3: [(RISE_THEN_FALL, FALLING), (UP, UP)],  # seed 0: rho -0.77 over every step, +1 from its peak on
+    })
+    corr = clustering.clustering_correlations(table).set_index(["layer", "seed"])
+    assert corr.loc[(1, 1), "rho"] == pytest.approx(1 - 6 * 4 / (6 * 35), rel=1e-12)  # d = 0,-1,1,0,-1,1
+    assert corr.loc[(3, 0), "peak_step"] == 8 and corr.loc[(3, 0), "steps_after_peak"] == 3
+    assert corr.loc[(3, 0), "rho"] == pytest.approx(1 - 6 * 62 / (6 * 35), rel=1e-12)  # d = -5,-3,-1,3,3,3
+    assert corr.loc[(3, 0), "rho_after_peak"] == pytest.approx(1.0)
+    by_layer = clustering.clustering_by_layer(clustering.clustering_correlations(table), 0.05, "all")
+    assert by_layer.holds.tolist() == [True, False, False]
+    assert by_layer.seeds_hold.tolist() == [2, 0, 1]
+    row = claims.goldfeld_clustering_claim(table)
+    assert row["chapter"] == "noisy_networks"
+    assert row["verdict"] == "not reproduced: holds in layer 1 only, of 3"
+    assert row["measured"].startswith("over every step: 1 of 3 layers")
+    table = noisy_table({1: [(UP, UP)] * 2, 2: [(UP, UP)] * 2, 3: [(UP, DOWN)] * 2})
+    assert claims.goldfeld_clustering_claim(table)["verdict"] == "partly: holds in layers 1 and 2 only, of 3"
+    assert claims.goldfeld_clustering_claim(noisy_table({1: [(UP, UP)] * 3}))["verdict"] == "reproduced"
+
+
+def test_a_constant_series_never_holds():
+    table = noisy_table({1: [([2.0] * 6, UP)] * 2})
+    corr = clustering.clustering_correlations(table)
+    assert corr.rho.isna().all()
+    assert claims.goldfeld_clustering_claim(table)["verdict"] == "not reproduced: holds in no layer, of 1"
+
+
+# ----------------------------------------------------------------------------------------------------
+# the training noise
+
+
+def test_noisy_logits_draw_what_noisy_hidden_draws():
+    torch.manual_seed(0)
+    model = NoisyMLP([12, 10, 7, 2], "tanh", noise_std=0.1)
+    x = torch.rand(16, 12)
+    logits = study.noisy_logits(model, x, torch.Generator().manual_seed(5))
+    _, values = model.noisy_hidden(x, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(logits, model.layers[-1](values[-1]))
+
+
+class StopAt:
+    """A monitor that raises once at ``step`` (an interruption), then records nothing."""
+
+    name = "stop"
+
+    def __init__(self, step):
+        self.step, self.fired = step, False
+
+    def __call__(self, model, step, batch_loss):
+        if step == self.step and not self.fired:
+            self.fired = True
+            raise KeyboardInterrupt
+        return []
+
+
+def train(tmp_path, interrupt_at=None, global_seed=0):
+    x, y = torch.rand(64, 12, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 2
+    torch.manual_seed(0)  # the initialisation
+    model = NoisyMLP([12, 6, 4, 2], "tanh", noise_std=0.1)
+    torch.manual_seed(global_seed)  # the global generator after it must not matter
+    config = FitConfig(steps=12, lr=1e-2, batch_size=8, seed=3, eval_steps=(4, 8, 12), checkpoint_every=5)
+    monitors = [study.NoisyMetrics((x, y), (x, y), seed=3), StopAt(interrupt_at)]
+    checkpoint = Checkpoint(tmp_path, {"test": "noisy"})
+    try:
+        return fit(model, study.noisy_cross_entropy, (x, y), config, monitors, checkpoint, progress=False)
+    except KeyboardInterrupt:
+        torch.manual_seed(global_seed + 1)
+        return fit(model, study.noisy_cross_entropy, (x, y), config, monitors, checkpoint, progress=False)
+
+
+def test_training_noise_comes_from_the_run_seed_also_across_an_interruption(tmp_path):
+    plain = train(tmp_path / "a")["metrics"]
+    other_global = train(tmp_path / "b", global_seed=99)["metrics"]
+    resumed = train(tmp_path / "c", interrupt_at=8)["metrics"]  # checkpoint at step 5, stopped at step 8
+    pd.testing.assert_frame_equal(plain, other_global)
+    pd.testing.assert_frame_equal(plain, resumed)
+
+
+def test_two_runs_of_the_study_give_identical_tables(tmp_path):
+    from types import SimpleNamespace
+
+    p = SimpleNamespace(seeds=[0, 1], data_seed=0, train_fraction=0.8, widths=[4, 3], activation="tanh",
+                        noise_std=0.1, steps=20, lr=1e-2, batch_size=16, weight_decay=0.0, n_evals=2, n_samples=2,
+                        n_mc=20)
+    study.check(p)
+    try:
+        first = study.compute(p, study.StudyContext(checkpoint_dir=tmp_path / "a"))["noisy"]
+    except DataNotFoundError as err:
+        pytest.skip(f"the 12-bit task is not on this machine ({str(err).splitlines()[0]})")
+    torch.manual_seed(123)
+    second = study.compute(p, study.StudyContext(checkpoint_dir=tmp_path / "b"))["noisy"]
+    pd.testing.assert_frame_equal(first, second)
+    assert list(first.columns) == study.COLUMNS
+    assert len(first) == 2 * 2 * 2  # seeds x steps x layers
+    by_seed = first.set_index(["step", "layer", "seed"]).ixt.unstack("seed")
+    assert not by_seed[0].equals(by_seed[1])  # the seeds differ
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("noise_std", 0.0, "noise_std must be a finite number > 0"), ("train_fraction", 1.0, "strictly between 0 and 1"),
+    ("activation", "swish", "activation must be one of"), ("widths", [4, 0], "widths must be a non-empty list"),
+    ("n_mc", 1, "n_mc must be >= 2"), ("seeds", [0, 0], "seeds must be a non-empty list"),
+])
+def test_check_refuses_bad_parameters(name, value, message):
+    from types import SimpleNamespace
+
+    p = SimpleNamespace(seeds=[0], data_seed=0, train_fraction=0.8, widths=[4, 3], activation="tanh", noise_std=0.1,
+                        steps=20, lr=1e-2, batch_size=16, weight_decay=0.0, n_evals=2, n_samples=2, n_mc=20)
+    setattr(p, name, value)
+    with pytest.raises(ValueError, match=message):
+        study.check(p)
