@@ -278,7 +278,8 @@ def describe_claims(planes: pd.DataFrame, n_inputs: int) -> dict[str, str]:
         d = claim_l2_increases(verdicts, adaptive)
         text["d"] = (f"**(d) {verdict_word(d['holds'])}**: with L2 = {d['l2']:g} the median relative compression "
                      f"is larger in {d['larger']} of {d['of']} (activation, adaptive estimator, layer) cells, "
-                     f"smaller in {d['of'] - d['larger']}; {d['ties']} cells are ties (equal, mostly both 0).")
+                     f"smaller in {d['of'] - d['larger']}"
+                     + (f"; {d['ties']} cells are ties (equal, typically both 0)." if d["ties"] else "; no ties."))
     if "adaptive_binning" not in estimators:
         text["e"] = not_measured("e", "these runs have no adaptive binning")
         text["f"] = not_measured("f", "these runs have no adaptive binning")
@@ -301,3 +302,14 @@ def describe_claims(planes: pd.DataFrame, n_inputs: int) -> dict[str, str]:
                      f"accuracy; a negative rho means less gap with more compression): {_correlations(f['gap'])}. "
                      f"Plain ranks over all runs, against test accuracy: {_correlations(f['pooled'])}.")
     return text
+
+
+def describe_compute(info: dict) -> str:
+    """One Markdown line on the computation of the ``planes`` table from its ``meta.json`` entry ``info``
+    (keys wall_time_s, device, computed_utc and the parameters seeds, activations, l2_penalties, epochs)."""
+    p = info["parameters"]
+    runs = len(p["seeds"]) * len(p["activations"]) * len(p["l2_penalties"])
+    return (f"Measured in this run: computing the table took {info['wall_time_s'] / 60:.1f} minutes of wall time "
+            f"({runs} runs of {p['epochs']:,} epochs, MI of every hidden layer by {len(p['estimators'])} estimators "
+            f"at about {p['n_evals']} epochs and at initialisation) on {info['device']}, as recorded in "
+            f"`meta.json` on {info['computed_utc'][:10]}.")

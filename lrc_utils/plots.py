@@ -305,8 +305,8 @@ ESTIMATOR_TITLES = {"binning_sz": "binning, Shwartz-Ziv & Tishby", "binning": "b
 
 def information_planes(planes: pd.DataFrame, estimators: list[str], activations: list[str], l2: float):
     """I(T;Y) against I(X;T) over training, one panel per (estimator: row, activation: column), hidden layers
-    as colours: the seed mean as a thick line from a hollow circle (first evaluation) to an arrow head (last),
-    each seed as a thin line."""
+    as colours: the seed mean as a thick line from a hollow circle (first evaluation: the initialisation in the
+    information_planes study) to an arrow head (last), each seed as a thin line."""
     part = planes[(planes.l2 == l2) & planes.estimator.isin(estimators) & planes.activation.isin(activations)]
     layers = sorted(part.layer.unique())
     colours = dict(zip(layers, sns.color_palette("viridis", len(layers))))
@@ -333,8 +333,8 @@ def information_planes(planes: pd.DataFrame, estimators: list[str], activations:
             ax.set_xlabel("I(X;T) (nats)" if i == len(estimators) - 1 else "", fontsize=8)
             ax.set_ylabel(f"{ESTIMATOR_TITLES.get(est, est)}\nI(T;Y) (nats)" if j == 0 else "", fontsize=7)
     handles = [plt.Line2D([], [], color=colours[layer], lw=1.6, label=f"layer {layer}") for layer in layers]
-    handles += [plt.Line2D([], [], color="0.4", marker="o", mfc="none", ls="", label="first epoch"),
-                plt.Line2D([], [], color="0.4", marker=">", ls="", label="last epoch")]
+    handles += [plt.Line2D([], [], color="0.4", marker="o", mfc="none", ls="", label="first evaluation"),
+                plt.Line2D([], [], color="0.4", marker=">", ls="", label="last evaluation")]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=7,
                bbox_to_anchor=(0.5, -0.01))
     n_seeds = part.seed.nunique()
@@ -396,6 +396,10 @@ def compression_and_generalisation(summary: pd.DataFrame, correlations: pd.DataF
     axes[0, 0].set_ylabel("final test accuracy", fontsize=8)
     legend_right(axes[0, -1], fontsize=6)
     fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------
 # noisy networks
 
 
