@@ -311,35 +311,37 @@ def information_plane_claims(planes: pd.DataFrame, n_inputs: int) -> list[dict]:
     chapter = "information_planes"
     rows = []
     a = compression.claim_fitting_then_compression(verdicts)
-    rows.append(_row("(a) Tanh layers under binning fit, then compress (Shwartz-Ziv & Tishby)", chapter,
+    rows.append(_row("(a) Tanh layers under binning fit, then compress {cite:p}`shwartzziv2017opening`", chapter,
                      f"at least half of the layers not pinned at $\\log N$ end {threshold} below their maximum "
                      "$I(X;T)$ (median over seeds), $I(T;Y)$ not falling before it; their binning",
                      "reproduced" if a["holds"] else "partly" if a["layers"] else "not reproduced",
                      f"{a['layers']} of {a['of']} layers (pinned: {len(a['pinned'])})"))
     b = compression.claim_no_compression(verdicts)
-    rows.append(_row("(b) ReLU layers do not compress under fixed binning or the KDE bound (Saxe et al.)", chapter,
+    rows.append(_row("(b) ReLU layers do not compress under fixed binning or the KDE bound "
+                     "{cite:p}`saxe2018information`", chapter,
                      f"no layer ends {threshold} below its maximum; their bin width and noise variance",
                      "reproduced" if b["holds"] else "not reproduced", _compresses(b["counts"])))
     c = compression.claim_adaptive_compression(verdicts)
-    rows.append(_row("(c) ReLU layers compress under adaptive estimators (Chelombiev et al.)", chapter,
+    rows.append(_row("(c) ReLU layers compress under adaptive estimators {cite:p}`chelombiev2019adaptive`", chapter,
                      f"at least half of the layers not pinned end {threshold} below their maximum, under each "
                      "adaptive estimator",
                      "reproduced" if c["holds"] else "partly" if any(n for n, _ in c["counts"].values())
                      else "not reproduced", _compresses(c["counts"])))
     d = compression.claim_l2_increases(verdicts)
-    rows.append(_row("(d) L2 regularisation increases compression (Chelombiev et al.)", chapter,
+    rows.append(_row("(d) L2 regularisation increases compression {cite:p}`chelombiev2019adaptive`", chapter,
                      "larger median relative compression with L2 in at least 75% of the untied (activation, "
                      "adaptive estimator, layer) cells",
                      "reproduced" if d["holds"] else _counted(d["larger"], d["of"]),
                      f"larger in {d['larger']} of {d['of']} cells, {d['ties']} ties (L2 = {d['l2']:g})"))
     e = compression.claim_varies_with_initialisation(summary)
-    rows.append(_row("(e) Compression varies across initialisations (Chelombiev et al.)", chapter,
+    rows.append(_row("(e) Compression varies across initialisations {cite:p}`chelombiev2019adaptive`", chapter,
                      f"median range over seeds of relative compression at least {compression.SPREAD_THRESHOLD:g}, "
                      "over the cells where some seed compresses; adaptive binning",
                      "reproduced" if e["holds"] else "not reproduced",
                      f"median range {e['median_spread']:.2f} over {e['cells']} cells (largest {e['max_spread']:.2f})"))
     f = compression.claim_last_layer_generalisation(summary)
-    rows.append(_row("(f) Only last-layer compression correlates with generalisation (Chelombiev et al.)", chapter,
+    rows.append(_row("(f) Only last-layer compression correlates with generalisation "
+                     "{cite:p}`chelombiev2019adaptive`", chapter,
                      "Spearman correlation across runs of relative compression (adaptive binning) with test accuracy, "
                      f"ranked within activation and L2: last layer positive with p < {compression.ALPHA:g}, no "
                      f"other layer p < {compression.ALPHA:g}",
@@ -374,7 +376,7 @@ def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05) -> dict:
                 f"peak on (not the criterion): {int(after.holds.sum())} of {len(after)} layers, median $\\rho$ "
                 f"{', '.join(f'{r:+.2f}' for r in after.median_rho)}")
     return _row("Noisy networks: compression of $I(X;T_l)$ goes with clustering of the representations "
-                "(Goldfeld et al.)", "noisy_networks",
+                "{cite:p}`goldfeld2019estimating`", "noisy_networks",
                 f"per hidden layer: Spearman $\\rho$ over training steps between $I(X;T_l)$ and the clustering ratio "
                 f"(within- over between-class distance) positive with $p < {alpha:g}$ in every seed",
                 verdict, measured)
