@@ -8,20 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-
-def _spearman(a: pd.Series, b: pd.Series) -> tuple[float, float]:
-    """Spearman's rank correlation of two series and its two-sided p-value (NaN for fewer than 3 points or a
-    constant series)."""
-    import warnings
-
-    from scipy.stats import spearmanr
-
-    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
-        return float("nan"), float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = spearmanr(a.to_numpy(), b.to_numpy())
-    return float(result.statistic), float(result.pvalue)
+from .compression import spearman
 
 
 def clustering_correlations(table: pd.DataFrame) -> pd.DataFrame:
@@ -36,10 +23,10 @@ def clustering_correlations(table: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for (layer, seed), part in table.sort_values("step").groupby(["layer", "seed"], sort=True):
-        rho, p = _spearman(part.ixt, part.clustering)
+        rho, p = spearman(part.ixt, part.clustering)
         peak = int(part.step.iloc[part.ixt.to_numpy().argmax()])
         after = part[part.step >= peak]
-        rho_after, p_after = _spearman(after.ixt, after.clustering)
+        rho_after, p_after = spearman(after.ixt, after.clustering)
         rows.append({"layer": layer, "seed": seed, "steps": len(part), "rho": rho, "p_value": p, "peak_step": peak,
                      "steps_after_peak": len(after), "rho_after_peak": rho_after, "p_after_peak": p_after})
     return pd.DataFrame(rows)

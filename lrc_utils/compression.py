@@ -169,6 +169,15 @@ def claim_varies_with_initialisation(summary: pd.DataFrame, estimator: str = "ad
             "table": cells}
 
 
+def spearman(a: pd.Series, b: pd.Series) -> tuple[float, float]:
+    """Spearman's rank correlation of two series and its two-sided p-value; NaN for both with fewer than 3
+    points or a constant series."""
+    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
+        return float("nan"), float("nan")
+    result = stats.spearmanr(a.to_numpy(), b.to_numpy())
+    return float(result.statistic), float(result.pvalue)
+
+
 def compression_generalisation(summary: pd.DataFrame, estimator: str = "adaptive_binning",
                                target: str = "test_acc", within_groups: bool = True) -> pd.DataFrame:
     """Spearman rank correlation across runs between each layer's relative compression (under ``estimator``)
@@ -184,10 +193,7 @@ def compression_generalisation(summary: pd.DataFrame, estimator: str = "adaptive
             part[column] = part.groupby([*GROUP, "layer"])[column].rank(pct=True)
     rows = []
     for layer, g in part.groupby("layer"):
-        if g["relative_compression"].nunique() < 2 or g[target].nunique() < 2:
-            rho, p = float("nan"), float("nan")
-        else:
-            rho, p = stats.spearmanr(g["relative_compression"], g[target])
+        rho, p = spearman(g["relative_compression"], g[target])
         rows.append({"layer": int(layer), "rho": float(rho), "p": float(p), "runs": len(g)})
     return pd.DataFrame(rows)
 
@@ -237,11 +243,10 @@ def _layer_list(layers: list[int]) -> str:
     return ", ".join(str(v) for v in layers) or "none"
 
 
-def describe_claims(planes: pd.DataFrame, n_inputs: int) -> dict[str, str]:
-    """One Markdown paragraph per claim (keys ``a`` to ``f``): the criterion's verdict as measured on
-    ``planes`` (X uniform over ``n_inputs`` inputs), with the counts and numbers behind it; "not measured"
-    where the runs lack what the claim needs (an activation, an estimator, L2, seeds)."""
-    summary = curve_summary(planes, n_inputs)
+def describe_claims(summary: pd.DataFrame) -> dict[str, str]:
+    """One Markdown paragraph per claim (keys ``a`` to ``f``): the criterion's verdict as measured on the
+    :func:`curve_summary` ``summary``, with the counts and numbers behind it; "not measured" where the runs lack
+    what the claim needs (an activation, an estimator, L2, seeds)."""
     verdicts = layer_verdicts(summary)
     have = set(zip(verdicts["activation"], verdicts["estimator"], verdicts["l2"]))
     estimators = set(verdicts["estimator"])

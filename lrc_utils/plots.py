@@ -384,7 +384,7 @@ def compression_and_generalisation(summary: pd.DataFrame, correlations: pd.DataF
     part = summary[summary.estimator == estimator].assign(L2=lambda d: d.l2.map(_l2_label))
     levels = [_l2_label(v) for v in sorted(summary.l2.unique())]
     layers = sorted(part.layer.unique())
-    fig, axes = plt.subplots(1, len(layers), figsize=(7.5, 2.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(layers), figsize=(7.5, 3.2), sharey=True, squeeze=False)
     for ax, layer in zip(axes[0], layers):
         sns.scatterplot(data=part[part.layer == layer], x="relative_compression", y="test_acc", hue="activation",
                         hue_order=activations, style="L2", style_order=levels, s=18, ax=ax,
@@ -394,7 +394,7 @@ def compression_and_generalisation(summary: pd.DataFrame, correlations: pd.DataF
         ax.set_xlabel("rel. compression", fontsize=7)
         ax.tick_params(labelsize=7)
     axes[0, 0].set_ylabel("final test accuracy", fontsize=8)
-    legend_right(axes[0, -1], fontsize=6)
+    legend_right(axes[0, -1], fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -270,14 +270,15 @@ def test_claim_f_ranks_within_groups():
 
 
 def test_describe_claims_says_what_was_not_measured():
-    text = compression.describe_claims(relu_table({"binning": [False, True]}), 4096)
+    text = compression.describe_claims(summarise(relu_table({"binning": [False, True]})))
     assert text["a"].startswith("**(a) not measured**") and "tanh" in text["a"]
     assert text["b"].startswith("**(b) not measured**") and "kde_upper" in text["b"]
     assert text["d"].startswith("**(d) not measured**")
 
 
 def test_describe_claims_without_runs_at_l2_zero():
-    text = compression.describe_claims(relu_table({"binning": [True], "adaptive_binning": [True]}, l2=0.01), 4096)
+    text = compression.describe_claims(summarise(relu_table({"binning": [True], "adaptive_binning": [True]},
+                                                                           l2=0.01)))
     assert text["b"].startswith("**(b) not measured**") and "without L2" in text["b"]
     assert text["d"].startswith("**(d) not measured**")
 
