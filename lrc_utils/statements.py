@@ -100,8 +100,8 @@ def slope_check(slope: pd.DataFrame, info_margin: float, rel_tol: float, max_rel
     """Per random network: the least-squares slope of the KDE upper estimate against log(1/sigma) over the
     trusted noise levels (:func:`trusted`) with sigma at most ``max_relative_sigma`` x the layer's scale (the
     small-noise regime) and at least the samples' spacing (column ``spacing``: below it the estimate sees the
-    samples, not the map), against the mean exact local rank. Holds when they differ by at most ``rel_tol`` x the rank (networks with fewer than two such
-    levels are reported, not judged)."""
+    samples, not the map), against the mean exact local rank. Holds when they differ by at most ``rel_tol`` x
+    the rank (networks with fewer than two such levels are reported, not judged)."""
     rows = []
     for (bottleneck, seed), r in slope.groupby(["bottleneck", "network_seed"]):
         window = r[slope_window(r, info_margin, max_relative_sigma)]
@@ -128,8 +128,9 @@ def interpolated_crossing(series: pd.Series, first_below: int, tol: float) -> fl
 def decay_check(spectrum: pd.DataFrame, lr: float, weight_decay: float, tol: float, from_step: int,
                 rel_tol: float, max_early_share: float = 0.05) -> pd.DataFrame:
     """Per layer of one run's ``spectrum`` table: for every singular value above ``tol`` at ``from_step`` that
-    falls to ``tol`` or below later, the step at which it does (interpolated, :func:`interpolated_crossing`) against the step predicted by
-    weight decay alone from its value at ``from_step`` (:func:`lrc_utils.theory.predicted_crossing_step`).
+    falls to ``tol`` or below later, the step at which it does (interpolated, :func:`interpolated_crossing`)
+    against the step predicted by weight decay alone from its value at ``from_step``
+    (:func:`lrc_utils.theory.predicted_crossing_step`).
     Reports the count, the median ratio observed / predicted, the share within ``rel_tol`` of 1 and the share
     earlier than ``(1 - rel_tol)`` x predicted. Weight decay alone gives ratio 1; a gradient that still feeds a
     direction holds it up, so the prediction is a lower bound. Holds when at most ``max_early_share`` of the

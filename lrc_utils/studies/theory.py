@@ -106,7 +106,8 @@ def slope_table(p) -> pd.DataFrame:
             spacing = theory.nearest_neighbour_distance(t, p.nn_quantile)
             for rel in np.logspace(math.log10(p.sigma_max), math.log10(p.sigma_min), p.n_sigmas):
                 sigma = scale * float(rel)
-                rows.append({"bottleneck": r, "network_seed": net_seed, "local_rank": rank, "scale": scale, "spacing": spacing,
+                rows.append({"bottleneck": r, "network_seed": net_seed, "local_rank": rank, "scale": scale,
+                             "spacing": spacing,
                              "relative_sigma": float(rel), "sigma": sigma,
                              "kde_upper": mi.kde(t, noise_var=sigma**2).ixt,
                              "kde_lower": mi.kde(t, noise_var=sigma**2, bound="lower").ixt})
