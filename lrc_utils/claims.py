@@ -2,8 +2,9 @@
 
 One row per claim: the paper's three figures (terminal-phase fall of local rank, Deep VIB phase transitions on
 Gaussian data, Deep VIB on MNIST and Fashion-MNIST), the ground truths of the mutual-information estimators, the
-compression claims of the information-plane studies, and Goldfeld et al.'s link between compression and
-clustering in noisy networks.
+compression claims of the information-plane studies, Goldfeld et al.'s link between compression and
+clustering in noisy networks, and the bridge between local rank and information (the theory chapter's
+statements and the rank-and-information runs).
 Every verdict is computed from the tables the chapters save (``results/<preset>/<notebook>/*.csv``) with the
 chapters' own analysis functions (:mod:`lrc_utils.analysis`) and the parameters the tables were computed with
 (their ``meta.json``), so the table cannot disagree with the chapters. The book's introduction includes the
@@ -22,10 +23,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
-from . import analysis, clustering, compression
+from . import analysis, clustering, compression, rank_information, statements
 from .config import REPO_ROOT, RESULTS_DIR
 from .store import atomic_write_text, display_path
 
@@ -34,7 +36,8 @@ COLUMNS = ("claim", "chapter", "criterion", "verdict", "measured")
 #: Link text of each chapter in the Markdown table (the link goes to ``/executed/<notebook>``).
 CHAPTER_LABELS = {"figure1": "Figure 1", "figure2": "Figure 2", "figure3": "Figure 3",
                   "mi_estimators": "MI estimators", "information_planes": "Information planes",
-                  "noisy_networks": "Noisy networks"}
+                  "noisy_networks": "Noisy networks", "theory": "Theory",
+                  "rank_and_information": "Rank and information"}
 #: Names of panels and data sets as the chapters write them.
 LABELS = {"gaussian": "Gaussian", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 #: The two tolerance conventions of the VIB sweep tables: column -> name.
@@ -383,6 +386,64 @@ def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------
+# local rank and information
+
+
+def information_bridge_claim(channel: pd.DataFrame, slope: pd.DataFrame, p: dict) -> dict:
+    """The theory chapter's bridge: with noise sigma added to a layer, I(X;T) grows like (local rank) x
+    log(1/sigma). Cases: each linear channel (closed form inside the KDE bounds where trusted,
+    :func:`statements.channel_check`) and each random ReLU network (slope within ``slope_tolerance`` of the local
+    rank, :func:`statements.slope_check`), with the chapter's parameters ``p``."""
+    _check_columns(slope, ("bottleneck", "network_seed", "local_rank", "sigma", "kde_upper", "log_n"), "slope")
+    chan = statements.channel_check(channel, p["info_margin"])
+    slopes = statements.slope_check(slope, p["info_margin"], p["slope_tolerance"], p["slope_max_sigma"])
+    n_hold, n_cases = int(chan.holds.sum() + slopes.holds.sum()), len(chan) + len(slopes)
+    measured = (f"{int(chan.holds.sum())} of {len(chan)} linear channels inside the bounds; slopes against local "
+                "ranks " + ", ".join(f"{r.slope:.2f} vs {r['local rank']:.2f}" for _, r in slopes.iterrows()))
+    return _row("Lower local rank means compressed information: $I(X; p(X) + \\sigma Z)$ grows like the local "
+                "rank times $\\log(1/\\sigma)$ (our statement of the paper's bridge)", "theory",
+                f"linear channels: closed form between the KDE bounds where the estimate is {p['info_margin']:g} nats "
+                f"below log N; random ReLU bottleneck networks: fitted slope within {p['slope_tolerance']:.0%} of the "
+                "local rank", _counted(n_hold, n_cases), measured)
+
+
+def weight_decay_claim(spectrum: pd.DataFrame, p: dict) -> dict:
+    """The theory chapter's weight-decay statement on its two trained networks: per panel and layer, at most 5%
+    of the singular values that cross the tolerance do so earlier than predicted by weight decay alone
+    (:func:`statements.decay_checks`)."""
+    _check_columns(spectrum, ("panel", "step", "layer", "index", "singular_value", "train_acc"), "spectrum")
+    checks = statements.decay_checks(spectrum, SimpleNamespace(**p))
+    crossing = checks[checks["crossing tol"] > 0]
+    measured = "; ".join(f"{_label(r.panel)} layer {r.layer}: {r['crossing tol']} crossings, median observed / "
+                         f"predicted {r['median observed / predicted']:.2f}" for _, r in crossing.iterrows())
+    return _row("Weight decay lowers rank late in training: a direction the gradient no longer feeds shrinks by "
+                "$1 - \\eta\\lambda$ per step (our statement)", "theory",
+                f"per trained network and layer: at most 5% of the singular values crossing atol do so before "
+                f"{1 - p['decay_tolerance']:.2f} x the step predicted from weight decay alone",
+                _counted(int(checks.holds.sum()), len(checks)), measured or "no singular value crossed atol")
+
+
+def rank_information_claim(table: pd.DataFrame, terminal_gap: float, alpha: float) -> dict:
+    """The paper's thesis on the same runs: local rank and I(X;T) move together in the terminal phase. Cases:
+    every (configuration, layer, estimator) whose rank and estimate both change in the terminal phase; a case
+    holds when the pooled Spearman rho is positive with p < ``alpha``
+    (:func:`rank_information.terminal_correlations`)."""
+    _check_columns(table, ("run", "network", "seed", "step", "layer", "local_rank", "estimator", "ixt",
+                           "train_acc"), "rank_information")
+    corr = rank_information.terminal_correlations(table, terminal_gap, alpha)
+    cases = corr[corr.together != "constant"]
+    counts = corr.together.value_counts()
+    measured = (f"of {len(corr)} cases: {counts.get('yes', 0)} together, {counts.get('opposite', 0)} opposite, "
+                f"{counts.get('no', 0)} not significant, {counts.get('constant', 0)} constant (rank or estimate "
+                f"unchanged in the terminal phase, not counted)")
+    verdict = _counted(int((cases.together == "yes").sum()), len(cases)) if len(cases) else "not reproduced"
+    return _row("Networks that lower local rank also compress $I(X;T_l)$: the two move together in the terminal "
+                "phase (the paper's thesis, measured on the same runs)", "rank_and_information",
+                f"per configuration, layer and estimator where both change: Spearman $\\rho$ over the terminal-phase "
+                f"steps of all seeds positive with $p < {alpha:g}$", verdict, measured)
+
+
+# ----------------------------------------------------------------------------------------------------
 # the table and its page
 
 
@@ -423,6 +484,12 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFram
             mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"]),
             *information_plane_claims(*_planes(results_dir)),
             goldfeld_clustering_claim(_read(results_dir, "noisy_networks", "noisy")[0])]
+    theory_p = _read(results_dir, "theory", "slope")[1]
+    rows += [information_bridge_claim(_read(results_dir, "theory", "channel")[0],
+                                      _read(results_dir, "theory", "slope")[0], theory_p),
+             weight_decay_claim(_read(results_dir, "theory", "spectrum")[0], theory_p)]
+    ri, ri_p = _read(results_dir, "rank_and_information", "rank_information")
+    rows.append(rank_information_claim(ri, ri_p["terminal_gap"], ri_p["alpha"]))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

@@ -42,9 +42,10 @@ def legend_right(ax, **kwargs):
 # Figure 1
 
 
-def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str]):
+def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dict[str, tuple[int, str]] | None = None):
     """Top: local rank per hidden layer against the training step (mean over seeds, band: one standard
-    deviation); bottom: training loss and accuracies. One column per panel; dotted: 99% training accuracy."""
+    deviation); bottom: training loss and accuracies. One column per panel; dotted: 99% training accuracy;
+    dash-dotted: ``marks[panel] = (step, label)``, a step to point out (drawn only within the recorded steps)."""
     panels = list(dict.fromkeys(table.panel))
     fig, axes = plt.subplots(2, len(panels), figsize=(7.5, 5.6), sharex="col", squeeze=False,
                              gridspec_kw={"height_ratios": [2, 1]})
@@ -63,6 +64,12 @@ def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str]):
         step99 = first_step_at_accuracy(rows, 0.99)
         for ax in (top, bottom):
             ax.axvline(step99, color="k", ls=":", lw=1)
+        if marks and panel in marks and marks[panel][0] <= rows.step.max():
+            mark, label = marks[panel]
+            for ax in (top, bottom):
+                ax.axvline(mark, color="tab:red", ls="-.", lw=1)
+            top.text(mark, 0.02, f" {label}", transform=top.get_xaxis_transform(), fontsize=7, color="tab:red",
+                     rotation=90, va="bottom", ha="right")
         top.set(xscale="log", ylabel=f"local rank (atol = {atol:g})", xlabel="",
                 title=f"{titles[panel]}\n{seeds(rows.seed.nunique())}", ylim=(0, None))
         top.legend(title="layer", loc="lower left", fontsize=7, title_fontsize=7, ncol=2, frameon=True)

@@ -13,6 +13,23 @@ import pandas as pd
 from .theory import decay_per_step, information_slope, predicted_crossing_step
 
 
+def theory_checks(tables: dict[str, pd.DataFrame], p) -> dict[str, pd.DataFrame]:
+    """Every check of the theory chapter on the study's ``tables``, with the notebook's parameters ``p``: name ->
+    check table (each with a ``holds`` column)."""
+    return {"depth": depth_check(tables["depth"]), "relu": relu_check(tables["relu"]),
+            "rate": rate_check(tables["rate"]), "channel": channel_check(tables["channel"], p.info_margin),
+            "slope": slope_check(tables["slope"], p.info_margin, p.slope_tolerance, p.slope_max_sigma),
+            "decay": decay_checks(tables["spectrum"], p), "margin": margin_check(tables["margin"])}
+
+
+def show(check: pd.DataFrame, statement: str) -> None:
+    """Display ``check`` (numbers to 3 decimals) in a notebook, then :func:`require` it."""
+    from IPython.display import display
+
+    display(check.round(3))
+    require(check, statement)
+
+
 def require(check: pd.DataFrame, statement: str) -> None:
     """Raise ``AssertionError`` naming ``statement`` and the failing rows if any row of ``check`` fails."""
     failed = check[~check.holds.astype(bool)]
@@ -51,9 +68,19 @@ def relu_check(relu: pd.DataFrame, max_error: float = 1e-9) -> pd.DataFrame:
 def rate_check(rate: pd.DataFrame) -> pd.DataFrame:
     """The local information rate at sigma = tau (delta = 1) against the local rank at tolerance tau: each
     singular value above tau adds more than 1/2 to the rate and none adds more than 1, so per input
-    count/2 < rate <= exact rank, and so for the means. Holds per row when both hold."""
-    out = rate.copy()
-    return out.assign(holds=(out.local_rank / 2 <= out.rate + 1e-12) & (out.rate <= out.exact_rank + 1e-12))
+    count/2 < rate <= exact rank, and so for the means. One row per panel and layer: the mean exact rank, then
+    per tolerance the mean count above it (``rank > tau``) and the mean rate (``rate at tau``); holds when both
+    inequalities hold at every tolerance."""
+    ok = (rate.local_rank / 2 <= rate.rate + 1e-12) & (rate.rate <= rate.exact_rank + 1e-12)
+    rate = rate.assign(ok=ok)
+    rows = []
+    for (panel, layer), r in rate.groupby(["panel", "layer"], sort=False):
+        row = {"panel": panel, "layer": layer, "exact rank": r.exact_rank.iloc[0]}
+        for _, t in r.iterrows():
+            row[f"rank > {t.tolerance:g}"] = t.local_rank
+            row[f"rate at {t.tolerance:g}"] = t.rate
+        rows.append({**row, "holds": bool(r.ok.all())})
+    return pd.DataFrame(rows)
 
 
 def margin_check(margin: pd.DataFrame) -> pd.DataFrame:

@@ -783,12 +783,12 @@ FREE_VALUES = ("preset", "results_dir", "data_dir")
 REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     **{(nb, "device"): (RuntimeError, "device string: no_such_value")
        for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes",
-                "noisy_networks")},
+                "noisy_networks", "theory", "rank_and_information")},
     **{(nb, "recompute"): (ValueError, "recompute must be one of")
        for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes",
-                "noisy_networks")},
+                "noisy_networks", "theory", "rank_and_information")},
     **{(nb, "seeds"): (ValueError, "seeds must be a non-empty list")
-       for nb in ("figure1", "figure2", "figure3", "information_planes", "noisy_networks")},
+       for nb in ("figure1", "figure2", "figure3", "information_planes", "noisy_networks", "rank_and_information")},
     ("information_planes", "data_seed"): (ValueError, "data_seed must be a non-negative integer"),
     ("information_planes", "train_fraction"): (ValueError, "train_fraction must lie in (0, 1)"),
     ("information_planes", "activations"): (ValueError, "activations must be a non-empty list"),
@@ -810,6 +810,20 @@ REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     ("noisy_networks", "widths"): (ValueError, "widths must be a non-empty list of positive integers"),
     ("noisy_networks", "activation"): (ValueError, "activation must be one of"),
     **{("noisy_networks", p): (ValueError, "need lr > 0 and weight_decay >= 0") for p in ("lr", "weight_decay")},
+    ("theory", "seed"): (ValueError, "seed must be a non-negative integer, got -1"),
+    ("theory", "tolerances"): (ValueError, "tolerances must be a non-empty list of numbers > 0"),
+    ("theory", "channel_ranks"): (ValueError, "channel_ranks must be integers in [1, 8]"),
+    ("theory", "bottlenecks"): (ValueError, "bottlenecks must be integers in [1, 32]"),
+    ("theory", "network_seeds"): (ValueError, "network_seeds must be a non-empty list of distinct integers"),
+    **{("theory", p): (ValueError, "need n_samples >= 16, n_sigmas >= 3 and 0 < sigma_min < sigma_max")
+       for p in ("n_samples", "n_sigmas", "sigma_min", "sigma_max")},
+    ("theory", "nn_quantile"): (ValueError, "nn_quantile must lie in (0, 1]"),
+    ("rank_and_information", "atol"): (ValueError, "atol must be > 0, got nan"),
+    **{("rank_and_information", p): (ValueError, f"{p} must be >= 1, got -1")
+       for p in ("n_evals", "epochs", "batch_size", "noisy_steps", "mnist_n_measure", "mnist_steps")},
+    ("rank_and_information", "estimators"): (ValueError, "estimators must be a non-empty list of distinct names"),
+    ("rank_and_information", "train_fraction"): (ValueError, "train_fraction must lie in (0, 1), got nan"),
+    ("rank_and_information", "activations"): (ValueError, "activations must be names among tanh, relu, elu, softplus"),
 }
 
 

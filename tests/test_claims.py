@@ -31,7 +31,8 @@ def test_every_claim_of_the_book_has_a_row():
     table = claims.claims_table(RESULTS_DIR / "paper")
     assert list(table.columns) == list(claims.COLUMNS)
     assert list(table.chapter) == (["figure1", "figure2", "figure3"] + ["mi_estimators"] * 4
-                                   + ["information_planes"] * 6 + ["noisy_networks"])
+                                   + ["information_planes"] * 6 + ["noisy_networks"] + ["theory"] * 2
+                                   + ["rank_and_information"])
     assert table.verdict.str.match(r"^(reproduced|partly|not reproduced)(:|$)").all()
 
 

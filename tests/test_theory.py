@@ -1,0 +1,222 @@
+"""The theory chapter's statements (lrc_utils.theory, lrc_utils.statements) against independent references:
+hand-worked cases, plain autograd loops, closed forms; and the rank-and-information readings on hand-made
+tables."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lrc_utils import rank_information, statements, theory
+from lrc_utils.models import MLP
+
+
+def relu_net(sizes, seed=0):
+    torch.manual_seed(seed)
+    return MLP(sizes, "relu", init="normal").double().eval()
+
+
+def set_weights(model, weights, biases):
+    with torch.no_grad():
+        for layer, w, b in zip(model.layers, weights, biases):
+            layer.weight.copy_(torch.as_tensor(w, dtype=layer.weight.dtype))
+            layer.bias.copy_(torch.as_tensor(b, dtype=layer.bias.dtype))
+
+
+# ----------------------------------------------------------------------------------------------------
+# depth
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_depth_statement_holds_on_random_networks(activation):
+    torch.manual_seed(1)
+    model = MLP([10, 16, 3, 16, 8, 2], activation, init="normal")
+    table = theory.depth_check(model, torch.randn(64, 10), atol=0.05)
+    assert (table.exact_rank <= table.exact_rank_prev).all()
+    assert (table["rank"] <= table.rank_prev_at_scaled_tol).all()
+    assert statements.depth_check(table.assign(panel="p")).holds.all()
+
+
+def test_rank_at_a_fixed_tolerance_can_rise_with_depth_where_a_layer_amplifies():
+    # Layer 1 has singular values 1 and 0.005 (rank 1 at tolerance 0.01); layer 2 multiplies by 10 (all units
+    # active: positive biases keep every pre-activation above 0 at x = 0), giving 10 and 0.05: rank 2.
+    model = MLP([2, 2, 2, 2], "relu").double()
+    set_weights(model, [np.diag([1.0, 0.005]), 10 * np.eye(2), np.eye(2)], [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+    row = theory.depth_check(model, torch.zeros(1, 2), atol=0.01).iloc[0]
+    assert (row.layer, row.rank_prev, row["rank"], row.exact_rank, row.exact_rank_prev) == (2, 1, 2, 2, 2)
+    assert row.gain == pytest.approx(10.0)
+    assert row.rank_prev_at_scaled_tol == 2  # singular values of J_1 above 0.01 / 10: both
+
+
+def test_layer_gains_against_an_autograd_loop():
+    model = relu_net([5, 7, 6, 4, 2])
+    x = torch.randn(6, 5, dtype=torch.float64)
+    gains = theory.layer_gains(model, x)
+    for i in range(len(x)):
+        z = model.preactivations(x[i : i + 1])
+        for k, w in enumerate(layer.weight.detach() for layer in model.chain_layers()[1:]):
+            d = torch.autograd.functional.jacobian(torch.relu, z[k][0]).diagonal()
+            expected = float(torch.linalg.matrix_norm(w @ torch.diag(d), ord=2))
+            assert gains[k][i] == pytest.approx(expected, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------------
+# ReLU
+
+
+def test_restricted_product_equals_the_autograd_jacobian_input_by_input():
+    model = relu_net([6, 9, 7, 5, 2], seed=3)
+    x = torch.randn(8, 6, dtype=torch.float64)
+    weights = [layer.weight.detach() for layer in model.chain_layers()]
+    for xi in x:
+        zs = model.preactivations(xi[None])
+        for k in range(1, len(weights) + 1):
+            reference = torch.autograd.functional.jacobian(lambda v, k=k: model.preactivations(v[None])[k - 1][0], xi)
+            product = theory.restricted_product(weights[:k], [z[0] > 0 for z in zs[: k - 1]])
+            assert torch.allclose(product, reference, atol=1e-12)
+
+
+def test_relu_bound_is_the_number_of_active_units_hand_counted():
+    # Layer 1: only unit 0 is active at x = (1, 1) (bias -10 kills the others), so layer 2's Jacobian has rank 1.
+    model = MLP([2, 3, 2, 2], "relu").double()
+    set_weights(model, [np.eye(3, 2), np.ones((2, 3)), np.eye(2)], [[0.0, -10.0, -10.0], [0.0, 0.0], [0.0, 0.0]])
+    table = theory.relu_check(model, torch.ones(1, 2))
+    layer2 = table[table.layer == 2].iloc[0]
+    assert (layer2.min_active, layer2.bound, layer2.exact_rank) == (1, 1, 1)
+    assert table.product_error.max() == 0.0
+    assert statements.relu_check(table.assign(panel="p")).holds.all()
+
+
+def test_relu_check_refuses_other_activations():
+    with pytest.raises(ValueError, match="needs a ReLU MLP"):
+        theory.relu_check(MLP([3, 4, 2], "tanh"), torch.randn(2, 3))
+
+
+# ----------------------------------------------------------------------------------------------------
+# information
+
+
+def test_local_information_rate_hand_worked_and_as_a_derivative():
+    s = torch.tensor([[1.0, 0.5, 0.0]], dtype=torch.float64)
+    # 1 / (1 + 0.25) + 0.25 / (0.25 + 0.25) + 0 = 0.8 + 0.5
+    assert float(theory.local_information_rate(s, 0.5)[0]) == pytest.approx(1.3, abs=1e-15)
+    h = 1e-5  # central difference of I_x in log(1/sigma)
+    upper, lower = theory.local_information(s, 0.5 * math.exp(-h)), theory.local_information(s, 0.5 * math.exp(h))
+    numeric = (upper - lower) / (2 * h)
+    assert float(numeric[0]) == pytest.approx(1.3, rel=1e-8)
+    assert float(theory.local_information_rate(s, 1e-9)[0]) == pytest.approx(2.0, abs=1e-12)  # -> the rank
+
+
+def test_rate_lies_between_half_the_count_and_the_rank():
+    s = torch.rand(50, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64).sort(-1, True).values
+    s[:, 4:] = 0
+    for tau in (0.01, 0.1, 0.5, 0.9):
+        count, rate = theory.count_above(s, tau), theory.local_information_rate(s, tau)
+        assert (count / 2 <= rate).all() and (rate <= theory.exact_ranks(s)).all()
+
+
+def test_rank_r_channel_closed_form():
+    a = theory.rank_r_matrix(8, 10, 3, torch.Generator().manual_seed(0))
+    assert torch.allclose(torch.linalg.svdvals(a)[:3], torch.ones(3, dtype=torch.float64))
+    from lrc_utils.mi import gaussian_channel_mi
+
+    assert gaussian_channel_mi(a @ a.T, 0.25) == pytest.approx(1.5 * math.log(1 + 1 / 0.25), rel=1e-12)
+
+
+def test_information_slope_of_a_line():
+    sigmas = np.logspace(0, -2, 5)
+    assert theory.information_slope(sigmas, 0.7 - 1.5 * np.log(sigmas)) == pytest.approx(1.5)
+
+
+def test_nearest_neighbour_distance_hand_counted():
+    t = torch.tensor([[0.0], [1.0], [3.0], [3.0]])  # nearest: 1, 1, 0 (twin), 0 (twin): the twins do not count
+    assert theory.nearest_neighbour_distance(t, 1.0) == pytest.approx(1.0)
+
+
+def test_slope_check_accepts_slope_equal_to_rank_and_rejects_otherwise():
+    sigma = np.logspace(0, -3, 10)
+    rows = pd.DataFrame({"bottleneck": 1, "network_seed": 0, "local_rank": 0.5, "relative_sigma": sigma,
+                         "sigma": sigma, "spacing": 1e-4, "log_n": 20.0, "kde_upper": 0.5 * -np.log(sigma)})
+    assert statements.slope_check(rows, 2.0, 0.1, 1.0).holds.all()
+    assert not statements.slope_check(rows.assign(local_rank=1.0), 2.0, 0.1, 1.0).holds.any()
+
+
+# ----------------------------------------------------------------------------------------------------
+# weight decay
+
+
+def test_adamw_shrinks_an_unfed_direction_by_one_minus_lr_decay_per_step():
+    from lrc_utils.training import adamw_weights_only
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 2).double()
+    start = layer.weight.detach().clone()
+    opt = adamw_weights_only(layer, lr=1e-2, weight_decay=0.5)
+    for _ in range(200):  # the loss only involves the first column: the other columns get no gradient
+        opt.zero_grad()
+        layer.weight[:, 0].square().sum().backward()
+        opt.step()
+    assert torch.allclose(layer.weight[:, 1:], start[:, 1:] * (1 - 1e-2 * 0.5) ** 200, rtol=1e-12)
+
+
+def test_predicted_crossing_step_hand_worked():
+    rate = -math.log(1 - 1e-4)
+    assert theory.predicted_crossing_step(1.0, 100, 0.01, 1e-3, 0.1) == pytest.approx(100 + math.log(100) / rate)
+    assert theory.predicted_crossing_step(0.005, 100, 0.01, 1e-3, 0.1) == 100
+
+
+def test_decay_check_finds_ratio_one_for_pure_decay_on_log_spaced_records():
+    steps = np.unique(np.logspace(0, 5, 40).astype(int))
+    rate = -math.log(1 - 1e-4)
+    rows = [{"step": s, "layer": 1, "index": i, "singular_value": v0 * math.exp(-rate * (s - 1))}
+            for s in steps for i, v0 in enumerate([2.0, 1.0, 0.5])]
+    check = statements.decay_check(pd.DataFrame(rows), 1e-3, 0.1, 0.01, 1, 0.05)
+    assert check["crossing tol"].iloc[0] == 3
+    assert check["median observed / predicted"].iloc[0] == pytest.approx(1.0, rel=1e-9)
+    assert check.holds.all()
+
+
+def test_weight_spectrum_monitor_against_svdvals():
+    model = relu_net([4, 3, 2])
+    rows = theory.WeightSpectrumMonitor()(model, 0, 0.0)
+    expected = torch.linalg.svdvals(model.layers[0].weight.detach())
+    got = [r["singular_value"] for r in rows if r["layer"] == 1]
+    assert np.allclose(got, expected.numpy())
+
+
+# ----------------------------------------------------------------------------------------------------
+# margins
+
+
+def test_margin_separation_bound_holds_and_its_constant_is_the_product_of_norms():
+    torch.manual_seed(2)
+    model = MLP([5, 8, 8, 3], "relu", init="normal")
+    result = theory.margin_separation(model, torch.randn(200, 5))
+    norms = [torch.linalg.matrix_norm(layer.weight.double(), ord=2) for layer in model.layers]
+    assert result["lipschitz"] == pytest.approx(math.sqrt(2) * float(torch.stack(norms).prod()))
+    assert result["pairs"] > 0 and result["max_ratio"] <= 1.0
+
+
+# ----------------------------------------------------------------------------------------------------
+# rank and information readings
+
+
+def hand_table():
+    # One run, steps 1..5; training accuracy 0.5, 0.9, 0.99, 1.0, 1.0: with gap 0.02 the terminal phase is 3..5.
+    steps = [1, 2, 3, 4, 5]
+    return pd.DataFrame({"run": "r", "network": "12bit", "activation": "tanh", "l2": 0.0, "seed": 0, "step": steps,
+                         "layer": 1, "estimator": "binning", "local_rank": [5, 4, 3, 2, 1],
+                         "ixt": [1.0, 2.0, 3.0, 2.5, 2.0], "train_acc": [0.5, 0.9, 0.99, 1.0, 1.0]})
+
+
+def test_terminal_phase_hand_counted():
+    assert rank_information.terminal_phase(hand_table(), 0.02).tolist() == [False, False, True, True, True]
+
+
+def test_terminal_correlation_hand_worked():
+    row = rank_information.terminal_correlations(hand_table(), 0.02, 0.05).iloc[0]
+    assert row.points == 3 and row["pooled rho"] == pytest.approx(1.0)  # ranks 3,2,1 and ixt 3,2.5,2
+    constant = rank_information.terminal_correlations(hand_table().assign(ixt=8.3), 0.02, 0.05).iloc[0]
+    assert constant.together == "constant"
