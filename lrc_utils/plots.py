@@ -68,8 +68,8 @@ def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dic
             mark, label = marks[panel]
             for ax in (top, bottom):
                 ax.axvline(mark, color="tab:red", ls="-.", lw=1)
-            top.text(mark, 0.02, f" {label}", transform=top.get_xaxis_transform(), fontsize=7, color="tab:red",
-                     rotation=90, va="bottom", ha="right")
+            top.text(mark, 0.97, f"{label} ", transform=top.get_xaxis_transform(), fontsize=7, color="tab:red",
+                     rotation=90, va="top", ha="right")
         top.set(xscale="log", ylabel=f"local rank (atol = {atol:g})", xlabel="",
                 title=f"{titles[panel]}\n{seeds(rows.seed.nunique())}", ylim=(0, None))
         top.legend(title="layer", loc="lower left", fontsize=7, title_fontsize=7, ncol=2, frameon=True)

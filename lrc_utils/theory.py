@@ -102,7 +102,8 @@ def relu_check(model: torch.nn.Module, x: torch.Tensor) -> pd.DataFrame:
     ``min(input_dim, width_l, active_1, ..., active_{l-1})`` (``active_k``: units of layer k with a positive
     pre-activation at the input), and the largest entry of ``|J_l - restricted_product|`` with J_l from
     ``torch.func`` (:func:`lrc_utils.local_rank.input_jacobians`). Columns ``input, layer, exact_rank,
-    min_active, bound, product_error``. Float64 copy of ``model``."""
+    min_active (NaN for layer 1, which has no units before it), bound, product_error``. Float64 copy of
+    ``model``."""
     if getattr(model, "activation", None) != "relu":
         raise ValueError(f"relu_check needs a ReLU MLP, got activation {getattr(model, 'activation', None)!r}")
     m64 = float64_copy(model)
@@ -119,7 +120,7 @@ def relu_check(model: torch.nn.Module, x: torch.Tensor) -> pd.DataFrame:
             counts = [int(m.sum()) for m in masks]
             s = torch.linalg.svdvals(jacobians[layer - 1][i])[None]
             rows.append({"input": i, "layer": layer, "exact_rank": int(exact_ranks(s)[0]),
-                         "min_active": min(counts) if counts else weights[0].shape[0],
+                         "min_active": min(counts) if counts else math.nan,
                          "bound": min([x.shape[1], weights[layer - 1].shape[0], *counts]),
                          "product_error": float((jacobians[layer - 1][i] - product).abs().max())})
     return pd.DataFrame(rows)
@@ -195,17 +196,11 @@ class WeightSpectrumMonitor:
         return rows
 
 
-def crossing_steps(spectrum: pd.DataFrame, tol: float) -> pd.DataFrame:
-    """Per (layer, index) of a ``spectrum`` table (one run): the first recorded step at which the singular value
-    is at or below ``tol`` (NaN if never). Columns ``layer, index, crossing_step``."""
-    below = spectrum[spectrum.singular_value <= tol]
-    first = below.groupby(["layer", "index"]).step.min()
-    keys = spectrum[["layer", "index"]].drop_duplicates().set_index(["layer", "index"]).index
-    return first.reindex(keys).rename("crossing_step").reset_index()
-
-
 # ----------------------------------------------------------------------------------------------------
 # margins and weight norms
+
+#: Activations that are 1-Lipschitz (their derivative lies in [0, 1]).
+LIPSCHITZ_ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid", "softplus", "elu", "identity"})
 
 
 @torch.no_grad()
@@ -215,7 +210,12 @@ def margin_separation(model: torch.nn.Module, x: torch.Tensor) -> dict[str, floa
     different predicted classes and margins m, m' (top logit minus the runner-up) lie at least
     (m + m') / lipschitz apart. Returns ``lipschitz``, ``pairs`` (input pairs with different predictions) and
     ``max_ratio`` = the largest (m + m') / (lipschitz x distance) over them, which the statement puts at <= 1
-    (NaN if no pair)."""
+    (NaN if no pair). Refuses activations that are not 1-Lipschitz (GELU) and noisy networks (their forward pass
+    is random)."""
+    activation = getattr(model, "activation", None)
+    if activation not in LIPSCHITZ_ACTIVATIONS or getattr(model, "noise_std", None) is not None:
+        raise ValueError(f"margin_separation needs a noiseless MLP with an activation among "
+                         f"{sorted(LIPSCHITZ_ACTIVATIONS)}, got {type(model).__name__} with {activation!r}")
     weights = [layer.weight.detach().double() for layer in model.layers]
     lipschitz = math.sqrt(2) * math.prod(float(torch.linalg.matrix_norm(w, ord=2)) for w in weights)
     logits = float64_copy(model)(x.double())

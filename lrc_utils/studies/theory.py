@@ -88,8 +88,9 @@ def channel_table(p) -> pd.DataFrame:
 
 def slope_table(p) -> pd.DataFrame:
     """I(X; p_3(X) + sigma Z) for X ~ N(0, I_10) and p_3 the third pre-activation of a random ReLU network
-    10-32-r-32 (weights N(0, 1/fan_in)): its Jacobian is W_3 D_2 W_2 D_1 W_1, of rank at most the bottleneck
-    width r and equal to the number of active bottleneck units. KDE bounds over noise levels relative to the
+    10-32-r-32 (weights N(0, 1/fan_in), zero biases): its Jacobian is W_3 D_2 W_2 D_1 W_1, of rank at most the
+    number of active bottleneck units (at most r), and generically equal to it while that number is at most
+    min(10, active units of layer 1). KDE bounds over noise levels relative to the
     layer's scale (the root of the summed variances of p_3), with the mean exact local rank over the same draws
     and the samples' spacing (:func:`lrc_utils.theory.nearest_neighbour_distance` at ``p.nn_quantile``)."""
     gen = torch.Generator().manual_seed(p.seed)
