@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .theory import decay_per_step, information_slope, predicted_crossing_step
+from .theory import information_slope, predicted_crossing_step
 
 
 def theory_checks(tables: dict[str, pd.DataFrame], p) -> dict[str, pd.DataFrame]:
@@ -31,7 +31,10 @@ def show(check: pd.DataFrame, statement: str) -> None:
 
 
 def require(check: pd.DataFrame, statement: str) -> None:
-    """Raise ``AssertionError`` naming ``statement`` and the failing rows if any row of ``check`` fails."""
+    """Raise ``AssertionError`` naming ``statement`` and the failing rows if any row of ``check`` fails, or if
+    the check has a ``judged`` column and judged no row (a check that tested nothing does not pass)."""
+    if "judged" in check and not check.judged.any():
+        raise AssertionError(f"{statement}: no case could be judged\n{check.to_string()}")
     failed = check[~check.holds.astype(bool)]
     if len(failed):
         raise AssertionError(f"{statement}: the check fails on\n{failed.to_string()}")
@@ -114,7 +117,8 @@ def channel_check(channel: pd.DataFrame, info_margin: float) -> pd.DataFrame:
                      "slope of upper estimate": information_slope(t.sigma, t.kde_upper) if len(t) >= 2 else np.nan,
                      "largest estimate": float(r.kde_upper.max()), "log N": float(r.log_n.iloc[0])})
     out = pd.DataFrame(rows)
-    return out.assign(holds=(out["closed form inside bounds"] == out["trusted levels"])
+    return out.assign(judged=out["trusted levels"] > 0,
+                      holds=(out["closed form inside bounds"] == out["trusted levels"])
                       & (out["largest estimate"] <= out["log N"] + 1e-9))
 
 
@@ -138,7 +142,8 @@ def slope_check(slope: pd.DataFrame, info_margin: float, rel_tol: float, max_rel
                      "levels in window": len(window), "slope": fitted,
                      "relative difference": abs(fitted - rank) / rank if rank else np.nan})
     out = pd.DataFrame(rows)
-    return out.assign(holds=out["relative difference"].isna() | (out["relative difference"] <= rel_tol))
+    return out.assign(judged=out["relative difference"].notna(),
+                      holds=out["relative difference"].isna() | (out["relative difference"] <= rel_tol))
 
 
 def interpolated_crossing(series: pd.Series, first_below: int, tol: float) -> float:
@@ -155,13 +160,13 @@ def interpolated_crossing(series: pd.Series, first_below: int, tol: float) -> fl
 def decay_check(spectrum: pd.DataFrame, lr: float, weight_decay: float, tol: float, from_step: int,
                 rel_tol: float, max_early_share: float = 0.05) -> pd.DataFrame:
     """Per layer of one run's ``spectrum`` table: for every singular value above ``tol`` at ``from_step`` that
-    falls to ``tol`` or below later, the step at which it does (interpolated, :func:`interpolated_crossing`)
-    against the step predicted by weight decay alone from its value at ``from_step``
-    (:func:`lrc_utils.theory.predicted_crossing_step`).
-    Reports the count, the median ratio observed / predicted, the share within ``rel_tol`` of 1 and the share
-    earlier than ``(1 - rel_tol)`` x predicted. Weight decay alone gives ratio 1; a gradient that still feeds a
-    direction holds it up, so the prediction is a lower bound. Holds when at most ``max_early_share`` of the
-    crossings come earlier than ``(1 - rel_tol)`` x predicted."""
+    falls to ``tol`` or below later, the number of steps from ``from_step`` it takes (interpolated,
+    :func:`interpolated_crossing`) against the number weight decay alone predicts from its value at
+    ``from_step`` (:func:`lrc_utils.theory.predicted_crossing_step`). Reports the count, the median ratio
+    observed / predicted, the share within ``rel_tol`` of 1 and the share below ``1 - rel_tol``. Weight decay
+    alone gives ratio 1; a gradient that still feeds a direction usually holds it up (ratio above 1), though it
+    can also push it down. Holds when at most ``max_early_share`` of the crossings have a ratio below
+    ``1 - rel_tol``."""
     rows = []
     for layer, part in spectrum.groupby("layer"):
         wide = part.pivot(index="step", columns="index", values="singular_value").sort_index()
@@ -172,8 +177,8 @@ def decay_check(spectrum: pd.DataFrame, lr: float, weight_decay: float, tol: flo
             series = wide.loc[wide.index >= start, i]
             below = np.flatnonzero(series.to_numpy() <= tol)
             if len(below):
-                observed = interpolated_crossing(series, below[0], tol)
-                predicted = predicted_crossing_step(float(at_start[i]), int(start), tol, lr, weight_decay)
+                observed = interpolated_crossing(series, below[0], tol) - start
+                predicted = predicted_crossing_step(float(at_start[i]), int(start), tol, lr, weight_decay) - start
                 ratios.append(observed / predicted)
         ratios = np.asarray(ratios)
         rows.append({"layer": layer, "from step": int(start), "singular values": wide.shape[1],
@@ -183,8 +188,7 @@ def decay_check(spectrum: pd.DataFrame, lr: float, weight_decay: float, tol: flo
                      "earlier than predicted": int((ratios < 1 - rel_tol).sum())})
     out = pd.DataFrame(rows)
     early_share = out["earlier than predicted"] / out["crossing tol"].where(out["crossing tol"] > 0)
-    return out.assign(holds=early_share.isna() | (early_share <= max_early_share),
-                      rate_per_step=decay_per_step(lr, weight_decay))
+    return out.assign(holds=early_share.isna() | (early_share <= max_early_share))
 
 
 def fit_step(rows: pd.DataFrame, threshold: float = 0.99) -> int:

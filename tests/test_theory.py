@@ -131,8 +131,11 @@ def test_information_slope_of_a_line():
 
 
 def test_nearest_neighbour_distance_hand_counted():
-    t = torch.tensor([[0.0], [1.0], [3.0], [3.0]])  # nearest: 1, 1, 0 (twin), 0 (twin): the twins do not count
-    assert theory.nearest_neighbour_distance(t, 1.0) == pytest.approx(1.0)
+    # nearest: 1, 1, 0 (twin), 0 (twin), 3.5: the twins do not count, so the median of 1, 1, 3.5 is 1
+    # (with the twins it would be the median of 0, 0, 1, 1, 3.5, also 1; the 0.25 quantile tells them apart)
+    t = torch.tensor([[0.0], [1.0], [3.0], [3.0], [6.5]])
+    assert theory.nearest_neighbour_distance(t, 0.5) == pytest.approx(1.0)
+    assert theory.nearest_neighbour_distance(t, 0.0) == pytest.approx(1.0)  # would be 0 with the twins
 
 
 def test_slope_check_accepts_slope_equal_to_rank_and_rejects_otherwise():
@@ -167,6 +170,58 @@ def test_predicted_crossing_step_hand_worked():
     assert theory.predicted_crossing_step(0.005, 100, 0.01, 1e-3, 0.1) == 100
 
 
+def test_decay_check_flags_crossings_faster_than_weight_decay_after_a_late_start():
+    # From step 5,000 a value at 1.1 x tol crosses within 20 steps, where weight decay alone needs about 950:
+    # counted from step 0 the ratio would be 5020 / 5950 = 0.84; counted from the start it is 0.02.
+    steps = [4000, 5000, 5010, 5020, 5030]
+    values = [1.2e-2, 1.1e-2, 1.05e-2, 0.9e-2, 0.8e-2]
+    rows = pd.DataFrame({"step": steps, "layer": 1, "index": 0, "singular_value": values})
+    check = statements.decay_check(rows, 1e-3, 0.1, 0.01, 5000, 0.25)
+    assert check["median observed / predicted"].iloc[0] < 0.05
+    assert check["earlier than predicted"].iloc[0] == 1 and not check.holds.any()
+
+
+def test_interpolated_crossing_of_an_exponential_is_exact():
+    series = pd.Series([1.0, math.exp(-2.0)], index=[0, 100])
+    assert statements.interpolated_crossing(series, 1, math.exp(-0.5)) == pytest.approx(25.0)
+
+
+def test_decay_checks_take_each_panel_settings_and_fit_step():
+    from types import SimpleNamespace
+
+    rate = -math.log(1 - 1e-4)
+    rows = [{"panel": "mnist", "step": s, "layer": 1, "index": 0, "singular_value": 0.5 * math.exp(-rate * s),
+             "train_acc": 0.5 if s < 10 else 1.0} for s in (1, 10, 100, 10_000, 40_000, 60_000)]
+    p = SimpleNamespace(mnist_lr=1e-3, mnist_weight_decay=0.1, atol=0.01, decay_tolerance=0.25)
+    check = statements.decay_checks(pd.DataFrame(rows), p)
+    assert statements.fit_step(pd.DataFrame(rows)) == 10
+    assert check["from step"].iloc[0] == 10 and check["median observed / predicted"].iloc[0] == pytest.approx(1.0)
+
+
+def test_channel_check_on_hand_made_rows():
+    rows = pd.DataFrame({"rank": 1, "sigma": [1.0, 0.1, 0.01], "closed_form": [0.35, 2.3, 4.6],
+                         "kde_upper": [0.6, 2.8, 7.9], "kde_lower": [0.2, 2.1, 7.5], "log_n": 8.3})
+    check = statements.channel_check(rows, 2.0)  # the last level is within 2 nats of log N: not trusted
+    assert check["trusted levels"].iloc[0] == 2 and check.holds.all()
+    outside = statements.channel_check(rows.assign(kde_upper=[0.3, 2.8, 7.9]), 2.0)
+    assert not outside.holds.any()
+    with pytest.raises(AssertionError, match="no case could be judged"):
+        statements.require(statements.channel_check(rows.assign(kde_upper=7.0), 2.0), "s")
+
+
+def test_margin_check_and_the_tight_case_of_the_bound():
+    # f(x) = (x, -x) / sqrt(2) after one identity-like ReLU unit: logit difference sqrt(2) x, Lipschitz sqrt(2)
+    # x 1 x 1, so two inputs +-1 at distance 2 with margins sqrt(2) each give ratio exactly 1.
+    model = MLP([1, 1, 2], "identity").double()
+    set_weights(model, [[[1.0]], [[2**-0.5], [-(2**-0.5)]]], [[0.0], [0.0, 0.0]])
+    result = theory.margin_separation(model, torch.tensor([[1.0], [-1.0]]))
+    assert result["pairs"] == 1 and result["max_ratio"] == pytest.approx(1.0)
+    assert statements.margin_check(pd.DataFrame([result])).holds.all()
+    assert not statements.margin_check(pd.DataFrame([{**result, "max_ratio": 1.2}])).holds.any()
+    with pytest.raises(ValueError, match="1-Lipschitz|noiseless MLP"):
+        theory.margin_separation(MLP([1, 2, 2], "gelu"), torch.zeros(2, 1))
+
+
 def test_decay_check_finds_ratio_one_for_pure_decay_on_log_spaced_records():
     steps = np.unique(np.logspace(0, 5, 40).astype(int))
     rate = -math.log(1 - 1e-4)
@@ -194,7 +249,7 @@ def test_margin_separation_bound_holds_and_its_constant_is_the_product_of_norms(
     torch.manual_seed(2)
     model = MLP([5, 8, 8, 3], "relu", init="normal")
     result = theory.margin_separation(model, torch.randn(200, 5))
-    norms = [torch.linalg.matrix_norm(layer.weight.double(), ord=2) for layer in model.layers]
+    norms = [torch.linalg.matrix_norm(layer.weight.detach().double(), ord=2) for layer in model.layers]
     assert result["lipschitz"] == pytest.approx(math.sqrt(2) * float(torch.stack(norms).prod()))
     assert result["pairs"] > 0 and result["max_ratio"] <= 1.0
 
