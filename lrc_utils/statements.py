@@ -188,7 +188,7 @@ def decay_check(spectrum: pd.DataFrame, lr: float, weight_decay: float, tol: flo
                      "earlier than predicted": int((ratios < 1 - rel_tol).sum())})
     out = pd.DataFrame(rows)
     early_share = out["earlier than predicted"] / out["crossing tol"].where(out["crossing tol"] > 0)
-    return out.assign(holds=early_share.isna() | (early_share <= max_early_share))
+    return out.assign(judged=out["crossing tol"] > 0, holds=early_share.isna() | (early_share <= max_early_share))
 
 
 def fit_step(rows: pd.DataFrame, threshold: float = 0.99) -> int:
