@@ -536,7 +536,7 @@ def information_slopes(channel: pd.DataFrame, slope: pd.DataFrame, info_margin: 
     return fig
 
 
-def weight_decay_spectra(spectrum: pd.DataFrame, p, every: int = 3):
+def weight_decay_spectra(spectrum: pd.DataFrame, p, every: int = 10):
     """Per panel: singular values of the first weight matrix over training (grey), the tolerance ``p.atol``
     (red), and from the fit step the pure weight-decay prediction of every ``every``-th singular value (dashed)."""
     from .statements import fit_step, panel_prefix
