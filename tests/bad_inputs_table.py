@@ -862,6 +862,28 @@ def parameter_cases() -> list[ParameterCases]:
     return out
 
 
+def theory_cases() -> list[Case]:
+    from lrc_utils import statements, theory
+
+    gen = torch.Generator().manual_seed(0)
+    return [
+        Case("theory.relu_check", "a tanh network", lambda tmp: theory.relu_check(MLP([3, 4, 2], "tanh"), randn(2, 3)),
+             ValueError, "relu_check needs a ReLU MLP, got activation 'tanh'"),
+        Case("theory.margin_separation", "a GELU network (not 1-Lipschitz)",
+             lambda tmp: theory.margin_separation(MLP([3, 4, 2], "gelu"), randn(2, 3)), ValueError,
+             "margin_separation needs a noiseless MLP with an activation among"),
+        Case("theory.rank_r_matrix", "`rank = 0`", lambda tmp: theory.rank_r_matrix(3, 4, 0, gen), ValueError,
+             "rank must lie in [1, 3], got 0"),
+        Case("theory.information_slope", "one noise level", lambda tmp: theory.information_slope([0.1], [1.0]),
+             ValueError, "a slope needs at least two noise levels, got 1"),
+        Case("theory.decay_per_step", "`lr = 1.0`, `weight_decay = 2.0`", lambda tmp: theory.decay_per_step(1.0, 2.0),
+             ValueError, "need 0 < lr x weight_decay < 1"),
+        Case("statements.require", "a check that judged no case",
+             lambda tmp: statements.require(pd.DataFrame({"judged": [False], "holds": [True]}), "s"), AssertionError,
+             "s: no case could be judged"),
+    ]
+
+
 SECTIONS: dict[str, Callable[[], list[Case]]] = {
     "Local rank": local_rank_cases,
     "Models and the Deep VIB": model_cases,
@@ -870,6 +892,7 @@ SECTIONS: dict[str, Callable[[], list[Case]]] = {
     "Training and grids": training_cases,
     "Runner, result store and configuration": runner_store_config_cases,
     "Notebook parameters: names and checks": notebook_cases,
+    "Theory statements": theory_cases,
 }
 PARAMETERS = parameter_cases()
 CASES: list[Case] = [replace(case, section=title) for title, build in SECTIONS.items() for case in build()] + [

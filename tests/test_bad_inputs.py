@@ -19,7 +19,9 @@ PUBLIC = [
     "data.load_fashion_mnist", "data.load_image_dataset", "data.load_szt_12bit", "data.disjoint_subsets",
     "data.gaussian_classification", "data.hierarchical_gaussian_mixture", "training.FitConfig", "training.fit",
     "grid.run_grid", "runner.load_preset", "runner.check_parameters", "runner.declared_parameters",
-    "store.ResultStore", "config.get_device", "config.seed_everything",
+    "store.ResultStore", "config.get_device", "config.seed_everything", "theory.relu_check",
+    "theory.margin_separation", "theory.rank_r_matrix", "theory.information_slope", "theory.decay_per_step",
+    "statements.require",
 ]
 
 
