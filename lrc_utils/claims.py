@@ -418,8 +418,8 @@ def weight_decay_claim(spectrum: pd.DataFrame, p: dict) -> dict:
                          f"predicted {r['median observed / predicted']:.2f}" for _, r in crossing.iterrows())
     return _row("Weight decay lowers rank late in training: a direction the gradient no longer feeds shrinks by "
                 "$1 - \\eta\\lambda$ per step (our statement)", "theory",
-                f"per trained network and layer: at most 5% of the singular values crossing atol do so before "
-                f"{1 - p['decay_tolerance']:.2f} x the step predicted from weight decay alone",
+                f"per trained network and layer: at most 5% of the singular values crossing atol after the fit take "
+                f"less than {1 - p['decay_tolerance']:.2f} x the steps weight decay alone predicts",
                 _counted(int(checks.holds.sum()), len(checks)), measured or "no singular value crossed atol")
 
 
