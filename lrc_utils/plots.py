@@ -539,7 +539,7 @@ def information_slopes(channel: pd.DataFrame, slope: pd.DataFrame, info_margin: 
 def weight_decay_spectra(spectrum: pd.DataFrame, p, every: int = 10):
     """Per panel: singular values of the first weight matrix over training (grey), the tolerance ``p.atol``
     (red), and from the fit step the pure weight-decay prediction of every ``every``-th singular value (dashed)."""
-    from .statements import fit_step, panel_prefix
+    from .statements import panel_prefix
     from .theory import decay_per_step
 
     panels = list(dict.fromkeys(spectrum.panel))
@@ -548,7 +548,7 @@ def weight_decay_spectra(spectrum: pd.DataFrame, p, every: int = 10):
         part = spectrum[spectrum.panel == panel]
         wide = part[part.layer == 1].pivot(index="step", columns="index", values="singular_value").sort_index()
         ax.plot(wide.index, wide.to_numpy(), color="0.55", lw=0.5)
-        start = fit_step(part)
+        start = first_step_at_accuracy(part, 0.99)
         rate = decay_per_step(getattr(p, f"{panel_prefix(panel)}_lr"),
                               getattr(p, f"{panel_prefix(panel)}_weight_decay"))
         steps = wide.index[wide.index >= start].to_numpy()

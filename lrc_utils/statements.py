@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .analysis import first_step_at_accuracy
 from .theory import information_slope, predicted_crossing_step
 
 
@@ -191,22 +192,14 @@ def decay_check(spectrum: pd.DataFrame, lr: float, weight_decay: float, tol: flo
     return out.assign(judged=out["crossing tol"] > 0, holds=early_share.isna() | (early_share <= max_early_share))
 
 
-def fit_step(rows: pd.DataFrame, threshold: float = 0.99) -> int:
-    """The first recorded step of one run's table (columns step, train_acc) with training accuracy at least
-    ``threshold`` (else the last step)."""
-    acc = rows.groupby("step").train_acc.first()
-    reached = acc[acc >= threshold]
-    return int(reached.index.min()) if len(reached) else int(acc.index.max())
-
-
 def decay_checks(spectrum: pd.DataFrame, p) -> pd.DataFrame:
     """:func:`decay_check` for each panel of the theory study's ``spectrum`` table, from its fit step
-    (:func:`fit_step`), with the panel's learning rate and weight decay and the tolerance ``p.atol`` from the
-    notebook's parameters ``p``."""
+    (:func:`lrc_utils.analysis.first_step_at_accuracy` at 99%), with the panel's learning rate and weight
+    decay and the tolerance ``p.atol`` from the notebook's parameters ``p``."""
     frames = []
     for panel, part in spectrum.groupby("panel", sort=False):
         lr, wd = getattr(p, f"{panel_prefix(panel)}_lr"), getattr(p, f"{panel_prefix(panel)}_weight_decay")
-        check = decay_check(part, lr, wd, p.atol, fit_step(part), p.decay_tolerance)
+        check = decay_check(part, lr, wd, p.atol, first_step_at_accuracy(part, 0.99), p.decay_tolerance)
         frames.append(check.assign(panel=panel))
     out = pd.concat(frames, ignore_index=True)
     return out[["panel", *[c for c in out.columns if c != "panel"]]]

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from lrc_utils import rank_information, statements, theory
+from lrc_utils.analysis import first_step_at_accuracy
 from lrc_utils.models import MLP
 
 
@@ -194,7 +195,7 @@ def test_decay_checks_take_each_panel_settings_and_fit_step():
              "train_acc": 0.5 if s < 10 else 1.0} for s in (1, 10, 100, 10_000, 40_000, 60_000)]
     p = SimpleNamespace(mnist_lr=1e-3, mnist_weight_decay=0.1, atol=0.01, decay_tolerance=0.25)
     check = statements.decay_checks(pd.DataFrame(rows), p)
-    assert statements.fit_step(pd.DataFrame(rows)) == 10
+    assert first_step_at_accuracy(pd.DataFrame(rows), 0.99) == 10
     assert check["from step"].iloc[0] == 10 and check["median observed / predicted"].iloc[0] == pytest.approx(1.0)
 
 
