@@ -11,20 +11,34 @@ Two paths compute the same numbers:
   (``vmap`` of ``jacfwd`` or ``jacrev``, whichever needs fewer passes), all layers at once.
 * **Fast** (:class:`lrc_utils.MLP`, :class:`lrc_utils.vib.VIB`: any model with ``chain_layers()`` and
   ``act_derivative``): the chain rule written out,
-  ``J_l(x) = W_l diag(f'(z_{l-1}(x))) ... diag(f'(z_1(x))) W_1``, for all layers in one pass. Two facts
+  ``J_l(x) = W_l diag(f'(z_{l-1}(x))) ... diag(f'(z_1(x))) W_1``, for all layers in one pass. Three facts
   cut the work. (1) ``W_1 = L Q^T`` with ``Q`` of orthonormal columns (a QR of ``W_1^T``, once per
   call), so ``J_l(x) = A_l(x) Q^T`` and ``A_l(x)`` (``[width_l, min(width_1, input_dim)]``) has the
   same singular values: the 784-wide Jacobian of MNIST is never formed. (2) The first layer's Jacobian
-  is ``W_1`` for every input, so it is counted once.
+  is ``W_1`` for every input, so it is counted once. (3) Units of layer 1 with ``f'(z_1) = 0`` exactly
+  (inactive ReLU units) drop out of every later Jacobian: with ``S`` the ``s`` units where it is
+  nonzero, ``J_l = M_l D_S W_{1,S}`` and ``W_{1,S} W_{1,S}^T = C C^T`` (a float64 Cholesky of the ``s x s``
+  block of ``W_1 W_1^T``), so ``A_l = M_l D_S C`` (``[width_l, s]``) has the singular values of ``J_l``.
+  For a ReLU network about half the units are inactive, which halves the chain products and shrinks
+  every Gram matrix and factorisation to ``s x s``. Inputs are sorted by ``s`` and each chunk is padded
+  to its largest ``s`` with exactly zero columns, which add only zero singular values.
+
+The reduced Jacobians are formed in the model's dtype (float32 products for a float32 model, as
+before this kernel was made faster); everything after them is float64.
 
 Counting. Singular values of ``A`` above ``tol`` are the eigenvalues of the Gram matrix ``G = A A^T``
 (or ``A^T A``, the smaller) above ``tol^2``. With ``rtol = 0`` the count is the number of positive
-eigenvalues of ``G - tol^2 I``, which Sylvester's law of inertia reads off an ``LDL^T`` factorisation
-(Bunch-Kaufman, ``torch.linalg.ldl_factor_ex``): a third of the cost of an eigendecomposition and
-far cheaper than an SVD. With ``rtol > 0`` the largest singular value is needed too, and the count comes
-from ``eigvalsh(G)``. The Gram matrix is formed in float64, so squaring does not cost precision at the
+eigenvalues of ``G - tol^2 I``: all of them when its Cholesky factorisation succeeds (the common case
+once inactive units are dropped), otherwise as many as Sylvester's law of inertia reads off an
+``LDL^T`` factorisation (Bunch-Kaufman, ``torch.linalg.ldl_factor_ex``). Both are far cheaper than an
+SVD. With ``rtol > 0`` the largest singular value is needed too, and the count comes from
+``eigvalsh(G)``. The Gram matrix is formed in float64, so squaring does not cost precision at the
 threshold even for float32 models; a threshold too close to zero for the Gram matrix to resolve
 (``atol = 0``, say) is counted from singular values (``torch.linalg.svdvals``) instead, matrix by matrix.
+(A float32 Gram matrix would be faster but is not safe at the paper's ``atol = 0.01``: for the
+benchmark MLP its rigorous error bound ``gamma_k trace(G)`` (``gamma_k ~ k * 6e-8``) exceeded ``tol^2``
+4x to 60x for every input, so no input could be certified, and its counts differed from the float64
+ones on 2 of 256 inputs in layer 4.)
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import nn
@@ -39,6 +54,13 @@ from torch import nn
 METHODS = ("auto", "inertia", "eigh", "svd")
 #: Memory budget (bytes) for one chunk's per-layer factors; sets the default chunk size.
 CHUNK_BYTES = 2**28
+#: The fast path's budget (bytes) for one chunk's float64 reduced Jacobians of one layer, per CPU thread:
+#: small enough for a chunk to work in cache (measured best near 2**23 on a 2-core AMD EPYC).
+FAST_CHUNK_BYTES = 2**23
+#: The fast path splits the inputs into at least this many chunks (so that small batches still keep several CPU
+#: threads busy). The chunks, and so every rounding inside them, do not depend on the number of threads: the
+#: ranks are the same on any machine.
+FAST_MIN_CHUNKS = 8
 #: Safety factor of the float64 Gram matrix's resolution (see count_singular_values_above).
 GRAM_RESOLUTION = 1e3
 
@@ -110,8 +132,8 @@ def input_jacobians(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
 
     n_outputs = sum(p.shape[1] for p in model.preactivations(x[:1]))
     jac = jacfwd if x.shape[1] <= n_outputs else jacrev
-    with quiet_forward_ad():
-        return list(vmap(jac(per_sample))(x))
+    with quiet_forward_ad():  # clone: on a slice of a larger tensor, jacfwd allocates tangents for all of it
+        return list(vmap(jac(per_sample))(x.clone()))
 
 
 def has_fast_path(model: nn.Module) -> bool:
@@ -120,17 +142,21 @@ def has_fast_path(model: nn.Module) -> bool:
     return callable(getattr(model, "chain_layers", None)) and callable(getattr(model, "act_derivative", None))
 
 
+def _first_factor(w1: torch.Tensor) -> torch.Tensor:
+    """``F`` ``[width_1, r]``, ``r = min(width_1, input_dim)``, with ``W_1 = F Q^T`` for orthonormal ``Q``."""
+    if w1.shape[1] > w1.shape[0]:
+        _, r = torch.linalg.qr(w1.T)  # W_1^T = Q R, so W_1 = R^T Q^T
+        return r.T.contiguous()
+    return w1
+
+
 def _chain_factors(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """Reduced Jacobians ``A_l(x)`` of a chain model, one ``[n, width_l, r]`` tensor per pre-activation,
     with ``J_l(x) = A_l(x) Q^T`` for a fixed ``Q`` of orthonormal columns, ``r = min(width_1, input_dim)``.
-    Layer 1's factor is returned as ``[1, width_1, r]`` (the same for every input)."""
+    Layer 1's factor is returned as ``[1, width_1, r]`` (the same for every input). Used by
+    :func:`singular_values`; :func:`local_rank` uses the reduced form of :func:`_chain_ranks`."""
     weights = [layer.weight.detach() for layer in model.chain_layers()]
-    w1 = weights[0]
-    if w1.shape[1] > w1.shape[0]:
-        _, r = torch.linalg.qr(w1.T)  # W_1^T = Q R, so W_1 = R^T Q^T
-        factor = r.T.contiguous()
-    else:
-        factor = w1
+    factor = _first_factor(weights[0])
     n = x.shape[0]
     with torch.no_grad():
         zs = model.preactivations(x)
@@ -141,6 +167,116 @@ def _chain_factors(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
         a = (w @ scaled.reshape(scaled.shape[0], -1)).reshape(w.shape[0], n, -1)
         factors.append(a.permute(1, 0, 2))
     return factors
+
+
+def _active_start(gram1: torch.Tensor, d1: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transposed start factors without the inactive units of layer 1 (fact (3) of the module docstring).
+
+    Args:
+        gram1: ``W_1 W_1^T``, float64 ``[width_1, width_1]``.
+        d1: ``f'(z_1)`` of a chunk, ``[m, width_1]``.
+    Returns:
+        ``T`` ``[m, s, width_1]`` in ``dtype`` with ``T^T T = D_1 W_1 W_1^T D_1`` (``s`` the chunk's largest
+        number of units with ``f' != 0``; rows beyond an input's own count are exactly zero), and that
+        count, int64 ``[m]``. Raises ``torch.linalg.LinAlgError`` when a block of ``W_1 W_1^T`` on the
+        active units is not numerically positive definite (rows of ``W_1`` nearly dependent).
+    """
+    m = d1.shape[0]
+    active = d1 != 0
+    n_active = active.sum(1)
+    s = int(n_active.max())
+    units = torch.argsort((~active).to(torch.uint8), dim=1, stable=True)[:, :s]  # active units first
+    valid = torch.arange(s, device=d1.device) < n_active[:, None]  # [m, s]
+    block = gram1[units[:, :, None], units[:, None, :]]  # [m, s, s]
+    eye = torch.eye(s, dtype=block.dtype, device=block.device)
+    block = torch.where(valid[:, :, None] & valid[:, None, :], block, eye)  # padding: an identity block
+    chol, info = torch.linalg.cholesky_ex(block)
+    if bool(info.any()):
+        raise torch.linalg.LinAlgError("W_1 restricted to the active units is numerically rank deficient")
+    rows = chol * (torch.gather(d1, 1, units).to(chol.dtype) * valid)[:, :, None]  # D_S C, padding rows 0
+    start = torch.zeros(m, s, d1.shape[1], dtype=dtype, device=d1.device)
+    return start.scatter_(2, units[:, None, :].expand(m, s, s), rows.mT.to(dtype)), n_active
+
+
+def _chunk_ranks(model: nn.Module, x: torch.Tensor, first: torch.Tensor, gram1: torch.Tensor, atol: float,
+                 rtol: float, method: str) -> torch.Tensor:
+    """Ranks of layers 2 onwards for one chunk ``x`` ``[m, input_dim]`` of a chain model: int64 ``[m, n_layers - 1]``.
+
+    Works on transposed reduced Jacobians ``T_l = A_l^T`` ``[m, s, width_l]``, so that each layer is one
+    GEMM over the whole chunk: ``T_l = (T_{l-1} * f'(z_{l-1})) @ W_l^T``.
+    """
+    weights = [layer.weight.detach() for layer in model.chain_layers()]
+    with torch.no_grad():
+        zs = model.preactivations(x)
+    ds = [model.act_derivative(z) for z in zs[:-1]]
+    t, n_rows = None, None
+    if int((ds[0] != 0).sum(1).max()) < first.shape[1]:
+        with contextlib.suppress(torch.linalg.LinAlgError):  # then the full factor below: same ranks
+            t, n_rows = _active_start(gram1, ds[0], x.dtype)
+    if t is None:
+        t = first.T[None] * ds[0][:, None, :]  # [m, r, width_1]
+    # Cholesky proves full rank at a third of the cost of LDL^T, but is wasted where the rank is lower. Try it
+    # where a full rank is likely: with inactive units dropped (a generic W_2 D_S C has full rank s), and after
+    # a layer of full rank. Without dropping (tanh, gelu, ...), layer 2 was mostly below full rank at atol 0.01.
+    counts, full = [], None if n_rows is not None else torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    for j, w in enumerate(weights[1:]):
+        if j:
+            t = t * ds[j][:, None, :]
+        t = t @ w.T
+        c = _count_above(t, atol, rtol, method, n_rows, cholesky=full)
+        size = min(t.shape[1], t.shape[2])
+        full = c >= (size if n_rows is None else torch.clamp(n_rows, max=size))
+        counts.append(c.cpu())
+    return torch.stack(counts, dim=1)
+
+
+@contextlib.contextmanager
+def _single_threaded_workers(n: int):
+    """A pool of ``n`` Python threads, each running torch with one intra-op thread (restored on exit)."""
+    outer = torch.get_num_threads()
+    pool = ThreadPoolExecutor(n, initializer=torch.set_num_threads, initargs=(1,))
+    try:
+        yield pool
+    finally:
+        pool.shutdown()
+        torch.set_num_threads(outer)
+
+
+def _chain_ranks(model: nn.Module, x: torch.Tensor, atol: float, rtol: float, method: str,
+                 chunk_size: int, workers: int = 1) -> torch.Tensor:
+    """Per-input ranks of every layer of a chain model (the fast path): int64 ``[N, n_layers]`` on the CPU.
+
+    Inputs are sorted by their number of active units in layer 1, so that a chunk pads little. With
+    ``workers > 1`` (CPU only), chunks run concurrently on that many Python threads, each running torch
+    single-threaded (torch releases the GIL inside its kernels). The batched factorisations of small
+    matrices are a loop of LAPACK calls, and multi-threaded LAPACK spends them waiting at OpenMP barriers;
+    on a shared 2-core machine a batched Cholesky factorisation ran up to 30x slower with 2 threads than
+    with 1. Threads that each own whole chunks keep both cores busy without barriers.
+    """
+    layers = model.chain_layers()
+    first = _first_factor(layers[0].weight.detach())
+    ranks = torch.empty(x.shape[0], len(layers), dtype=torch.int64)
+    ranks[:, 0] = count_singular_values_above(first[None], atol, rtol, method).cpu()  # J_1 = W_1 for all x
+    if len(layers) == 1:
+        return ranks
+    w1 = layers[0].weight.detach().to(torch.float64)
+    gram1 = w1 @ w1.T
+    with torch.no_grad():
+        n_active = torch.cat([(model.act_derivative(layers[0](c)) != 0).sum(1) for c in torch.split(x, 4096)])
+    order = torch.argsort(n_active, stable=True)
+    chunks = torch.split(order, chunk_size)
+
+    def run(idx: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return _chunk_ranks(model, x[idx], first, gram1, atol, rtol, method)
+
+    if workers > 1:
+        with _single_threaded_workers(workers) as pool:
+            results = list(pool.map(run, chunks))
+    else:
+        results = [run(idx) for idx in chunks]
+    ranks[order.cpu(), 1:] = torch.cat(results)
+    return ranks
 
 
 def _factors(model: nn.Module, x: torch.Tensor, fast: bool) -> list[torch.Tensor]:
@@ -182,12 +318,35 @@ def count_positive_eigenvalues(sym: torch.Tensor) -> torch.Tensor:
     return count
 
 
+def count_positive_cholesky_first(sym: torch.Tensor, attempt: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`count_positive_eigenvalues`, at a third of the cost where all eigenvalues are positive.
+
+    A Cholesky factorisation that succeeds proves them all positive (its backward error is of the order
+    of ``LDL^T``'s); the matrices where it fails, or is not attempted (``attempt``, bool ``[n]``, default
+    all), are factorised by ``LDL^T``. Both give the same count; ``attempt`` only saves a Cholesky
+    factorisation that would likely fail. Returns int64 ``[n]``.
+    """
+    counts = torch.full(sym.shape[:1], sym.shape[-1], dtype=torch.int64, device=sym.device)
+    if attempt is None:
+        _, info = torch.linalg.cholesky_ex(sym)
+        failed = info != 0
+    else:
+        failed = ~attempt
+        if bool(attempt.any()):
+            _, info = torch.linalg.cholesky_ex(sym[attempt])
+            failed[attempt] = info != 0
+    if bool(failed.any()):
+        counts[failed] = count_positive_eigenvalues(sym[failed])
+    return counts
+
+
 def count_singular_values_above(a: torch.Tensor, atol: float, rtol: float, method: str = "auto") -> torch.Tensor:
     """Per matrix of ``a`` (``[n, m, k]``), the number of singular values ``> max(atol, rtol * sigma_max)``.
 
     Returns int64 ``[n]``. Methods:
 
-    * ``"inertia"`` (needs ``rtol == 0``): positive eigenvalues of ``A A^T - atol^2 I`` by ``LDL^T``;
+    * ``"inertia"`` (needs ``rtol == 0``): positive eigenvalues of ``A A^T - atol^2 I``, by Cholesky where
+      they are all positive and by ``LDL^T`` otherwise;
     * ``"eigh"``: eigenvalues of the float64 Gram matrix ``A A^T`` above ``tol^2``;
     * ``"svd"``: singular values of ``A`` itself (slowest);
     * ``"auto"`` (default): inertia when ``rtol == 0``, else eigh, and svd for any matrix whose threshold
@@ -196,21 +355,37 @@ def count_singular_values_above(a: torch.Tensor, atol: float, rtol: float, metho
       ``atol = 0``, or ``rtol`` below about 1e-6) is counted from singular values instead. Every path
       counts the same quantity; ``auto`` only takes the cheapest one that is exact at this threshold.
     """
+    return _count_above(a, atol, rtol, method)
+
+
+def _count_above(a: torch.Tensor, atol: float, rtol: float, method: str, n_rows: torch.Tensor | None = None,
+                 cholesky: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`count_singular_values_above`, where rows ``>= n_rows[i]`` of ``a[i]`` may be zero padding, and
+    ``cholesky`` (bool ``[n]``, default all) says where the inertia count tries a Cholesky factorisation."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     if method == "inertia" and rtol != 0:
         raise ValueError("method='inertia' counts against a fixed threshold; use rtol=0 or method='eigh'")
     if a.shape[-1] == 0 or a.shape[-2] == 0:
         return torch.zeros(a.shape[0], dtype=torch.int64, device=a.device)
-    if method == "svd":
+    if method == "svd":  # padding rows add zero singular values, never above tol >= 0
         s = torch.linalg.svdvals(a)
         tol = torch.clamp(rtol * s[..., :1], min=atol)
         return (s > tol).sum(-1)
     g = gram(a)
+    scale = g.diagonal(dim1=-2, dim2=-1).sum(-1)  # trace(A A^T) = sum of sigma^2
+    if a.shape[-2] > a.shape[-1]:
+        n_rows = None  # A^T A: zero rows of A leave no trace in it
     use_inertia = method == "inertia" or (method == "auto" and rtol == 0)
     if use_inertia:
-        eye = torch.eye(g.shape[-1], dtype=g.dtype, device=g.device)
-        counts = count_positive_eigenvalues(g - (float(atol) ** 2) * eye)
+        h = g  # g - tol^2 I, in place
+        h.diagonal(dim1=-2, dim2=-1).sub_(float(atol) ** 2)
+        if n_rows is None:
+            counts = count_positive_cholesky_first(h, cholesky)
+        else:  # padding rows and columns are zero: put 1 on their diagonal, then discount them
+            padding = torch.arange(h.shape[-1], device=h.device) >= n_rows[:, None]
+            h.diagonal(dim1=-2, dim2=-1)[padding] = 1.0
+            counts = count_positive_cholesky_first(h, cholesky) - padding.sum(-1)
         tol2 = torch.full(counts.shape, float(atol) ** 2, dtype=g.dtype, device=g.device)
     else:
         eig = torch.linalg.eigvalsh(g)
@@ -218,7 +393,6 @@ def count_singular_values_above(a: torch.Tensor, atol: float, rtol: float, metho
         tol2 = tol * tol
         counts = (eig > tol2[..., None]).sum(-1)
     if method == "auto":
-        scale = g.diagonal(dim1=-2, dim2=-1).sum(-1)
         unresolved = tol2 <= GRAM_RESOLUTION * g.shape[-1] * torch.finfo(torch.float64).eps * scale
         if unresolved.any():
             counts[unresolved] = count_singular_values_above(a[unresolved], atol, rtol, "svd")
@@ -246,7 +420,9 @@ def local_rank(
         x: inputs ``[N, input_dim]``, on the model's device and dtype.
         atol, rtol: a singular value counts when it is ``> max(atol, rtol * sigma_max)`` (per input).
         per_sample: return the integer ranks ``[N, n_layers]`` instead of their mean.
-        chunk_size: inputs per chunk (memory bound); default from a 256 MiB budget.
+        chunk_size: inputs per chunk (memory bound); default: for the fast path on the CPU, chunks whose
+            reduced Jacobians of one layer take at most :data:`FAST_CHUNK_BYTES` in float64 (one chunk in
+            flight per thread; at least :data:`FAST_MIN_CHUNKS` chunks), else from a :data:`CHUNK_BYTES` budget.
         method: how to count, see :func:`count_singular_values_above`.
     Returns:
         float64 ``[n_layers]`` (mean over inputs), or int64 ``[N, n_layers]`` with ``per_sample=True``;
@@ -256,20 +432,33 @@ def local_rank(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     fast = has_fast_path(model)
+    # fast path on the CPU: small chunks, run concurrently on single-threaded workers (see _chain_ranks)
+    cpu_fast = fast and x.device.type == "cpu"
+    workers = torch.get_num_threads() if cpu_fast else 1
     if chunk_size is None:
         if fast:
             widths = [layer.out_features for layer in model.chain_layers()]
+            inner = min(widths[0], x.shape[1])
+            chunk_size = _default_chunk(widths, inner)
+            if cpu_fast:
+                budget = FAST_CHUNK_BYTES // (8 * max(widths) * inner)
+                chunk_size = max(1, min(budget, math.ceil(len(x) / FAST_MIN_CHUNKS)))
         else:
             widths = [p.shape[1] for p in model.preactivations(x[:1])]
-        inner = min(widths[0], x.shape[1]) if fast else x.shape[1]
-        chunk_size = _default_chunk(widths, inner)
+            chunk_size = _default_chunk(widths, x.shape[1])
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise TypeError(f"chunk_size must be an int (inputs per chunk), got {chunk_size!r}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    rows = []
-    for chunk in torch.split(x, chunk_size):
-        counts = [count_singular_values_above(a, atol, rtol, method) for a in _factors(model, chunk, fast)]
-        rows.append(torch.stack([c.expand(len(chunk)) for c in counts], dim=1).cpu())
-    ranks = torch.cat(rows)
+    if fast:
+        ranks = _chain_ranks(model, x, atol, rtol, method, chunk_size, workers)
+    else:
+        rows = []
+        for chunk in torch.split(x, chunk_size):
+            jacobians = input_jacobians(model, chunk)
+            counts = [count_singular_values_above(j.detach(), atol, rtol, method) for j in jacobians]
+            rows.append(torch.stack(counts, dim=1).cpu())
+        ranks = torch.cat(rows)
     return ranks if per_sample else ranks.to(torch.float64).mean(0)
 
 

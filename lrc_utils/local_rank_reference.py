@@ -26,8 +26,8 @@ def recipe_local_rank(model: nn.Module, x: torch.Tensor, atol: float = 1e-2, rto
         def preact(xi: torch.Tensor, layer: int = layer) -> torch.Tensor:
             return model.preactivations(xi[None])[layer][0]
 
-        with quiet_forward_ad():
-            jac = vmap(jacfwd(preact))(x)
+        with quiet_forward_ad():  # clone: on a slice of a larger tensor, jacfwd allocates tangents for all of it
+            jac = vmap(jacfwd(preact))(x.clone())
         columns.append(torch.linalg.matrix_rank(jac, atol=atol, rtol=rtol).cpu())
     return torch.stack(columns, dim=1)
 

@@ -276,7 +276,7 @@ def local_rank_cases() -> list[Case]:
         Case("local_rank", "`chunk_size=0`", lambda tmp: local_rank(MLP_3, X, chunk_size=0),
              ValueError, "chunk_size must be >= 1"),
         Case("local_rank", "`chunk_size=2.5`", lambda tmp: local_rank(MLP_3, X, chunk_size=2.5),
-             TypeError, "must be tuple of ints, not float", clear=False),
+             TypeError, "chunk_size must be an int (inputs per chunk), got 2.5"),
         Case("local_rank", "a model without `preactivations` (`nn.Linear(3, 2)`)",
              lambda tmp: local_rank(nn.Linear(3, 2), X), TypeError, "has no preactivations(x) method"),
         Case("count_singular_values_above", "matrices full of NaN",
@@ -801,6 +801,7 @@ REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     **{(nb, p): (ValueError, "need 0 < beta_min < beta_max and n_betas >= 2")
        for nb in ("figure2", "figure3") for p in ("beta_min", "beta_max", "n_betas")},
     ("figure3", "datasets"): (ValueError, "datasets must be distinct names"),
+    ("figure3", "mnist_split"): (ValueError, "mnist_split must be 'train' or 'test'"),
     ("local_rank", "toy_input_dim"): (ValueError, "toy_width (8) must be <= toy_input_dim (-1)"),
     **{("noisy_networks", p): (ValueError, f"{p} must be >= {1 if p != 'data_seed' else 0}, got -1")
        for p in ("steps", "n_evals", "batch_size", "n_samples", "data_seed")},

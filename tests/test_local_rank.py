@@ -222,3 +222,111 @@ def test_cuda_equals_cpu():
     assert torch.equal(cpu, cuda)
     assert torch.equal(local_rank(model.float(), x.float().cuda(), per_sample=True, method="eigh"),
                        local_rank(model.float().cpu(), x.float(), per_sample=True, method="eigh"))
+
+
+# ----------------------------------------------------------------------------------------------------
+# the fast kernel: inactive units dropped, padding, Cholesky-first counting, near-threshold cases
+
+
+def reference_spectra(model, x):
+    """Float64 singular values of every layer's autograd Jacobian, one [N, min(width, input_dim)] per layer."""
+    out = []
+    for layer in range(len(model.preactivations(x[:1]))):
+        out.append(torch.stack([
+            torch.linalg.svdvals(torch.autograd.functional.jacobian(
+                lambda v, k=layer: model.preactivations(v[None])[k][0], xi)) for xi in x]))
+    return out
+
+
+def count_above(spectra, atol):
+    return torch.stack([(s > atol).sum(-1) for s in spectra], dim=1)
+
+
+@pytest.mark.parametrize("sizes, chunk_size", [([16, 12, 10, 9, 3], 5), ([16, 12, 10, 9, 3], None),
+                                               ([6, 10, 8, 7, 2], 3), ([9, 7, 20, 3, 2], 4)])
+def test_relu_fast_path_equals_float64_reference_near_threshold(sizes, chunk_size):
+    """Inputs with different numbers of active units in layer 1 (so chunks are padded), thresholds within
+    1e-7 (relative) of a reference singular value: counts equal the float64 autograd + SVD counts."""
+    torch.manual_seed(len(sizes) + sizes[1])
+    model = MLP(sizes).double()
+    with torch.no_grad():
+        model.layers[0].bias.copy_(torch.linspace(-3, 3, sizes[1], dtype=torch.float64))
+    x = torch.randn(30, sizes[0], dtype=torch.float64)
+    x[0] = 0.0  # the units with negative bias off, the others on
+    spectra = reference_spectra(model, x)
+    n_active = (model.preactivations(x)[0] > 0).sum(1)
+    assert n_active.min() < n_active.max()  # chunks mix different numbers of active units
+    sigma = torch.cat([s[s > 0.05 * s[:, :1]] for s in spectra[1:]])  # resolvable by the float64 Gram
+    for target in sigma[torch.randperm(len(sigma))[:6]].tolist():
+        for atol in (target * (1 - 1e-7), target * (1 + 1e-7)):
+            expected = count_above(spectra, atol)
+            assert torch.equal(local_rank(model, x, atol=atol, per_sample=True, chunk_size=chunk_size), expected)
+
+
+def test_fast_path_when_active_rows_of_first_weight_are_dependent():
+    """A zero row of W_1 on an always-active unit: the reduced start needs the Cholesky factor of a singular
+    block, so those chunks take the full factor instead; the counts still equal the reference."""
+    from lrc_utils.local_rank import _active_start
+
+    torch.manual_seed(11)
+    model = MLP([10, 6, 5, 4, 2]).double()
+    with torch.no_grad():
+        model.layers[0].weight[0] = 0.0
+        model.layers[0].bias[0] = 1.0
+    x = torch.randn(25, 10, dtype=torch.float64)
+    w1 = model.layers[0].weight.detach()
+    d1 = model.act_derivative(model.preactivations(x)[0])
+    assert (d1.sum(1) < 6).any()  # some chunks try the reduced start
+    with pytest.raises(torch.linalg.LinAlgError, match="rank deficient"):
+        _active_start(w1 @ w1.T, d1, torch.float64)
+    spectra = reference_spectra(model, x)
+    for atol in (1e-6, 0.05, 0.3):
+        expected = count_above(spectra, atol)
+        assert torch.equal(local_rank(model, x, atol=atol, per_sample=True, chunk_size=3), expected)
+
+
+def test_saturated_tanh_units_drop_out_exactly():
+    """tanh'(z) is exactly 0 in float64 for |z| > 19: those units leave the Jacobian like inactive ReLUs."""
+    torch.manual_seed(12)
+    model = MLP([8, 7, 6, 5, 2], "tanh").double()
+    with torch.no_grad():
+        model.layers[0].bias.copy_(torch.tensor([40.0, -40.0, 40.0, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64))
+    x = torch.randn(20, 8, dtype=torch.float64)
+    assert ((model.act_derivative(model.preactivations(x)[0]) == 0).sum(1) >= 3).all()
+    spectra = reference_spectra(model, x)
+    for atol in (1e-3, 0.1):
+        assert torch.equal(local_rank(model, x, atol=atol, per_sample=True), count_above(spectra, atol))
+        assert torch.equal(local_rank(model, x, atol=atol, per_sample=True, method="eigh"), count_above(spectra, atol))
+
+
+def test_cholesky_first_count_equals_eigenvalue_count():
+    from lrc_utils.local_rank import count_positive_cholesky_first
+
+    torch.manual_seed(13)
+    for k in (1, 4, 9, 30):
+        q = torch.linalg.qr(torch.randn(300, k, k, dtype=torch.float64)).Q
+        eig = torch.randn(300, k, dtype=torch.float64)
+        eig[::2] = eig[::2].abs() + 0.1  # half positive definite: decided by the Cholesky factorisation alone
+        sym = q @ torch.diag_embed(eig) @ q.mT
+        sym = (sym + sym.mT) / 2
+        assert torch.equal(count_positive_cholesky_first(sym), (eig > 0).sum(-1))
+
+
+@pytest.mark.parametrize("method", ["inertia", "eigh", "svd"])
+def test_padded_rows_add_no_singular_values(method):
+    """Matrices [n, s, 12] whose rows beyond n_rows[i] are zero, with singular values set by hand."""
+    from lrc_utils.local_rank import _count_above
+
+    torch.manual_seed(14)
+    n, s, k = 200, 8, 12
+    n_rows = torch.randint(0, s + 1, (n,))
+    a = torch.zeros(n, s, k, dtype=torch.float64)
+    expected = torch.zeros(n, dtype=torch.int64)
+    for i, r in enumerate(n_rows.tolist()):
+        sigma = 2 * torch.rand(r, dtype=torch.float64)
+        u = torch.linalg.qr(torch.randn(r, r, dtype=torch.float64)).Q
+        v = torch.linalg.qr(torch.randn(k, r, dtype=torch.float64)).Q
+        a[i, :r] = u @ torch.diag(sigma) @ v.T
+        expected[i] = (sigma > 0.7).sum()
+    assert torch.equal(_count_above(a, 0.7, 0.0, method, n_rows), expected)
+    assert torch.equal(_count_above(a, 0.7, 0.0, method), expected)

@@ -23,11 +23,19 @@ import torch
 @dataclass
 class StudyContext:
     """Where and how a study runs: the torch device, the data folder (``None``: the package's default, see
-    :func:`lrc_utils.config.data_dir`) and a folder for resumable work."""
+    :func:`lrc_utils.config.data_dir`), a folder for resumable work, and where a grid's runs are computed
+    (``runs``: ``None`` for one after another in this process, else e.g. a :class:`lrc_utils.cluster.DaskRuns`,
+    see :func:`lrc_utils.grid.run_grid`).
+
+    A context sent to another process with a run (pickled) leaves ``runs`` behind: a run computes itself."""
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     data_dir: str | None = None
     checkpoint_dir: Path = Path("checkpoints")
+    runs: object = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "runs": None}
 
 
 def study_identity(name: str, p) -> dict:

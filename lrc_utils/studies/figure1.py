@@ -75,4 +75,4 @@ def compute(p, ctx: StudyContext) -> dict:
         return {"local_rank": table.assign(panel=panel, seed=seed)[COLUMNS]}
 
     keys = [{"panel": panel, "seed": seed} for panel in PANELS for seed in p.seeds]
-    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, desc="figure1 runs")
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="figure1 runs")

@@ -137,4 +137,4 @@ def compute(p, ctx: StudyContext) -> dict:
 
     keys = [{"activation": a, "l2": float(l2), "seed": s} for a in p.activations for l2 in p.l2_penalties
             for s in p.seeds]
-    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, desc="information-plane runs")
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="information-plane runs")

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -47,10 +45,6 @@ COLUMNS = ["seed", "step", "layer", "width", "ixt", "stderr", "h_t", "h_t_given_
 INPUT_DIM, N_CLASSES = 12, 2
 #: Bytes of one block of pairwise distances in :func:`clustering_ratio`.
 CLUSTER_CHUNK_BYTES = 2**23
-#: CPU threads of torch while the study computes. A network this small trains fastest on one thread (measured on
-#: 2 CPU cores shared with another job: 1.7 ms per step with one thread, 13-16 ms with two), and the tables then
-#: cannot depend on a machine's thread count.
-TORCH_THREADS = 1
 
 
 def check(p) -> None:
@@ -198,20 +192,8 @@ def split(p, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return train_idx, test_idx
 
 
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """torch's CPU thread count set to ``n`` inside the block, restored after it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def compute(p, ctx: StudyContext) -> dict:
-    """Table ``noisy``: one row per (seed, eval step, hidden layer) with :data:`COLUMNS`, computed with
-    :data:`TORCH_THREADS` CPU threads."""
+    """Table ``noisy``: one row per (seed, eval step, hidden layer) with :data:`COLUMNS`."""
     identity = study_identity("noisy_networks", p)
     data: dict = {}
 
@@ -234,5 +216,4 @@ def compute(p, ctx: StudyContext) -> dict:
         return {"noisy": table.assign(seed=seed)[COLUMNS]}
 
     keys = [{"seed": seed} for seed in p.seeds]
-    with torch_threads(TORCH_THREADS):
-        return run_grid(keys, run_one, ctx.checkpoint_dir, identity, desc="noisy_networks runs")
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="noisy_networks runs")

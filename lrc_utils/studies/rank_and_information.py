@@ -43,7 +43,7 @@ from ..training import (
 from . import StudyContext, check_seeds, study_identity
 from .figure1 import panel_data
 from .information_planes import N_PATTERNS, eval_epochs, init_like_their_code, l2_penalised_cross_entropy
-from .noisy_networks import NoisyInformation, NoisyMetrics, noisy_cross_entropy, torch_threads
+from .noisy_networks import NoisyInformation, NoisyMetrics, noisy_cross_entropy
 
 TABLES = ("rank_information",)
 COLUMNS = ["run", "network", "activation", "l2", "seed", "step", "layer", "local_rank", "estimator", "ixt",
@@ -55,8 +55,6 @@ MNIST_ESTIMATORS = {
     "kde_upper": lambda t: mi.kde(t, noise_var=0.1, bound="upper").ixt,
     "adaptive_binning": lambda t: mi.adaptive_binning(t, rule="chelombiev", low=chelombiev_low("relu")).ixt,
 }
-#: CPU threads of torch while the study computes (small networks train fastest on one; see noisy_networks).
-TORCH_THREADS = 1
 
 
 def check(p) -> None:
@@ -112,7 +110,7 @@ def merged(records: dict, ranks: pd.DataFrame | None = None) -> pd.DataFrame:
 
 
 def compute(p, ctx: StudyContext) -> dict:
-    """Table ``rank_information`` (see the module docstring), computed with :data:`TORCH_THREADS` CPU threads."""
+    """Table ``rank_information`` (see the module docstring)."""
     identity = study_identity("rank_and_information", p)
     data: dict = {}
 
@@ -178,5 +176,4 @@ def compute(p, ctx: StudyContext) -> dict:
             for a in p.activations for l2 in p.l2_penalties for s in p.seeds]
     keys += [{"network": "noisy", "activation": "tanh", "l2": 0.0, "seed": s} for s in p.noisy_seeds]
     keys += [{"network": "mnist", "activation": "relu", "l2": 0.0, "seed": s} for s in p.mnist_seeds]
-    with torch_threads(TORCH_THREADS):
-        return run_grid(keys, run_one, ctx.checkpoint_dir, identity, desc="rank and information runs")
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="rank and information runs")

@@ -135,6 +135,6 @@ def compute(p, ctx: StudyContext) -> dict:
         tables.update(panel_checks(model.cpu(), x_rank.cpu(), p.atol, p.tolerances))
         return {name: t.assign(panel=panel) for name, t in tables.items()}
 
-    tables = run_grid([{"panel": panel} for panel in PANELS], run_one, ctx.checkpoint_dir, identity,
+    tables = run_grid([{"panel": panel} for panel in PANELS], run_one, ctx.checkpoint_dir, identity, runs=ctx.runs,
                       desc="theory runs")
     return {**tables, "channel": channel_table(p), "slope": slope_table(p)}

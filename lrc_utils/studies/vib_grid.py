@@ -68,4 +68,4 @@ def vib_runs(name: str, p, ctx: StudyContext, datasets: list[str], load: Callabl
 
     betas = beta_grid(p.beta_min, p.beta_max, p.n_betas)
     keys = [{"dataset": d, "seed": seed, "beta": beta} for d in datasets for seed in p.seeds for beta in betas]
-    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, desc=f"{name} runs")
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc=f"{name} runs")
