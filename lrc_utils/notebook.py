@@ -6,25 +6,28 @@ papermill injects), ``run = start("figure1", globals())``:
 1. checks every parameter: papermill's injected names must be declared (a misspelt ``-p train_step 10`` is
    an error, not a warning) and every value must have its declared type, before any work;
 2. runs the study's own checks (``lrc_utils.studies.<name>.check``), e.g. distinct seeds;
-3. resolves the device and opens the result store ``results/<preset>/<name>/``;
+3. resolves the device (on the Dask workers when ``cluster`` names one, see :mod:`lrc_utils.cluster`) and
+   opens the result store ``results/<preset>/<name>/``;
 4. shows the values this run was given (papermill's injected cell itself is hidden in the book).
 
 ``run.tables()`` then loads the study's tables when they are stored with the same computing parameters, else
-computes them with ``lrc_utils.studies.<name>.compute`` (data are loaded only there).
+computes them with ``lrc_utils.studies.<name>.compute`` (data are loaded only there), its grid's runs here or
+on the Dask cluster of the ``cluster`` parameter.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType, SimpleNamespace
 
 import pandas as pd
 
+from .cluster import DaskRuns, parse_cluster
 from .config import get_device
 from .runner import RUN_PARAMETERS, PresetError, check_parameters
-from .store import ResultStore, display_path
+from .store import ResultStore, display_path, package_files_used
 from .studies import StudyContext
 
 
@@ -46,7 +49,8 @@ def computing_parameters(params: dict) -> dict:
 
 @dataclass
 class NotebookRun:
-    """One notebook's run: its parameters ``p``, ``device``, result ``store`` and ``study`` module."""
+    """One notebook's run: its parameters ``p``, ``device`` (``None`` until a cluster's workers resolve it),
+    result ``store`` and ``study`` module."""
 
     name: str
     p: SimpleNamespace
@@ -58,14 +62,26 @@ class NotebookRun:
         return StudyContext(device=self.device, data_dir=self.p.data_dir or None,
                             checkpoint_dir=self.store.checkpoint_dir)
 
+    def _compute(self) -> dict[str, pd.DataFrame]:
+        if not self.p.cluster:
+            return self.study.compute(self.p, self.context())
+        with DaskRuns(self.p.cluster, self.p.device, self.store.checkpoint_dir) as runs:
+            print(f"computing the runs on {runs.describe()}")
+            return self.study.compute(self.p, replace(self.context(), device=runs.device, runs=runs))
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """The study's tables: loaded when stored with these computing parameters, else computed and stored."""
-        return self.store.tables(list(self.study.TABLES), lambda: self.study.compute(self.p, self.context()),
-                                 device=str(self.device))
+        where = str(self.device) if not self.p.cluster else f"{self.p.device} on Dask workers ({self.p.cluster})"
+        return self.store.tables(list(self.study.TABLES), self._compute, device=where)
 
     def save_figure(self, fig, name: str, table: str | None = None) -> None:
         """Save ``fig`` beside the tables, stamped with ``table``'s provenance (see :class:`ResultStore`)."""
         self.store.save_figure(fig, name, table)
+
+
+def has_grid(study_module: str) -> bool:
+    """Whether a study computes a grid of runs (it uses :mod:`lrc_utils.grid`), which a cluster can spread."""
+    return any(path.name == "grid.py" for path in package_files_used(study_module))
 
 
 def start(name: str, namespace: dict) -> NotebookRun:
@@ -79,9 +95,12 @@ def start(name: str, namespace: dict) -> NotebookRun:
     check_parameters(values, declared, f"notebook {name}")
     p = SimpleNamespace(**values)
     study = importlib.import_module(f"lrc_utils.studies.{name}")
+    if parse_cluster(p.cluster)[0] != "serial" and not has_grid(study.__name__):
+        raise ValueError(f"notebook {name} computes no grid of runs, so a cluster has nothing to run; leave cluster "
+                         f"empty (got {p.cluster!r})")
     if hasattr(study, "check"):
         study.check(p)
-    device = get_device(p.device)
+    device = get_device(p.device) if not p.cluster else None  # with a cluster: resolved on its workers
     store = ResultStore(name, p.preset, computing_parameters(values), p.results_dir or None, p.recompute,
                         code_module=study.__name__)
     run = NotebookRun(name, p, device, store, study)
@@ -93,5 +112,6 @@ def start(name: str, namespace: dict) -> NotebookRun:
         print("This page ran with these values (the rest are the defaults above):")
         display(pd.DataFrame({"parameter": list(injected), "value": [repr(v) for v in injected.values()]})
                 .style.hide(axis="index"))
-    print(f"results: {display_path(store.dir)}; device: {device}")
+    where = device if not p.cluster else f"{p.device}, resolved on the Dask workers of cluster {p.cluster!r}"
+    print(f"results: {display_path(store.dir)}; device: {where}")
     return run

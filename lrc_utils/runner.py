@@ -6,6 +6,7 @@ presets beside it (``notebooks/<name>.<preset>.yaml``; every notebook has ``smok
     python -m lrc_utils.runner --preset smoke                 # every notebook
     python -m lrc_utils.runner --preset paper local_rank      # one notebook, stored results reused
     python -m lrc_utils.runner --preset paper --recompute     # from scratch
+    python -m lrc_utils.runner --preset paper --cluster local:4 figure2   # the runs on 4 local Dask workers
 
 Executed copies of the ``paper`` preset go to ``executed/`` (where the book reads them), of any other preset
 to ``executed/<preset>/``, so a smoke run never replaces a page of the book. Every name and type of every
@@ -29,7 +30,7 @@ from .store import display_path
 
 #: Parameters every notebook declares. They say where and how to run, not what to compute, so they are not
 #: compared when deciding whether stored results still match.
-RUN_PARAMETERS = ("preset", "results_dir", "recompute", "device", "data_dir")
+RUN_PARAMETERS = ("preset", "results_dir", "recompute", "device", "data_dir", "cluster")
 REQUIRED_PRESETS = ("smoke", "paper")
 BOOK_PRESET = "paper"
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
@@ -150,16 +151,21 @@ def _hide_injected_parameters(path: Path) -> None:
 
 def run_notebooks(names: Iterable[str] | None, preset: str, output_dir: Path | None = None,
                   results_dir: Path | None = None, recompute: str = "auto",
-                  notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
+                  notebooks_dir: Path = NOTEBOOKS_DIR, cluster: str = "") -> list[Path]:
     """Execute notebooks at a preset with papermill; return the executed copies' paths.
 
     ``recompute`` is passed to every notebook (``"auto"``, ``"always"`` or ``"never"``: see
-    :class:`lrc_utils.store.ResultStore`). Every preset is checked before any notebook runs. All notebooks are
-    run even if one fails; then a ``RuntimeError`` names each failed notebook, its exception type, the first
-    line of the message and where its executed copy is.
+    :class:`lrc_utils.store.ResultStore`); ``cluster`` (see :mod:`lrc_utils.cluster`) to every notebook that
+    computes a grid of runs (the others compute here). Every preset is checked before any notebook runs. All
+    notebooks are run even if one fails; then a ``RuntimeError`` names each failed notebook, its exception
+    type, the first line of the message and where its executed copy is.
     """
     import papermill
 
+    from .cluster import parse_cluster
+    from .notebook import has_grid
+
+    parse_cluster(cluster)
     names = list(names) if names else notebook_names(notebooks_dir)
     jobs = [(name, load_preset(name, preset, notebooks_dir)) for name in names]
     output_dir = Path(output_dir) if output_dir is not None else executed_dir_for(preset)
@@ -171,6 +177,8 @@ def run_notebooks(names: Iterable[str] | None, preset: str, output_dir: Path | N
     try:
         for name, params in jobs:
             params = {**params, "recompute": recompute}
+            if cluster and has_grid(f"lrc_utils.studies.{name}"):
+                params["cluster"] = cluster
             if results_dir is not None:
                 params["results_dir"] = str(results_dir)
             out = output_dir / f"{name}.ipynb"
@@ -210,11 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--recompute", action="store_true", help="compute from scratch even where results are stored")
     how.add_argument("--cached-only", action="store_true", help="fail instead of computing a table that is not stored")
+    parser.add_argument("--cluster", default="", help='where grids of runs are computed: "local:N" (N Dask workers '
+                        'on this machine) or a Dask scheduler address; default: in the notebook, one run after another')
     args = parser.parse_args(argv)
     recompute = "always" if args.recompute else "never" if args.cached_only else "auto"
     try:
-        run_notebooks(args.notebooks, args.preset, args.out, args.results, recompute)
-    except (PresetError, RuntimeError) as err:
+        run_notebooks(args.notebooks, args.preset, args.out, args.results, recompute, cluster=args.cluster)
+    except (PresetError, RuntimeError, ValueError) as err:
         print(f"[lrc] error: {err}", file=sys.stderr)
         return 1
     return 0

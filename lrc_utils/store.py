@@ -29,8 +29,10 @@ from .config import REPO_ROOT, RESULTS_DIR
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: Modules that run, store, plot or check results but compute none of a study's numbers: left out of a
-#: study's code digest, so that editing them does not mark stored tables as computed by older code.
-NOT_COMPUTING = ("runner.py", "store.py", "notebook.py", "plots.py", "fingerprint.py")
+#: study's code digest, so that editing them does not mark stored tables as computed by older code. (Where runs
+#: are computed, :mod:`lrc_utils.cluster`, is one of them: tests/test_cluster.py checks that a grid's tables are
+#: the same, bit for bit, whether its runs were computed here or on a Dask cluster.)
+NOT_COMPUTING = ("runner.py", "store.py", "notebook.py", "plots.py", "fingerprint.py", "cluster.py")
 #: How a run treats stored tables: reuse them when they match, recompute from scratch, or only load them.
 RECOMPUTE_MODES = ("auto", "always", "never")
 
@@ -45,8 +47,8 @@ class StoredResultsMissing(RuntimeError):
 
 def package_files_used(module: str, package_dir: Path = PACKAGE_DIR) -> list[Path]:
     """The package's ``.py`` files that ``module`` (e.g. ``"lrc_utils.studies.figure1"``) imports, directly or
-    not, itself and the package's ``__init__`` files included, less :data:`NOT_COMPUTING`: the code a study's
-    numbers depend on."""
+    not, itself and the package's ``__init__`` files included, less :data:`NOT_COMPUTING` and what only they
+    import: the code a study's numbers depend on."""
     root = package_dir.name
 
     def path_of(name: str) -> Path | None:
@@ -65,6 +67,8 @@ def package_files_used(module: str, package_dir: Path = PACKAGE_DIR) -> list[Pat
         if name in seen or path is None:
             continue
         seen[name] = path
+        if path.name in NOT_COMPUTING:
+            continue  # what runs or stores results imports is not the study's code
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
         parents = [".".join(name.split(".")[:k]) for k in range(1, len(name.split(".")))]
         todo += parents  # importing a.b.c runs a/__init__ and a/b/__init__

@@ -626,7 +626,7 @@ def training_cases() -> list[Case]:
              "'NoneType' object has no attribute 'items'", clear=False),
         Case("grid.run_grid", "the same key twice",
              lambda tmp: grid.run_grid([{"seed": 0}, {"seed": 0}], pandas_run, tmp, {}, progress=False), None,
-             "computes it once and returns its rows twice", accepted=lambda r: len(r["runs"]) == 2),
+             "computes it twice (into one file) and returns its rows twice", accepted=lambda r: len(r["runs"]) == 2),
     ]
 
 
@@ -802,6 +802,9 @@ REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
        for nb in ("figure2", "figure3") for p in ("beta_min", "beta_max", "n_betas")},
     ("figure3", "datasets"): (ValueError, "datasets must be distinct names"),
     ("figure3", "mnist_split"): (ValueError, "mnist_split must be 'train' or 'test'"),
+    **{(nb, "cluster"): (ValueError, "cluster must be")
+       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes",
+                  "noisy_networks", "theory", "rank_and_information")},
     ("local_rank", "toy_input_dim"): (ValueError, "toy_width (8) must be <= toy_input_dim (-1)"),
     **{("noisy_networks", p): (ValueError, f"{p} must be >= {1 if p != 'data_seed' else 0}, got -1")
        for p in ("steps", "n_evals", "batch_size", "n_samples", "data_seed")},
@@ -885,6 +888,52 @@ def theory_cases() -> list[Case]:
     ]
 
 
+def cluster_ensemble_cases() -> list[Case]:
+    from lrc_utils import cluster, ensemble
+    from lrc_utils.models import MLP
+    from lrc_utils.training import FitConfig
+
+    train = (randn(256, 12), torch.randint(0, 2, (256,)))
+    config = FitConfig(steps=2, lr=1e-3, batch_size=128, seed=0)
+
+    def fit_ens(members, configs, **kw):
+        return lambda tmp: ensemble.fit_ensemble(members, train, configs, progress=False, **kw)
+
+    def unreachable(tmp: Path):
+        with cluster.DaskRuns("tcp://127.0.0.1:9", checkpoint_dir=tmp, connect_timeout=1):
+            pass
+
+    return [
+        Case("cluster.parse_cluster", "`\"local\"` (no number of workers)", lambda tmp: cluster.parse_cluster("local"),
+             ValueError, "cluster must be"),
+        Case("cluster.parse_cluster", "`\"local:0\"`", lambda tmp: cluster.parse_cluster("local:0"), ValueError,
+             "the number of local workers must be an integer >= 1"),
+        Case("cluster.parse_cluster", "an address without a protocol (`\"10.0.0.5:8786\"`)",
+             lambda tmp: cluster.parse_cluster("10.0.0.5:8786"), ValueError, "cluster must be"),
+        Case("cluster.parse_cluster", "a number (`4`)", lambda tmp: cluster.parse_cluster(4), TypeError,
+             "cluster must be a string"),
+        Case("cluster.DaskRuns", "a scheduler address where none listens", unreachable, cluster.ClusterUnreachable,
+             "no Dask scheduler answered at tcp://127.0.0.1:9 within 1 s"),
+        Case("cluster.DaskRuns", "`\"\"` (no cluster)", lambda tmp: cluster.DaskRuns(""), ValueError,
+             "DaskRuns needs a cluster"),
+        Case("ensemble.fit_ensemble", "a minibatch of 100 (not a multiple of 64)",
+             fit_ens([MLP([12, 4, 2])], [FitConfig(steps=2, lr=1e-3, batch_size=100, seed=0)]), ValueError,
+             "minibatch must be a multiple of 64"),
+        Case("ensemble.fit_ensemble", "members of two architectures",
+             fit_ens([MLP([12, 4, 2]), MLP([12, 5, 2])], [config, config]), ValueError,
+             "one architecture and activation"),
+        Case("ensemble.fit_ensemble", "configs with other step counts",
+             fit_ens([MLP([12, 4, 2])] * 2, [config, FitConfig(steps=3, lr=1e-3, batch_size=128, seed=1)]),
+             ValueError, "equal but for their seeds"),
+        Case("ensemble.fit_ensemble", "two members, one config", fit_ens([MLP([12, 4, 2])] * 2, [config]), ValueError,
+             "one config, L2 penalty and monitor list per member"),
+        Case("ensemble.fit_ensemble", "`products=\"fast\"`", fit_ens([MLP([12, 4, 2])], [config], products="fast"),
+             ValueError, "products must be one of"),
+        Case("ensemble.fit_ensemble", "a negative L2 penalty", fit_ens([MLP([12, 4, 2])], [config], l2=[-1.0]),
+             ValueError, "L2 penalties must be numbers >= 0"),
+    ]
+
+
 SECTIONS: dict[str, Callable[[], list[Case]]] = {
     "Local rank": local_rank_cases,
     "Models and the Deep VIB": model_cases,
@@ -894,6 +943,7 @@ SECTIONS: dict[str, Callable[[], list[Case]]] = {
     "Runner, result store and configuration": runner_store_config_cases,
     "Notebook parameters: names and checks": notebook_cases,
     "Theory statements": theory_cases,
+    "Clusters and ensembles": cluster_ensemble_cases,
 }
 PARAMETERS = parameter_cases()
 CASES: list[Case] = [replace(case, section=title) for title, build in SECTIONS.items() for case in build()] + [

@@ -21,7 +21,7 @@ PUBLIC = [
     "grid.run_grid", "runner.load_preset", "runner.check_parameters", "runner.declared_parameters",
     "store.ResultStore", "config.get_device", "config.seed_everything", "theory.relu_check",
     "theory.margin_separation", "theory.rank_r_matrix", "theory.information_slope", "theory.decay_per_step",
-    "statements.require",
+    "statements.require", "cluster.parse_cluster", "cluster.DaskRuns", "ensemble.fit_ensemble",
 ]
 
 

@@ -1,0 +1,83 @@
+"""Benchmark: the 12-bit grid trained one run at a time (lrc_utils.training.fit) against batched ensembles
+(lrc_utils.ensemble.fit_ensemble), side by side in one process, on one torch thread each.
+
+The grid is the information-plane chapter's paper grid: activations tanh, ReLU, ELU and softplus x L2 0 and 0.015
+x 5 seeds = 40 networks 12-10-7-5-4-3-2 (Chelombiev et al.'s initialisation), Adam lr 1e-3, minibatches of 512 of
+the 3,277 training patterns; one ensemble per activation (10 members). Only training is timed (no monitors: they
+cost the same per network either way). The final parameters of every network are checked to be identical both
+ways, and the throughput (network-steps per second) and its ratio are printed.
+
+    python benchmarks/ensemble.py                 # 200 steps per network
+    python benchmarks/ensemble.py --steps 1000 --seeds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from lrc_utils.config import RUN_THREADS, seed_everything, torch_threads
+from lrc_utils.data import disjoint_subsets, load_szt_12bit
+from lrc_utils.ensemble import fit_ensemble
+from lrc_utils.models import MLP
+from lrc_utils.studies.information_planes import init_like_their_code, l2_penalised_cross_entropy
+from lrc_utils.training import FitConfig, fit
+
+WIDTHS = [12, 10, 7, 5, 4, 3, 2]
+ACTIVATIONS = ("tanh", "relu", "elu", "softplus")
+L2 = (0.0, 0.015)
+
+
+def network(activation: str, seed: int) -> MLP:
+    seed_everything(seed)
+    model = MLP(WIDTHS, activation)
+    init_like_their_code(model, activation)
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=200, help="optimiser steps per network")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per (activation, L2)")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    x, y = load_szt_12bit(args.data_dir)
+    train_idx, _ = disjoint_subsets(4096, [3277, 819], 0)
+    train = (x[train_idx], y[train_idx])
+    runs = [(a, l2, s) for a in ACTIVATIONS for l2 in L2 for s in range(args.seeds)]
+
+    def config(seed: int) -> FitConfig:
+        return FitConfig(steps=args.steps, lr=1e-3, batch_size=512, seed=seed)
+
+    with torch_threads(RUN_THREADS):
+        start = time.perf_counter()
+        alone = {}
+        for a, l2, s in runs:
+            alone[(a, l2, s)] = model = network(a, s)
+            fit(model, l2_penalised_cross_entropy(l2), train, config(s), progress=False)
+        t_alone = time.perf_counter() - start
+
+        start = time.perf_counter()
+        together = {}
+        for a in ACTIVATIONS:
+            group = [(a, l2, s) for (b, l2, s) in runs if b == a]
+            members = [network(a, s) for _, _, s in group]
+            fit_ensemble(members, train, [config(s) for _, _, s in group], [l2 for _, l2, _ in group], progress=False)
+            together.update(zip(group, members))
+        t_together = time.perf_counter() - start
+
+    same = all(torch.equal(p, q) for k in runs for p, q in zip(alone[k].parameters(), together[k].parameters()))
+    work = len(runs) * args.steps
+    print(f"12-bit grid: {len(runs)} networks x {args.steps} steps, {RUN_THREADS} torch thread, "
+          f"{len(ACTIVATIONS)} ensembles of {len(runs) // len(ACTIVATIONS)}")
+    print(f"  one at a time: {t_alone:7.2f} s  {work / t_alone:9.0f} network-steps/s")
+    print(f"  ensembles:     {t_together:7.2f} s  {work / t_together:9.0f} network-steps/s")
+    print(f"  ratio: {t_alone / t_together:.1f}x; final parameters identical: {same}")
+    if not same:
+        raise SystemExit("the ensembles computed other numbers than the one-at-a-time runs")
+
+
+if __name__ == "__main__":
+    main()

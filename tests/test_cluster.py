@@ -1,0 +1,214 @@
+"""A study's grid on a real Dask cluster gives the tables of the serial run, bit for bit: on a local cluster of 2
+worker processes, against a scheduler address, and when a worker process is killed in the middle of a run.
+Dask is started only by the tests marked ``dask`` (and the notebook runner only when ``cluster`` is set)."""
+
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from lrc_utils import cluster as cluster_module
+from lrc_utils.cluster import ClusterUnreachable, DaskRuns, parse_cluster
+from lrc_utils.fingerprint import _canonical
+from lrc_utils.grid import run_file, run_grid
+from lrc_utils.studies import StudyContext, figure2
+
+
+def grid_parameters(steps: int = 30, n_betas: int = 4) -> SimpleNamespace:
+    """A small Figure 2 grid: one seed, ``n_betas`` betas, tiny VIBs."""
+    return SimpleNamespace(seeds=[0], data_seed=0, input_dim=6, separations=[4.0, 2.0], n_train=300, n_test=100,
+                           n_rank_points=30, encoder_widths=[16], latent_dim=4, beta_min=1e-3, beta_max=3.0,
+                           n_betas=n_betas, steps=steps, lr=1e-2, lr_final_ratio=0.5, adam_beta1=0.5, batch_size=32,
+                           n_predict_samples=4, atol=1e-2, rtol=1e-3, atol_grid=[1e-3, 1e-1], rtol_grid=[1e-2])
+
+
+def compute(p, folder: Path, runs=None) -> dict:
+    tables = figure2.compute(p, StudyContext(checkpoint_dir=folder, runs=runs))
+    return {name: _canonical(frame, ()) for name, frame in tables.items()}
+
+
+def assert_identical(a: dict, b: dict) -> None:
+    assert list(a) == list(b)
+    for name in a:
+        assert a[name].equals(b[name]), f"table {name} differs:\n{a[name].compare(b[name])}"
+
+
+# ----------------------------------------------------------------------------------------------------
+# without Dask
+
+
+def test_the_cluster_parameter_is_read_before_any_work():
+    assert parse_cluster("") == ("serial", None)
+    assert parse_cluster("local:3") == ("local", 3)
+    assert parse_cluster("tcp://10.0.0.5:8786") == ("address", "tcp://10.0.0.5:8786")
+    for bad in ("local", "local:0", "local:two", "10.0.0.5:8786", "no_such_value"):
+        with pytest.raises(ValueError, match="cluster"):
+            parse_cluster(bad)
+    with pytest.raises(TypeError, match="cluster must be a string"):
+        parse_cluster(4)
+
+
+def test_a_grid_runs_on_whatever_runs_it_is_given_and_writes_every_run_file(tmp_path):
+    """run_grid with an executor: results may arrive in any order; the tables are still in key order and each run
+    has its own file, exactly what the serial grid writes."""
+
+    class Reversed:
+        def results(self, run_one, keys):
+            for i in reversed(range(len(keys))):
+                yield i, run_one(keys[i])
+
+    import pandas as pd
+
+    keys = [{"seed": s} for s in range(4)]
+
+    def run_one(key):
+        return {"t": pd.DataFrame({"seed": [key["seed"]], "value": [key["seed"] ** 0.5]})}
+
+    serial = run_grid(keys, run_one, tmp_path / "a", {"x": 1}, progress=False)
+    other = run_grid(keys, run_one, tmp_path / "b", {"x": 1}, progress=False, runs=Reversed())
+    assert serial["t"].equals(other["t"]) and serial["t"]["seed"].tolist() == [0, 1, 2, 3]
+    assert all(run_file(tmp_path / "b", {"x": 1}, k).exists() for k in keys)
+
+
+def test_the_default_path_does_not_import_dask(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from types import SimpleNamespace; from pathlib import Path\n"
+            "from lrc_utils.studies import StudyContext, figure2\n"
+            f"from tests.test_cluster import grid_parameters\n"
+            f"figure2.compute(grid_parameters(n_betas=2), StudyContext(checkpoint_dir=Path({str(tmp_path)!r})))\n"
+            "print('distributed' in sys.modules, 'dask' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent, env={**os.environ, "LRC_PROGRESS": "0"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
+
+
+# ----------------------------------------------------------------------------------------------------
+# on real Dask clusters
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_fails_before_any_run_with_a_clear_message(tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    calls = []
+    start = time.perf_counter()
+    with pytest.raises(ClusterUnreachable, match=f"no Dask scheduler answered at {address}") as err:
+        with DaskRuns(address, connect_timeout=2) as runs:
+            run_grid([{"seed": 0}], lambda key: calls.append(key), tmp_path, {}, runs=runs)
+    assert calls == [] and not any(tmp_path.iterdir())
+    assert "leave cluster empty to compute here" in str(err.value)
+    assert time.perf_counter() - start < 30
+
+
+@pytest.mark.slow
+def test_local_cluster_and_scheduler_address_give_the_serial_tables_bit_for_bit(tmp_path):
+    from distributed import LocalCluster
+
+    p = grid_parameters()
+    serial = compute(p, tmp_path / "serial")
+    with DaskRuns("local:2", checkpoint_dir=tmp_path / "local") as runs:
+        assert runs.n_workers == 2 and runs.device.type == "cpu"
+        local = compute(p, tmp_path / "local", runs)
+    assert_identical(serial, local)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as running:
+        with DaskRuns(running.scheduler_address, checkpoint_dir=tmp_path / "address") as runs:
+            remote = compute(p, tmp_path / "address", runs)
+    assert_identical(serial, remote)
+    assert serial["vib_sweep"].shape[0] == p.n_betas
+
+
+@pytest.mark.slow
+def test_a_cluster_whose_workers_run_two_tasks_at_once_is_refused(tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=None) as running:
+        with pytest.raises(cluster_module.ClusterUnsuitable, match="one task at a time"):
+            with DaskRuns(running.scheduler_address, checkpoint_dir=tmp_path):
+                pass
+
+
+@pytest.mark.slow
+def test_a_worker_killed_in_the_middle_of_a_run_costs_only_that_run(tmp_path):
+    """SIGKILL to the worker process computing a run, once that run has written a checkpoint: the scheduler gives
+    the task to a worker again, which resumes from the checkpoint; the grid completes with the serial tables, and
+    runs finished before the kill are not computed again (their files are untouched)."""
+    from distributed import LocalCluster
+
+    p = grid_parameters(steps=2600, n_betas=3)  # checkpoints every 1,000 steps (vib_grid.CHECKPOINT_EVERY)
+    serial = compute(p, tmp_path / "serial")
+    folder = tmp_path / "killed"
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as running:
+        with DaskRuns(running.scheduler_address, checkpoint_dir=folder) as runs:
+            pids = runs.client.run(os.getpid)
+            out: dict = {}
+            worker = threading.Thread(target=lambda: out.update(tables=compute(p, folder, runs)))
+            worker.start()
+            deadline, killed = time.monotonic() + 300, None
+            while killed is None and time.monotonic() < deadline and worker.is_alive():
+                checkpoints = [f for f in folder.glob("*.pt") if not f.name.startswith("dataset")]  # not run files
+                busy = {w: ks for w, ks in runs.client.processing().items() if ks}
+                if checkpoints and busy:
+                    finished = {f: f.stat().st_mtime_ns for f in folder.glob("dataset*.pt")}
+                    victim = sorted(busy)[0]
+                    os.kill(pids[victim], signal.SIGKILL)
+                    killed = victim
+                time.sleep(0.05)
+            worker.join(timeout=600)
+    assert killed is not None, "no run was caught in the middle (no checkpoint seen while a task was running)"
+    assert "tables" in out, "the grid did not complete after the kill"
+    assert_identical(serial, out["tables"])
+    for f, mtime in finished.items():
+        assert f.stat().st_mtime_ns == mtime, f"{f.name} was written again"
+    assert len(list(folder.glob("dataset*.pt"))) == p.n_betas
+
+
+# ----------------------------------------------------------------------------------------------------
+# notebooks
+
+
+@pytest.mark.slow
+def test_a_notebook_on_a_local_cluster_gives_the_tables_of_its_serial_run(tmp_path):
+    """Figure 2's notebook at the smoke preset (the fingerprint preset), run by the runner with ``--cluster local:2``:
+    its stored tables are the committed fingerprint, which the serial code computes (tests/test_fingerprints.py)."""
+    import pandas as pd
+
+    from lrc_utils.fingerprint import _EXACT, FINGERPRINT_DIR
+    from lrc_utils.runner import run_notebooks
+
+    (out,) = run_notebooks(["figure2"], "smoke", tmp_path / "executed", results_dir=tmp_path / "results",
+                           cluster="local:2")
+    assert "2 Dask workers (local:2)" in out.read_text()
+    for table in figure2.TABLES:
+        stored = pd.read_csv(tmp_path / "results" / "smoke" / "figure2" / f"{table}.csv", **_EXACT)
+        committed = pd.read_csv(FINGERPRINT_DIR / "figure2" / f"{table}.csv", **_EXACT)
+        assert stored.equals(committed), table
+
+
+@pytest.mark.slow
+def test_a_notebook_given_an_unreachable_scheduler_fails_before_computing_anything(tmp_path):
+    from lrc_utils.runner import run_notebooks
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with pytest.raises(RuntimeError, match=f"ClusterUnreachable: no Dask scheduler answered at {address}"):
+        run_notebooks(["figure2"], "smoke", tmp_path / "executed", results_dir=tmp_path / "results", cluster=address)
+    folder = tmp_path / "results" / "smoke" / "figure2"
+    assert not list(folder.glob("*.csv")) and not list(folder.glob("checkpoints/*.pt"))
+
+
+def test_a_notebook_without_a_grid_refuses_a_cluster():
+    from lrc_utils.notebook import has_grid
+
+    assert has_grid("lrc_utils.studies.figure2") and has_grid("lrc_utils.studies.information_planes")
+    assert not has_grid("lrc_utils.studies.local_rank") and not has_grid("lrc_utils.studies.mi_estimators")

@@ -1,0 +1,65 @@
+"""Every preset of every notebook passes the checks a notebook applies before any work, and the ``full`` presets
+of Figures 2 and 3 (the original Deep VIB sizes, not run for the book) run their code path at a smoke size."""
+
+import importlib
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from lrc_utils.data import DataNotFoundError
+from lrc_utils.runner import check_parameters, declared_parameters, load_preset, notebook_names, preset_names
+from lrc_utils.studies import StudyContext
+
+PAIRS = [(name, preset) for name in notebook_names() for preset in preset_names(name)]
+
+
+def values(name: str, preset: str) -> dict:
+    return {k: default for k, (_, default) in declared_parameters(name).items()} | load_preset(name, preset)
+
+
+@pytest.mark.parametrize(("name", "preset"), PAIRS)
+def test_every_preset_passes_the_checks_made_before_any_work(name, preset):
+    v = values(name, preset)
+    check_parameters(v, {k: t for k, (t, _) in declared_parameters(name).items()}, f"{name} {preset}")
+    study = importlib.import_module(f"lrc_utils.studies.{name}")
+    if hasattr(study, "check"):
+        study.check(SimpleNamespace(**v))
+
+
+@pytest.mark.parametrize("name", ["figure2", "figure3"])
+def test_the_full_presets_have_the_original_vib_sizes(name):
+    p = values(name, "full")
+    assert p["encoder_widths"] == [1024, 1024] and p["latent_dim"] == 256
+    assert (p["lr"], p["adam_beta1"], p["batch_size"]) == (1e-4, 0.5, 100)
+    epochs = p["steps"] / math.ceil(p["n_train"] / p["batch_size"])
+    assert epochs == pytest.approx(200, rel=0.01)  # 200 epochs
+    assert p["lr_final_ratio"] == pytest.approx(0.97 ** (200 / 2), rel=1e-3)  # 0.97 every 2 epochs
+    if name == "figure3":
+        assert p["mnist_split"] == "train" and p["n_train"] + p["n_rank_points"] == 60_000 and p["n_test"] == 10_000
+
+
+def smoke_sized(name: str, **override) -> SimpleNamespace:
+    """The full preset with only the sizes of the grid cut down (the architecture and schedule kept)."""
+    return SimpleNamespace(**(values(name, "full") | {"seeds": [0], "n_betas": 2, "steps": 3, "n_train": 300,
+                                                       "n_test": 100, "n_rank_points": 32} | override))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "datasets"), [("figure2", None), ("figure3", ["fashion_mnist"]),
+                                                ("figure3", ["mnist"])])
+def test_the_full_presets_code_path_at_smoke_size(name, datasets, tmp_path):
+    """Figure 3's MNIST at ``mnist_split="train"`` needs MNIST's training split (not on machines without internet);
+    Fashion-MNIST goes through the same branch (training and rank images from the train split, test images from
+    the test split)."""
+    p = smoke_sized(name, **({"datasets": datasets} if datasets else {}))
+    study = importlib.import_module(f"lrc_utils.studies.{name}")
+    study.check(p)
+    try:
+        tables = study.compute(p, StudyContext(checkpoint_dir=tmp_path))
+    except DataNotFoundError as err:
+        pytest.skip(f"{datasets}: training split not on this machine ({str(err).splitlines()[0]})")
+    sweep = tables["vib_sweep"]
+    assert len(sweep) == p.n_betas and sweep["local_rank_abs"].between(0, 256).all()
+    n_values = min(256, getattr(p, "input_dim", 784))  # the bottleneck Jacobian is [256, input_dim]
+    assert tables["spectrum"].groupby("beta")["index"].max().tolist() == [n_values] * p.n_betas
