@@ -25,6 +25,7 @@ Dask is imported only when a cluster is asked for.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -42,7 +43,7 @@ from .grid import RunFn, RunKey
 #: How the ``cluster`` parameter is written (for error messages and docs).
 CLUSTER_FORMS = ('"" (compute here, one run after another), "local:N" (a Dask cluster of N worker processes on '
                  'this machine) or the address of a running Dask scheduler ("tcp://host:8786")')
-#: Seconds to wait for a scheduler to answer, and for a local cluster's workers to start.
+#: Seconds to wait for a scheduler to answer and for its first worker.
 CONNECT_TIMEOUT_S = 10.0
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$")
 
@@ -71,8 +72,24 @@ def parse_cluster(spec: str) -> tuple[str, int | str | None]:
     raise ValueError(f"cluster must be {CLUSTER_FORMS}; got {spec!r}")
 
 
-def run_task(run_one: RunFn, key: RunKey) -> dict[str, pd.DataFrame]:
-    """One run on a worker: no progress bars (they would interleave), :data:`RUN_THREADS` torch threads."""
+@functools.cache
+def _code_digest() -> str:
+    from .store import code_digest
+
+    return code_digest()
+
+
+def run_task(run_one: RunFn, key: RunKey, code: str) -> dict[str, pd.DataFrame]:
+    """One run on a worker: no progress bars (they would interleave), :data:`RUN_THREADS` torch threads. A worker
+    that joined after the checks (a restarted or added worker) is checked here: one task at a time and the
+    notebook's ``lrc_utils`` code (digest ``code``), else the run raises :class:`ClusterUnsuitable`."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    if worker.state.nthreads != 1 or _code_digest() != code:
+        raise ClusterUnsuitable(f"worker {worker.address} runs {worker.state.nthreads} tasks at once or other "
+                                f"lrc_utils code ({_code_digest()}, the notebook's {code}); start workers with "
+                                f"--nthreads 1 from the same checkout")
     os.environ[PROGRESS_ENV] = "0"
     with torch_threads(RUN_THREADS):
         return run_one(key)
@@ -114,7 +131,7 @@ class DaskRuns:
         if self.kind == "serial":
             raise ValueError("DaskRuns needs a cluster: 'local:N' or a scheduler address")
         self.spec, self.device_spec, self.connect_timeout = spec, device, connect_timeout
-        self.checkpoint_dir = str(checkpoint_dir)
+        self.checkpoint_dir = str(Path(checkpoint_dir).resolve())  # the same path on every machine
         self.device: torch.device | None = None
         self.client = self._cluster = None
 
@@ -134,7 +151,12 @@ class DaskRuns:
                         f"no Dask scheduler answered at {self.target} within {self.connect_timeout:g} s ({err}); "
                         f"start one (dask scheduler; dask worker {self.target} --nthreads 1), check the address, "
                         f"or leave cluster empty to compute here") from None
-                self.client.wait_for_workers(1, timeout=self.connect_timeout)
+                try:
+                    self.client.wait_for_workers(1, timeout=self.connect_timeout)
+                except TimeoutError:
+                    raise ClusterUnsuitable(
+                        f"the Dask scheduler at {self.target} has no workers (none joined within "
+                        f"{self.connect_timeout:g} s); start some: dask worker {self.target} --nthreads 1") from None
             self.check_workers()
         except BaseException:
             self.__exit__(None, None, None)
@@ -142,11 +164,13 @@ class DaskRuns:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-        self.client = self._cluster = None
+        client, cluster, self.client, self._cluster = self.client, self._cluster, None, None
+        try:
+            if client is not None:
+                client.close()
+        finally:
+            if cluster is not None:
+                cluster.close()
 
     @property
     def n_workers(self) -> int:
@@ -182,19 +206,31 @@ class DaskRuns:
             self.device = torch.device(self.device_spec)
 
     def results(self, run_one: RunFn, keys: Sequence[RunKey]) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
-        """Submit one task per key; yield ``(index, tables)`` as tasks finish. A run that raises stops the grid
-        (its error is raised here, the other tasks are cancelled); finished runs are kept by the caller."""
+        """Submit one task per key; yield ``(index, tables)`` as tasks finish. A run that raises stops the grid: the
+        tasks not finished are cancelled, every run that did finish is still yielded (so that the caller keeps it),
+        then the run's error is raised here."""
         from distributed import as_completed
 
         batch = uuid.uuid4().hex[:8]
-        futures = [self.client.submit(run_task, run_one, key, pure=False, key=f"run-{i}-{batch}")
+        code = _code_digest()
+        futures = [self.client.submit(run_task, run_one, key, code, pure=False, key=f"run-{i}-{batch}")
                    for i, key in enumerate(keys)]
         index = {future.key: i for i, future in enumerate(futures)}
+        given: set[str] = set()
         try:
             for future in as_completed(futures):
+                if future.status == "error":
+                    self.client.cancel([f for f in futures if not f.done()])
+                    for other in futures:  # finished runs are kept before the error stops the grid
+                        if other.status == "finished" and other.key not in given:
+                            given.add(other.key)
+                            yield index[other.key], other.result()
+                    future.result()  # raises the run's error
+                given.add(future.key)
                 yield index[future.key], future.result()
         finally:
             self.client.cancel([f for f in futures if not f.done()])
 
     def describe(self) -> str:
+        """``"cpu, 2 Dask workers (local:2)"``: the device the workers resolved, how many, which cluster."""
         return f"{self.device}, {self.n_workers} Dask workers ({self.spec})"

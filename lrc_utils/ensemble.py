@@ -18,6 +18,7 @@ their seeds. No checkpoints: an ensemble is meant for runs of minutes (a killed 
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
@@ -178,7 +179,14 @@ class MLPEnsemble(nn.Module):
         return into
 
 
-def _check(members: Sequence[MLP], configs: Sequence[FitConfig], l2: Sequence[float], monitors) -> None:
+def _check(members: Sequence[MLP], train: Data, configs: Sequence[FitConfig], l2: Sequence[float], monitors) -> None:
+    if len(train[0]) != len(train[1]) or len(train[0]) == 0:
+        raise ValueError(f"train must hold the same positive number of inputs and labels, got {len(train[0])} and "
+                         f"{len(train[1])}")
+    for member_monitors in monitors:
+        names = [m.name for m in member_monitors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"monitor names must be distinct, got {names}")
     if not (len(members) == len(configs) == len(l2) == len(monitors)):
         raise ValueError(f"need one config, L2 penalty and monitor list per member; got {len(members)} members, "
                          f"{len(configs)} configs, {len(l2)} penalties, {len(monitors)} monitor lists")
@@ -212,7 +220,7 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
     e_count = len(members)
     l2 = [0.0] * e_count if l2 is None else list(l2)
     monitors = [[] for _ in members] if monitors is None else [list(m) for m in monitors]
-    _check(members, configs, l2, monitors)
+    _check(members, train, configs, l2, monitors)
     config = configs[0]
     batch = min(config.batch_size, len(x))
     if batch % BATCH_MULTIPLE:
@@ -234,7 +242,8 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
                              {"params": list(ens.biases), "weight_decay": 0.0}], lr=config.lr,
                             betas=(config.adam_beta1, 0.999))
     gens = [torch.Generator().manual_seed(c.seed) for c in configs]
-    copies = [MLP(members[0].sizes, members[0].activation) for _ in members]
+    with torch.random.fork_rng():  # building the copies draws from the global generator; a lone run does not
+        copies = [MLP(members[0].sizes, members[0].activation) for _ in members]
     records: list[dict[str, list]] = [{m.name: [] for m in ms} for ms in monitors]
     evals = set(config.eval_steps)
     for step in tqdm(range(1, config.steps + 1), disable=not progress_enabled(progress), desc=desc, mininterval=2.0,
@@ -248,14 +257,19 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
         loss = ce.view(e_count, batch).mean(1) + ens.penalty(l2_rates)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
+        evaluate = step in evals
+        if evaluate:  # the minibatch loss a run reports is computed before its step, by the member alone
+            with torch.no_grad():
+                batch_losses = [float(_member_loss(ens.copy_member(e, copies[e]), xb[e], yb[e], l2[e]))
+                                if monitors[e] else math.nan for e in range(e_count)]
         opt.step()
-        if step in evals:
+        if evaluate:
             with torch.no_grad():
                 for e, member_monitors in enumerate(monitors):
                     if not member_monitors:
                         continue
                     model = ens.copy_member(e, copies[e]).eval()
-                    batch_loss = float(_member_loss(model, xb[e], yb[e], l2[e]))
+                    batch_loss = batch_losses[e]
                     for monitor in member_monitors:
                         records[e][monitor.name] += [{"step": step, **row} for row in monitor(model, step, batch_loss)]
     with torch.no_grad():

@@ -57,6 +57,7 @@ class NotebookRun:
     device: object
     store: ResultStore
     study: ModuleType
+    where: str = ""  # where the tables were computed (set by tables())
 
     def context(self) -> StudyContext:
         return StudyContext(device=self.device, data_dir=self.p.data_dir or None,
@@ -66,13 +67,15 @@ class NotebookRun:
         if not self.p.cluster:
             return self.study.compute(self.p, self.context())
         with DaskRuns(self.p.cluster, self.p.device, self.store.checkpoint_dir) as runs:
-            print(f"computing the runs on {runs.describe()}")
+            self.where = runs.describe()
+            print(f"computing the runs on {self.where}")
             return self.study.compute(self.p, replace(self.context(), device=runs.device, runs=runs))
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The study's tables: loaded when stored with these computing parameters, else computed and stored."""
-        where = str(self.device) if not self.p.cluster else f"{self.p.device} on Dask workers ({self.p.cluster})"
-        return self.store.tables(list(self.study.TABLES), self._compute, device=where)
+        """The study's tables: loaded when stored with these computing parameters, else computed and stored
+        (``meta.json`` records the device, and with a cluster the device its workers resolved and how many)."""
+        self.where = str(self.device)
+        return self.store.tables(list(self.study.TABLES), self._compute, device=lambda: self.where)
 
     def save_figure(self, fig, name: str, table: str | None = None) -> None:
         """Save ``fig`` beside the tables, stamped with ``table``'s provenance (see :class:`ResultStore`)."""

@@ -262,9 +262,11 @@ class ResultStore:
     def _write_meta(self) -> None:
         atomic_write_text(self.meta_path, json.dumps(self.meta, indent=2, sort_keys=True, default=str) + "\n")
 
-    def tables(self, names: list[str], compute: Callable[[], dict[str, pd.DataFrame]], device: str = "") -> dict:
+    def tables(self, names: list[str], compute: Callable[[], dict[str, pd.DataFrame]],
+               device: str | Callable[[], str] = "") -> dict:
         """Load the tables ``names`` if all are stored with matching parameters (and ``recompute != "always"``),
-        else compute and store them. ``compute()`` returns a dict name -> tidy DataFrame holding ``names``."""
+        else compute and store them. ``compute()`` returns a dict name -> tidy DataFrame holding ``names``;
+        ``device`` (or ``device()``, asked after computing) says where they were computed."""
         if self.recompute != "always" and all(self.stored_matches(n) for n in names):
             self.loaded.update(dict.fromkeys(names, True))
             return {n: pd.read_csv(self.dir / f"{n}.csv") for n in names}
@@ -285,7 +287,7 @@ class ResultStore:
             commit, dirty = git_commit()
             info = {"parameters": self.key, "git_commit": commit, "git_dirty": dirty,
                     "code_digest": code_digest(self.code_module), "versions": library_versions(),
-                    "device": device, "wall_time_s": round(wall, 2),
+                    "device": device() if callable(device) else device, "wall_time_s": round(wall, 2),
                     "computed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
             self.meta.update(notebook=self.notebook, preset=self.preset)
             for name in names:

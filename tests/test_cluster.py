@@ -140,33 +140,75 @@ def test_a_cluster_whose_workers_run_two_tasks_at_once_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_worker_killed_in_the_middle_of_a_run_costs_only_that_run(tmp_path):
-    """SIGKILL to the worker process computing a run, once that run has written a checkpoint: the scheduler gives
-    the task to a worker again, which resumes from the checkpoint; the grid completes with the serial tables, and
-    runs finished before the kill are not computed again (their files are untouched)."""
+def test_a_cluster_without_workers_or_with_other_code_is_refused_before_any_run(tmp_path, monkeypatch):
     from distributed import LocalCluster
 
-    p = grid_parameters(steps=2600, n_betas=3)  # checkpoints every 1,000 steps (vib_grid.CHECKPOINT_EVERY)
+    from lrc_utils import store
+
+    with LocalCluster(n_workers=0, dashboard_address=None) as empty:
+        with pytest.raises(cluster_module.ClusterUnsuitable, match="has no workers"):
+            with DaskRuns(empty.scheduler_address, checkpoint_dir=tmp_path, connect_timeout=2):
+                pass
+    monkeypatch.setattr(store, "code_digest", lambda module=None: "0123456789abcdef")  # this process only
+    with pytest.raises(cluster_module.ClusterUnsuitable, match="runs lrc_utils code .* this process code "
+                                                               "0123456789abcdef"):
+        with DaskRuns("local:1", checkpoint_dir=tmp_path):
+            pass
+
+
+@pytest.mark.slow
+def test_a_worker_killed_in_the_middle_of_a_run_costs_only_that_run(tmp_path):
+    """SIGKILL to the worker process computing a run once that run's checkpoint holds step 2,000 of 3,600: the
+    scheduler gives the task to a worker again, which resumes from the checkpoint (no checkpoint of an earlier
+    step ever appears again for that run); the grid completes with the serial tables, and runs finished before the
+    kill are not computed again (their files are untouched)."""
+    from distributed import LocalCluster
+
+    from lrc_utils.studies import beta_grid
+    from lrc_utils.training import safe_torch_load
+
+    p = grid_parameters(steps=3600, n_betas=3)  # checkpoints at 1,000, 2,000, 3,000 (vib_grid.CHECKPOINT_EVERY)
+    betas = beta_grid(p.beta_min, p.beta_max, p.n_betas)  # the grid's key order: task run-<i> is betas[i]
     serial = compute(p, tmp_path / "serial")
     folder = tmp_path / "killed"
+
+    def checkpoint_steps() -> dict[float, int]:
+        out = {}
+        for f in folder.glob("*.pt"):
+            if not f.name.startswith("dataset"):  # run files are named by their key, checkpoints by a digest
+                try:
+                    state = safe_torch_load(f)
+                except (ValueError, FileNotFoundError):  # removed as its run finished
+                    continue
+                out[state["identity"]["beta"]] = int(state["step"])
+        return out
+
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as running:
         with DaskRuns(running.scheduler_address, checkpoint_dir=folder) as runs:
             pids = runs.client.run(os.getpid)
             out: dict = {}
             worker = threading.Thread(target=lambda: out.update(tables=compute(p, folder, runs)))
             worker.start()
-            deadline, killed = time.monotonic() + 300, None
-            while killed is None and time.monotonic() < deadline and worker.is_alive():
-                checkpoints = [f for f in folder.glob("*.pt") if not f.name.startswith("dataset")]  # not run files
-                busy = {w: ks for w, ks in runs.client.processing().items() if ks}
-                if checkpoints and busy:
-                    finished = {f: f.stat().st_mtime_ns for f in folder.glob("dataset*.pt")}
-                    victim = sorted(busy)[0]
-                    os.kill(pids[victim], signal.SIGKILL)
-                    killed = victim
-                time.sleep(0.05)
+            deadline, killed, earlier = time.monotonic() + 300, None, []
+            while worker.is_alive() and time.monotonic() < deadline:
+                steps = checkpoint_steps()
+                if killed is None:
+                    for address, task_keys in runs.client.processing().items():
+                        for task in task_keys:
+                            beta = betas[int(str(task).split("-")[1])]
+                            if steps.get(beta, 0) >= 2000:
+                                finished = {f: f.stat().st_mtime_ns for f in folder.glob("dataset*.pt")}
+                                os.kill(pids[address], signal.SIGKILL)
+                                killed = (beta, steps[beta])
+                                break
+                        if killed:
+                            break
+                elif killed[0] in steps and steps[killed[0]] < killed[1]:
+                    earlier.append(steps[killed[0]])
+                time.sleep(0.02)
             worker.join(timeout=600)
-    assert killed is not None, "no run was caught in the middle (no checkpoint seen while a task was running)"
+    assert killed is not None, "no run was caught between its checkpoint of step 2,000 and its end"
+    assert not earlier, f"the killed run started again from scratch (checkpoints of steps {earlier} after {killed})"
     assert "tables" in out, "the grid did not complete after the kill"
     assert_identical(serial, out["tables"])
     for f, mtime in finished.items():

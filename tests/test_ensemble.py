@@ -10,7 +10,7 @@ from lrc_utils.data import disjoint_subsets, gaussian_classification
 from lrc_utils.ensemble import MLPEnsemble, fit_ensemble
 from lrc_utils.models import MLP
 from lrc_utils.studies.information_planes import init_like_their_code, l2_penalised_cross_entropy
-from lrc_utils.training import ClassifierMetrics, FitConfig, LocalRankMonitor, fit
+from lrc_utils.training import BatchLoss, ClassifierMetrics, FitConfig, LocalRankMonitor, fit
 
 
 def twelve_bit_like(n: int = 1024, seed: int = 0):
@@ -51,13 +51,15 @@ def test_twelve_bit_networks_train_together_exactly_as_alone(activation):
         return model
 
     seeds, l2s = [0, 1, 2, 3], [0.0, 0.015, 0.0, 0.015]
-    configs = [FitConfig(steps=60, lr=1e-2, batch_size=512, seed=s, eval_steps=(1, 7, 60)) for s in seeds]
-    monitors_of = lambda: [ClassifierMetrics(train, test), LocalRankMonitor(test[0][:64], 1e-2)]  # noqa: E731
+    configs = [FitConfig(steps=60, lr=1e-2, batch_size=512, seed=s, eval_steps=(1, 7, 60), adam_beta1=0.5,
+                         lr_final_ratio=0.1) for s in seeds]
+    monitors_of = lambda: [ClassifierMetrics(train, test), LocalRankMonitor(test[0][:64], 1e-2), BatchLoss()]  # noqa: E731
     alone = one_at_a_time(make, l2_penalised_cross_entropy, train, configs, l2s, monitors_of)
     members = [make(s) for s in seeds]
     together = fit_ensemble(members, train, configs, l2s, [monitors_of() for _ in seeds], progress=False)
     assert_same(alone, members, together)
     assert together[0]["metrics"]["step"].tolist() == [1, 7, 60]
+    assert together[1]["batch_loss"]["batch_loss"].iloc[0] > 0
 
 
 def test_figure1_gaussian_networks_with_weight_decay_train_together_exactly_as_alone():
@@ -70,7 +72,7 @@ def test_figure1_gaussian_networks_with_weight_decay_train_together_exactly_as_a
 
     configs = [FitConfig(steps=40, lr=1e-3, weight_decay=0.1, batch_size=64, seed=s, eval_steps=(10, 40))
                for s in (0, 1, 2)]
-    monitors_of = lambda: [ClassifierMetrics(train, test)]  # noqa: E731
+    monitors_of = lambda: [ClassifierMetrics(train, test), BatchLoss()]  # noqa: E731
     alone = one_at_a_time(make, l2_penalised_cross_entropy, train, configs, [0.0] * 3, monitors_of)
     members = [make(c.seed) for c in configs]
     together = fit_ensemble(members, train, configs, None, [monitors_of() for _ in configs], progress=False)
