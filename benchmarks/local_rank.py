@@ -15,6 +15,7 @@ counted). The benchmark prints the rates and floor ratios for both counts.
     python benchmarks/local_rank.py                      # MLP([784, 200, 200, 200, 200, 10]), 1,024 inputs
     python benchmarks/local_rank.py --n 256 --device cuda
     python benchmarks/local_rank.py --loop-n 128         # the autograd loop on the first 128 inputs only
+    python benchmarks/local_rank.py --floor-only         # only local_rank against the float32 matmul floor
 
 The model is trained for a few hundred steps on random labels first (``--train-steps``), so that its
 Jacobians are not those of a fresh initialisation.
@@ -80,6 +81,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="side-by-side timings against the matmul floor")
+    parser.add_argument("--floor-only", action="store_true",
+                        help="only the timings against the matmul floor (no recipe, no autograd loop)")
     args = parser.parse_args()
 
     device = get_device(args.device)
@@ -96,21 +99,22 @@ def main() -> None:
     print(f"model {args.sizes}, {args.n} inputs, atol {args.atol}, device {device}, "
           f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}")
 
-    results = time_methods(model, x, ("local_rank", "recipe"), atol=args.atol)
-    loop_n = args.loop_n or args.n
-    loop_seconds, loop_ranks = time_methods(model, x[:loop_n], ("loop",), atol=args.atol)["loop"]
-    fast_seconds, fast_ranks = results["local_rank"]
-    recipe_seconds, recipe_ranks = results["recipe"]
-    assert torch.equal(fast_ranks, recipe_ranks), "local_rank and the recipe disagree"
-    assert torch.equal(fast_ranks[:loop_n], loop_ranks), "local_rank and the autograd loop disagree"
-    mean = fast_ranks.double().mean(0).tolist()
-    print(f"ranks identical across all three methods; local rank per layer: {[round(v, 2) for v in mean]}")
-    loop_scaled = loop_seconds * args.n / loop_n
-    print(f"{'method':<14}{'seconds':>10}{'ratio to local_rank':>22}")
-    print(f"{'local_rank':<14}{fast_seconds:>10.2f}{1.0:>22.1f}")
-    print(f"{'recipe':<14}{recipe_seconds:>10.2f}{recipe_seconds / fast_seconds:>22.1f}")
-    note = "" if loop_n == args.n else f"  (timed on {loop_n}, scaled to {args.n})"
-    print(f"{'autograd loop':<14}{loop_scaled:>10.2f}{loop_scaled / fast_seconds:>22.1f}{note}")
+    if not args.floor_only:
+        results = time_methods(model, x, ("local_rank", "recipe"), atol=args.atol)
+        loop_n = args.loop_n or args.n
+        loop_seconds, loop_ranks = time_methods(model, x[:loop_n], ("loop",), atol=args.atol)["loop"]
+        fast_seconds, fast_ranks = results["local_rank"]
+        recipe_seconds, recipe_ranks = results["recipe"]
+        assert torch.equal(fast_ranks, recipe_ranks), "local_rank and the recipe disagree"
+        assert torch.equal(fast_ranks[:loop_n], loop_ranks), "local_rank and the autograd loop disagree"
+        mean = fast_ranks.double().mean(0).tolist()
+        print(f"ranks identical across all three methods; local rank per layer: {[round(v, 2) for v in mean]}")
+        loop_scaled = loop_seconds * args.n / loop_n
+        print(f"{'method':<14}{'seconds':>10}{'ratio to local_rank':>22}")
+        print(f"{'local_rank':<14}{fast_seconds:>10.2f}{1.0:>22.1f}")
+        print(f"{'recipe':<14}{recipe_seconds:>10.2f}{recipe_seconds / fast_seconds:>22.1f}")
+        note = "" if loop_n == args.n else f"  (timed on {loop_n}, scaled to {args.n})"
+        print(f"{'autograd loop':<14}{loop_scaled:>10.2f}{loop_scaled / fast_seconds:>22.1f}{note}")
     dense = dense_flops(model, args.n)
     with torch.no_grad():
         n_active = (model.act_derivative(model.preactivations(x)[0]) != 0).sum(1).cpu()
