@@ -20,12 +20,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from lrc_utils.cluster import DaskRuns
-from lrc_utils.runner import declared_parameters, load_preset
+from lrc_utils.runner import preset_values
 from lrc_utils.studies import StudyContext, figure2
 
 
 def parameters(**override) -> SimpleNamespace:
-    p = {k: d for k, (_, d) in declared_parameters("figure2").items()} | load_preset("figure2", "paper")
+    p = preset_values("figure2", "paper")
     return SimpleNamespace(**(p | override))
 
 

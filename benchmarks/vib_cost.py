@@ -20,7 +20,7 @@ import time
 import torch
 
 from lrc_utils.config import RUN_THREADS, get_device, seed_everything, torch_threads
-from lrc_utils.runner import declared_parameters, load_preset
+from lrc_utils.runner import preset_values
 from lrc_utils.training import FitConfig, fit
 from lrc_utils.vib import VIB, evaluate_vib, vib_loss
 
@@ -29,7 +29,7 @@ SHAPES = {"figure2": lambda p: (p["input_dim"], 2 ** len(p["separations"]), 1),
 
 
 def measure(name: str, steps: int, device: torch.device) -> dict:
-    p = {k: d for k, (_, d) in declared_parameters(name).items()} | load_preset(name, "full")
+    p = preset_values(name, "full")
     input_dim, n_classes, n_datasets = SHAPES[name](p)
     seed_everything(0)
     x = torch.randn(p["n_train"], input_dim, device=device)

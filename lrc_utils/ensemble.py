@@ -279,8 +279,7 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
 
 
 def _member_loss(model: MLP, x: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
-    """The loss one run would report for this minibatch (the cross-entropy plus its L2 term, as computed alone)."""
-    ce = F.cross_entropy(model(x), y)
-    if l2 == 0:
-        return ce
-    return ce + 0.5 * l2 * sum(layer.weight.square().sum() for layer in model.chain_layers())
+    """The loss one run would report for this minibatch: the study's own loss function on the member alone."""
+    from .studies.information_planes import l2_penalised_cross_entropy
+
+    return l2_penalised_cross_entropy(l2)(model, x, y)

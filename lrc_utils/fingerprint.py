@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from .config import RESULTS_DIR
-from .runner import declared_parameters, load_preset, notebook_names
+from .runner import notebook_names, preset_values
 from .store import atomic_write_text
 from .studies import StudyContext
 
@@ -49,8 +49,7 @@ def _canonical(frame: pd.DataFrame, drop: tuple[str, ...]) -> pd.DataFrame:
 
 def compute(name: str, data_dir: str | None = None) -> dict[str, pd.DataFrame]:
     """The study's tables at the fingerprint preset, on the CPU, with a throw-away checkpoint folder."""
-    values = {k: default for k, (_, default) in declared_parameters(name).items()}
-    values.update(load_preset(name, FINGERPRINT_PRESET))
+    values = preset_values(name, FINGERPRINT_PRESET)
     study = importlib.import_module(f"lrc_utils.studies.{name}")
     p = SimpleNamespace(**values)
     if hasattr(study, "check"):

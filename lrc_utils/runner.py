@@ -120,6 +120,12 @@ def load_preset(name: str, preset: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> 
 # the runner
 
 
+def preset_values(name: str, preset: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, object]:
+    """Every parameter of a notebook at a preset: the notebook's defaults, overridden by the preset's values."""
+    return {k: default for k, (_, default) in declared_parameters(name, notebooks_dir).items()} | load_preset(
+        name, preset, notebooks_dir)
+
+
 def executed_dir_for(preset: str, root: Path = EXECUTED_DIR) -> Path:
     """Where executed copies of ``preset`` go: the book's folder for the paper preset, a subfolder otherwise."""
     return root if preset == BOOK_PRESET else root / preset

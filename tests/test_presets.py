@@ -8,14 +8,14 @@ from types import SimpleNamespace
 import pytest
 
 from lrc_utils.data import DataNotFoundError
-from lrc_utils.runner import check_parameters, declared_parameters, load_preset, notebook_names, preset_names
+from lrc_utils.runner import check_parameters, declared_parameters, notebook_names, preset_names, preset_values
 from lrc_utils.studies import StudyContext
 
 PAIRS = [(name, preset) for name in notebook_names() for preset in preset_names(name)]
 
 
 def values(name: str, preset: str) -> dict:
-    return {k: default for k, (_, default) in declared_parameters(name).items()} | load_preset(name, preset)
+    return preset_values(name, preset)
 
 
 @pytest.mark.parametrize(("name", "preset"), PAIRS)
