@@ -2,7 +2,7 @@
 #   make book   set up, run the figure notebooks at the paper preset (stored results are reused), build the HTML
 #   make test   set up, run the test suite (unit tests, notebook hygiene, smoke runs, fingerprints, book build,
 #               the book in a real browser)
-# Other targets: setup, mathjax, test-fast (the tests not marked slow), browser-test, smoke, recompute,
+# Other targets: setup, lock (rewrite requirements.lock), mathjax, test-fast (the tests not marked slow), browser-test, smoke, recompute,
 # fingerprints, benchmark, lint, clean.
 
 PYTHON ?= python3
@@ -11,6 +11,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PRESET ?= paper
 NOTEBOOKS ?=
+# Extra runner flags for make book, e.g. BOOK_FLAGS=--cached-only (fail rather than compute a missing table).
+BOOK_FLAGS ?=
 
 # Data folder: $$LRC_DATA_DIR when set; else a shared/data folder beside the checkout when there is one
 # (how machines without internet carry the offline copies); else lrc_utils's default, ~/.cache/lrc/data.
@@ -26,16 +28,22 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX_DIR := book/_static/mathjax
 MATHJAX_STAMP := $(MATHJAX_DIR)/.installed-$(MATHJAX_VERSION)
 
-.PHONY: setup mathjax book test test-fast browser-test smoke recompute fingerprints benchmark lint clean
+.PHONY: setup lock mathjax book test test-fast browser-test smoke recompute fingerprints benchmark lint clean
 
-$(STAMP): pyproject.toml
+# The environment is requirements.lock (every package at an exact version; `make lock` rewrites it from
+# pyproject.toml's ranges); lrc_utils itself is installed editable on top, without dependencies of its own.
+$(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	$(PY) -c "import torch, torchvision, lrc_utils; print('environment ready: torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+lock:
+	$(PYTHON) tools/lock.py
 
 $(MATHJAX_STAMP):
 	@command -v npm >/dev/null || { echo "[lrc] npm is needed to install MathJax (Debian: apt-get install npm)"; exit 1; }
@@ -49,7 +57,7 @@ mathjax: $(MATHJAX_STAMP)
 
 book: setup mathjax
 	@echo "[lrc] data folder: $${LRC_DATA_DIR:-~/.cache/lrc/data (default)}"
-	$(PY) -m lrc_utils.runner --preset $(PRESET) $(NOTEBOOKS)
+	$(PY) -m lrc_utils.runner --preset $(PRESET) $(BOOK_FLAGS) $(NOTEBOOKS)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 

@@ -1,20 +1,22 @@
 """Fingerprints: small committed tables that keep the committed results in step with the code.
 
-The fingerprint of a notebook is what its study computes at the ``smoke`` preset (seconds on a CPU), stored
-under ``results/fingerprints/<notebook>/<table>.csv``. ``tests/test_fingerprints.py`` recomputes every
-fingerprint and compares it with the committed one **exactly** (floats written with 17 significant digits
-and read back bit for bit; only the columns a study marks ``MACHINE_DEPENDENT``, such as timings, are left
-out). A change to the package that moves any number of a study, even by one unit in the last place of one
-training step, changes its fingerprint. Then the notebook's paper results must be recomputed in the same
-change (at a clean commit) and the fingerprint updated::
+The fingerprint of a notebook is what it computes at the ``smoke`` preset (seconds on a CPU), stored under
+``results/fingerprints/<notebook>/<table>.csv``, with the numeric environment that computed them in
+``results/fingerprints/environment.json`` (:func:`numeric_environment`: Python, torch, numpy, scipy and pandas
+versions and the CPU kernels their BLAS libraries pick). ``tests/test_fingerprints.py`` compares the tables of
+the test session's smoke runs with the committed ones **exactly** (floats written with 17 significant digits and
+read back bit for bit; only the columns a study marks ``MACHINE_DEPENDENT``, such as timings, are left out). A
+change to the package that moves any number of a study, even by one unit in the last place of one training step,
+changes its fingerprint. Then the notebook's paper results must be recomputed in the same change (at a clean
+commit) and the fingerprint updated::
 
     python -m lrc_utils.fingerprint figure2          # rewrite figure2's fingerprint with the current code
     make recompute PRESET=paper NOTEBOOKS=figure2    # and its paper results
 
-Exact comparison assumes the same arithmetic: the same CPU family and library versions as the machines that
-wrote the fingerprint (CI's). On another CPU, floating-point results may differ in the last bits (other SIMD
-paths in BLAS); the failure message prints the largest difference so that such a case can be told from a
-real change.
+Exact comparison means something only in the environment that wrote the fingerprints: the locked one
+(``requirements.lock``, installed by ``make setup``) on a CPU with the same kernels. Training amplifies a last-bit
+difference (another torch, another SIMD path in BLAS) into visible ones, so elsewhere no tolerance makes the
+comparison meaningful: there the test skips, naming the difference (:func:`environment_mismatch`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import json
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -30,15 +34,55 @@ from types import SimpleNamespace
 import pandas as pd
 import torch
 
-from .config import RESULTS_DIR
+from .config import RESULTS_DIR, RUN_THREADS, torch_threads
 from .runner import notebook_names, preset_values
 from .store import atomic_write_text
 from .studies import StudyContext
 
 FINGERPRINT_DIR = RESULTS_DIR / "fingerprints"
+ENVIRONMENT_FILE = FINGERPRINT_DIR / "environment.json"
+#: How to get the environment that wrote the fingerprints.
+LOCKED_ENVIRONMENT = "make setup (installs requirements.lock)"
 #: read_csv options that give back exactly the floats written with 17 significant digits (pandas 3 does by default).
 _EXACT = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
 FINGERPRINT_PRESET = "smoke"
+
+
+def numeric_environment() -> dict[str, str]:
+    """What decides the last bits of a study's numbers on a CPU: the versions of Python and of the libraries that
+    compute (torch, numpy, scipy, pandas), the processor architecture, the SIMD kernels torch dispatches to
+    (``torch.backends.cpu.get_cpu_capability()``: ``AVX2``, ``AVX512``, ...) and the BLAS libraries numpy and scipy
+    loaded with the kernels they picked for this CPU (threadpoolctl: ``openblas SkylakeX``, ...)."""
+    import numpy
+    import scipy
+    import scipy.linalg  # noqa: F401 - loads scipy's BLAS, so that it is listed
+    from threadpoolctl import threadpool_info
+
+    blas = sorted({f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+                   if i.get("user_api") == "blas"})
+    return {"python": platform.python_version(), "machine": platform.machine(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "pandas": pd.__version__,
+            "torch_cpu_kernels": torch.backends.cpu.get_cpu_capability(), "numpy_scipy_blas": "; ".join(blas)}
+
+
+def recorded_environment() -> dict[str, str]:
+    """The numeric environment that wrote the committed fingerprints."""
+    if not ENVIRONMENT_FILE.exists():
+        raise FileNotFoundError(f"{ENVIRONMENT_FILE.relative_to(RESULTS_DIR.parent)} is missing: the fingerprints "
+                                f"say nothing without it; rewrite them (python -m lrc_utils.fingerprint)")
+    return json.loads(ENVIRONMENT_FILE.read_text())
+
+
+def environment_mismatch(now: dict[str, str] | None = None) -> str | None:
+    """None where this is the environment that wrote the fingerprints; else one line naming each difference and
+    how to get that environment."""
+    recorded, now = recorded_environment(), now or numeric_environment()
+    diffs = [f"{key} {recorded.get(key)!s} there, {now.get(key)!s} here" for key in sorted(set(recorded) | set(now))
+             if recorded.get(key) != now.get(key)]
+    if not diffs:
+        return None
+    return (f"exact comparisons with results/fingerprints/ skipped: they were written in another environment ("
+            f"{'; '.join(diffs)}); the locked one: {LOCKED_ENVIRONMENT}, on a CPU with the same kernels")
 
 
 def _canonical(frame: pd.DataFrame, drop: tuple[str, ...]) -> pd.DataFrame:
@@ -47,19 +91,42 @@ def _canonical(frame: pd.DataFrame, drop: tuple[str, ...]) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(text), **_EXACT)
 
 
+def _machine_dependent(name: str) -> dict[str, tuple[str, ...]]:
+    return getattr(importlib.import_module(f"lrc_utils.studies.{name}"), "MACHINE_DEPENDENT", {})
+
+
+def _tables(name: str) -> tuple[str, ...]:
+    return tuple(importlib.import_module(f"lrc_utils.studies.{name}").TABLES)
+
+
 def compute(name: str, data_dir: str | None = None) -> dict[str, pd.DataFrame]:
-    """The study's tables at the fingerprint preset, on the CPU, with a throw-away checkpoint folder."""
+    """The study's tables at the fingerprint preset, computed in this process on the CPU with one torch thread
+    (as a notebook computes them) and a throw-away checkpoint folder."""
     values = preset_values(name, FINGERPRINT_PRESET)
     study = importlib.import_module(f"lrc_utils.studies.{name}")
     p = SimpleNamespace(**values)
     if hasattr(study, "check"):
         study.check(p)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, torch_threads(RUN_THREADS):
         ctx = StudyContext(device=torch.device("cpu"), data_dir=data_dir or values.get("data_dir") or None,
                            checkpoint_dir=Path(tmp))
         tables = study.compute(p, ctx)
-    drop = getattr(study, "MACHINE_DEPENDENT", {})
+    drop = _machine_dependent(name)
     return {t: _canonical(tables[t], tuple(drop.get(t, ()))) for t in study.TABLES}
+
+
+def stored_tables(name: str, results_root: Path, preset: str = FINGERPRINT_PRESET) -> dict[str, pd.DataFrame]:
+    """The tables a notebook run stored under ``results_root/<preset>/<name>/``, in fingerprint form."""
+    drop = _machine_dependent(name)
+    folder = Path(results_root) / preset / name
+    return {t: _canonical(pd.read_csv(folder / f"{t}.csv", **_EXACT), tuple(drop.get(t, ()))) for t in _tables(name)}
+
+
+def run_smoke(names: list[str], results_root: Path, executed_dir: Path) -> None:
+    """Run notebooks at the fingerprint preset on the CPU (what fingerprints are made of)."""
+    from .runner import run_notebooks
+
+    run_notebooks(names, FINGERPRINT_PRESET, executed_dir, results_dir=results_root, overrides={"device": "cpu"})
 
 
 def write(name: str, tables: dict[str, pd.DataFrame]) -> None:
@@ -68,14 +135,20 @@ def write(name: str, tables: dict[str, pd.DataFrame]) -> None:
 
 
 def differences(name: str, tables: dict[str, pd.DataFrame]) -> list[str]:
-    """How ``tables`` differ from the committed fingerprint of ``name`` (empty: identical)."""
+    """How ``tables`` differ from the committed fingerprint of ``name`` (empty: identical). A table missing on
+    either side, or an empty one, is a difference: an empty comparison never passes."""
     out = []
+    if set(tables) != set(_tables(name)):
+        out.append(f"tables {sorted(tables)} given, the study has {sorted(_tables(name))}")
     for table, frame in tables.items():
         path = FINGERPRINT_DIR / name / f"{table}.csv"
         if not path.exists():
             out.append(f"{table}: no committed fingerprint ({path.relative_to(RESULTS_DIR.parent)})")
             continue
         stored = pd.read_csv(path, **_EXACT)
+        if frame.empty or stored.empty:
+            out.append(f"{table}: an empty table compares nothing")
+            continue
         if list(stored.columns) != list(frame.columns) or stored.shape != frame.shape:
             out.append(f"{table}: columns/shape {list(stored.columns)} {stored.shape} -> "
                        f"{list(frame.columns)} {frame.shape}")
@@ -101,20 +174,32 @@ def stale_message(name: str, diffs: list[str]) -> str:
             + f"\nEither recompute that notebook's paper results in the same change, at a clean commit "
             f"(make recompute PRESET=paper NOTEBOOKS={name}; then python -m lrc_utils.fingerprint {name}), or, if "
             f"the change cannot affect them, explain why in the commit and update the fingerprint alone. "
-            f"Differences of ~1e-16 relative on another CPU type can be rounding, not a code change.")
+            f"This environment is the one that wrote the fingerprints, so the difference is not rounding.")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lrc_utils.fingerprint",
-                                     description="Rewrite the committed fingerprints with the current code.")
+                                     description="Rewrite the committed fingerprints: run the notebooks at the smoke "
+                                     "preset on the CPU and keep their tables, with this numeric environment.")
     parser.add_argument("notebooks", nargs="*", help=f"default: all of {notebook_names()}")
-    parser.add_argument("--data-dir", default=None, help="data folder (default: $LRC_DATA_DIR or the cache)")
     args = parser.parse_args(argv)
-    for name in args.notebooks or notebook_names():
-        tables = compute(name, args.data_dir)
-        changed = differences(name, tables)
-        write(name, tables)
-        print(f"[lrc] fingerprint {name}: " + ("unchanged" if not changed else "; ".join(changed)))
+    names = args.notebooks or notebook_names()
+    unknown = sorted(set(names) - set(notebook_names()))
+    if unknown:
+        parser.error(f"unknown notebooks {unknown}; valid: {notebook_names()}")
+    now = numeric_environment()
+    if set(names) != set(notebook_names()) and ENVIRONMENT_FILE.exists() and environment_mismatch(now):
+        parser.error(f"the other fingerprints were written in another environment ({environment_mismatch(now)}); "
+                     f"rewrite all of them (python -m lrc_utils.fingerprint), or none")
+    with tempfile.TemporaryDirectory(prefix="lrc-fingerprints-") as tmp:
+        run_smoke(names, Path(tmp) / "results", Path(tmp) / "executed")
+        for name in names:
+            tables = stored_tables(name, Path(tmp) / "results")
+            changed = differences(name, tables) if (FINGERPRINT_DIR / name).exists() else ["new"]
+            write(name, tables)
+            print(f"[lrc] fingerprint {name}: " + ("unchanged" if not changed else "; ".join(changed)))
+    atomic_write_text(ENVIRONMENT_FILE, json.dumps(now, indent=1, sort_keys=True) + "\n")
+    print(f"[lrc] numeric environment: {now}")
     return 0
 
 

@@ -25,7 +25,7 @@ from types import ModuleType, SimpleNamespace
 import pandas as pd
 
 from .cluster import DaskRuns, parse_cluster
-from .config import get_device
+from .config import RUN_THREADS, get_device, torch_threads
 from .runner import RUN_PARAMETERS, PresetError, check_parameters
 from .store import ResultStore, display_path, package_files_used
 from .studies import StudyContext
@@ -64,8 +64,9 @@ class NotebookRun:
                             checkpoint_dir=self.store.checkpoint_dir)
 
     def _compute(self) -> dict[str, pd.DataFrame]:
-        if not self.p.cluster:
-            return self.study.compute(self.p, self.context())
+        if not self.p.cluster:  # one torch thread, as every run of a grid (config.RUN_THREADS)
+            with torch_threads(RUN_THREADS):
+                return self.study.compute(self.p, self.context())
         with DaskRuns(self.p.cluster, self.p.device, self.store.checkpoint_dir) as runs:
             self.where = runs.describe()
             print(f"computing the runs on {self.where}")

@@ -157,12 +157,14 @@ def _hide_injected_parameters(path: Path) -> None:
 
 def run_notebooks(names: Iterable[str] | None, preset: str, output_dir: Path | None = None,
                   results_dir: Path | None = None, recompute: str = "auto",
-                  notebooks_dir: Path = NOTEBOOKS_DIR, cluster: str = "") -> list[Path]:
+                  notebooks_dir: Path = NOTEBOOKS_DIR, cluster: str = "",
+                  overrides: dict[str, object] | None = None) -> list[Path]:
     """Execute notebooks at a preset with papermill; return the executed copies' paths.
 
     ``recompute`` is passed to every notebook (``"auto"``, ``"always"`` or ``"never"``: see
     :class:`lrc_utils.store.ResultStore`); ``cluster`` (see :mod:`lrc_utils.cluster`) to every notebook that
-    computes a grid of runs (the others compute here). Every preset is checked before any notebook runs. All
+    computes a grid of runs (the others compute here); ``overrides`` replace preset values in every notebook (e.g.
+    ``{"device": "cpu"}``). Every preset, and the overrides, are checked before any notebook runs. All
     notebooks are run even if one fails; then a ``RuntimeError`` names each failed notebook, its exception
     type, the first line of the message and where its executed copy is.
     """
@@ -173,7 +175,10 @@ def run_notebooks(names: Iterable[str] | None, preset: str, output_dir: Path | N
 
     parse_cluster(cluster)
     names = list(names) if names else notebook_names(notebooks_dir)
-    jobs = [(name, load_preset(name, preset, notebooks_dir)) for name in names]
+    jobs = [(name, load_preset(name, preset, notebooks_dir) | dict(overrides or {})) for name in names]
+    for name in names if overrides else ():
+        declared = {k: t for k, (t, _) in declared_parameters(name, notebooks_dir).items()}
+        check_parameters(dict(overrides), declared, f"overrides for notebook {name}")
     output_dir = Path(output_dir) if output_dir is not None else executed_dir_for(preset)
     output_dir.mkdir(parents=True, exist_ok=True)
     env_backup = {k: os.environ.get(k) for k in ("MPLBACKEND", PROGRESS_ENV)}

@@ -28,6 +28,16 @@ import pandas as pd
 from .config import REPO_ROOT, RESULTS_DIR
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: Whether this package runs from a checkout of the repository (``lrc_utils/..`` holds ``pyproject.toml`` and
+#: ``notebooks/``), not from an installed wheel (``pip install lrc-utils``, a notebook's install cell on Colab).
+IN_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "notebooks").is_dir()
+
+
+def default_results_dir() -> Path:
+    """Where results go when no folder is given: ``results/`` of the checkout; for a package installed from a wheel,
+    ``results/`` in the working directory (never inside site-packages)."""
+    return RESULTS_DIR if IN_CHECKOUT else Path.cwd().resolve() / "results"
+
 #: Modules that run, store, plot or check results but compute none of a study's numbers: left out of a
 #: study's code digest, so that editing them does not mark stored tables as computed by older code. (Where runs
 #: are computed, :mod:`lrc_utils.cluster`, is one of them: tests/test_cluster.py checks that a grid's tables are
@@ -106,7 +116,9 @@ def code_digest(module: str | None = None, package_dir: Path = PACKAGE_DIR) -> s
 
 def git_commit() -> tuple[str, bool]:
     """(commit hash, whether tracked files outside results/ have changes), or ("unknown", False) outside a
-    git checkout."""
+    git checkout, and for a package installed from a wheel (the working directory may be another repository)."""
+    if not IN_CHECKOUT:
+        return "unknown", False
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()
@@ -243,7 +255,7 @@ class ResultStore:
         self.notebook, self.preset, self.recompute = notebook, preset, recompute
         self.code_module = code_module  # the module whose code the tables depend on (None: the whole package)
         self.key = json.loads(json.dumps(parameters, default=str))
-        self.dir = Path(root or RESULTS_DIR) / preset / notebook
+        self.dir = Path(root or default_results_dir()) / preset / notebook
         self.meta_path = self.dir / "meta.json"
         self.meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
         self.loaded: dict[str, bool] = {}

@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import linecache
 import math
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -98,6 +100,7 @@ class Outcome:
     error: type[BaseException] | None
     message: str = ""
     accepted: bool | None = None
+    ours: bool = True  # the message was written by lrc_utils (not torch's, numpy's or Python's own words)
 
     @property
     def first_line(self) -> str:
@@ -112,6 +115,21 @@ def redact(text: str, tmp: Path) -> str:
     return text.replace(tmp.name, "<tmp>")  # display_path shows a folder outside the repository as .../<tmp>/...
 
 
+def raised_by_us(err: BaseException) -> bool:
+    """Whether ``err``'s message is our wording: the innermost frame of its traceback is a ``raise`` statement of
+    the package (or of these cases). A library function or a Python builtin that fails inside our code leaves the
+    frame at the line that called it, not at a ``raise``."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    path = Path(tb.tb_frame.f_code.co_filename).resolve()
+    if not any(path.is_relative_to(REPO_ROOT / folder) for folder in ("lrc_utils", "tests")):
+        return False
+    return linecache.getline(str(path), tb.tb_lineno).lstrip().startswith("raise ")
+
+
 def run_case(case: Case) -> Outcome:
     """Make the case's call in a fresh temporary folder, its printing and warnings silenced."""
     with tempfile.TemporaryDirectory(prefix="lrc-bad-input-") as folder, warnings.catch_warnings(), \
@@ -121,7 +139,7 @@ def run_case(case: Case) -> Outcome:
         try:
             result = case.call(tmp)
         except Exception as err:  # noqa: BLE001 - recording the exception is the point of the case
-            return Outcome(type(err), redact(str(err), tmp))
+            return Outcome(type(err), redact(str(err), tmp), ours=raised_by_us(err))
         return Outcome(None, accepted=bool(case.accepted(result)) if case.accepted else None)
 
 
@@ -971,14 +989,31 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+#: Written before a message that is another library's (or Python's) wording, not ours.
+NOT_OURS = "*not ours:*"
+_NOT_OURS_MESSAGE = re.compile(re.escape(NOT_OURS) + r" (`+).*?\1")
+
+
+def message_cell(result: Outcome, chars: int | None = None) -> str:
+    """The first line of a case's message as a code span, cut at ``chars``, marked when it is not our wording."""
+    line = result.first_line
+    if chars is not None and len(line) > chars:
+        line = line[: chars - 1] + "…"
+    return (code(line) if result.ours else f"{NOT_OURS} {code(line)}") if line else ""
+
+
+def without_foreign_wording(page: str) -> str:
+    """``page`` with every message marked as not ours replaced by a placeholder: what the page must say whatever
+    the versions of the libraries (their wording changes between releases; ours is compared exactly)."""
+    return _NOT_OURS_MESSAGE.sub(f"{NOT_OURS} <another library's message>", page)
+
+
 def gives(case: Case, result: Outcome, chars: int | None = None) -> str:
     """What a case gave, for the sweep's table: ``ErrorType: message`` or the words of an accepted input."""
     if result.error is None:
         return case.expect
-    line = result.first_line
-    if chars is not None and len(line) > chars:
-        line = line[: chars - 1] + "…"
-    return f"{code(result.error.__name__)}: {code(line)}" if line else code(result.error.__name__)
+    message = message_cell(result, chars)
+    return f"{code(result.error.__name__)}: {message}" if message else code(result.error.__name__)
 
 
 def render() -> str:
@@ -1002,7 +1037,9 @@ def render() -> str:
         "The verdict is ours: **clear** where the message says what was wrong and what was expected, **unclear** "
         "where the error comes from deep inside a library or Python and does not name the bad argument, "
         "**accepted** where no error is raised. The message column shows the first line of the message, cut at "
-        f"{MESSAGE_CHARS} characters; `<tmp>` stands for a temporary folder and `<repo>` for the repository.",
+        f"{MESSAGE_CHARS} characters; `<tmp>` stands for a temporary folder and `<repo>` for the repository. "
+        f"{NOT_OURS} marks a message in the words of torch, NumPy or Python rather than ours: it was written by the "
+        "versions of `requirements.lock` and may read otherwise with others (the test checks its error type only).",
         "",
         f"Of the {len(listed)} cases below, {verdicts['clear']} give a clear error, {verdicts['unclear']} an unclear "
         f"one and {verdicts['accepted']} are accepted. Of the {len(PARAMETERS)} notebook parameters, every one "
@@ -1018,7 +1055,7 @@ def render() -> str:
                 continue
             result = outcomes[id(case)]
             error = code(result.error.__name__) if result.error else "none"
-            message = code(result.first_line) if result.error else case.expect
+            message = message_cell(result) if result.error else case.expect
             lines.append(f"| {i} | {cell(code(case.function))} | {cell(case.bad_input)} | {error} | "
                          f"{cell(message)} | {case.verdict} |")
     lines += ["", f"## {SWEEP_SECTION}", "",

@@ -221,21 +221,17 @@ def test_a_worker_killed_in_the_middle_of_a_run_costs_only_that_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_notebook_on_a_local_cluster_gives_the_tables_of_its_serial_run(tmp_path):
-    """Figure 2's notebook at the smoke preset (the fingerprint preset), run by the runner with ``--cluster local:2``:
-    its stored tables are the committed fingerprint, which the serial code computes (tests/test_fingerprints.py)."""
-    import pandas as pd
-
-    from lrc_utils.fingerprint import _EXACT, FINGERPRINT_DIR
+def test_a_notebook_on_a_local_cluster_gives_the_tables_of_its_serial_run(tmp_path, smoke_runs):
+    """Figure 2's notebook at the smoke preset, run by the runner with ``--cluster local:2``: its stored tables are
+    those of the session's serial smoke run of the same notebook, bit for bit."""
+    from lrc_utils.fingerprint import stored_tables
     from lrc_utils.runner import run_notebooks
 
     (out,) = run_notebooks(["figure2"], "smoke", tmp_path / "executed", results_dir=tmp_path / "results",
-                           cluster="local:2")
+                           cluster="local:2", overrides={"device": "cpu"})
     assert "2 Dask workers (local:2)" in out.read_text()
-    for table in figure2.TABLES:
-        stored = pd.read_csv(tmp_path / "results" / "smoke" / "figure2" / f"{table}.csv", **_EXACT)
-        committed = pd.read_csv(FINGERPRINT_DIR / "figure2" / f"{table}.csv", **_EXACT)
-        assert stored.equals(committed), table
+    serial = stored_tables("figure2", smoke_runs("figure2") / "results")
+    assert_identical(stored_tables("figure2", tmp_path / "results"), serial)
 
 
 @pytest.mark.slow

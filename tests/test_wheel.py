@@ -1,0 +1,90 @@
+"""The wheel users get (``pip install lrc-utils``, the notebooks' install cell on Colab) holds every module of the
+package, installs without ``-e`` into a new virtual environment, and runs a notebook there from outside any checkout,
+through the notebook's own install cell, with the numbers of the checkout. Slow (about a minute)."""
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lrc_utils.config import NOTEBOOKS_DIR, REPO_ROOT
+from lrc_utils.fingerprint import stored_tables
+
+pytestmark = pytest.mark.slow
+#: A quick notebook with figures, tables and a training run.
+NOTEBOOK = "mi_estimators"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel built from a copy of the working tree's sources (an in-tree build would leave build/ behind),
+    without build isolation: with the locked setuptools, offline."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    source.mkdir()
+    for item in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO_ROOT / item, source / item)
+    shutil.copytree(REPO_ROOT / "lrc_utils", source / "lrc_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                           "-w", str(root / "dist"), str(source)], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip wheel failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    (built,) = (root / "dist").glob("lrc_utils-*.whl")
+    return built
+
+
+def test_the_wheel_holds_every_module_of_the_package(wheel):
+    inside = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    modules = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "lrc_utils").rglob("*.py")}
+    assert modules - inside == set(), "modules missing from the wheel"
+    assert "lrc_utils/studies/figure1.py" in inside and "lrc_utils/notebook.py" in inside
+
+
+def new_environment(folder: Path) -> Path:
+    """A new virtual environment without lrc_utils whose other packages are those of this one, reached through a
+    folder of links (a ``.pth`` line adds it to ``sys.path``; ``.pth`` files inside it are not run, so this
+    environment's editable install of lrc_utils is not seen). Returns its Python."""
+    venv.create(folder / "venv", with_pip=True)
+    python = folder / "venv" / "bin" / "python"
+    ours = Path(sysconfig.get_paths()["purelib"])
+    links = folder / "packages"
+    links.mkdir()
+    for entry in ours.iterdir():
+        if "lrc_utils" in entry.name or "lrc-utils" in entry.name or entry.suffix == ".pth":
+            continue
+        (links / entry.name).symlink_to(entry)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (Path(site) / "packages-of-the-test-environment.pth").write_text(f"{links}\n")
+    return python
+
+
+def test_a_notebook_installs_the_wheel_through_its_install_cell_and_runs_from_it(wheel, tmp_path, smoke_runs):
+    python = new_environment(tmp_path)
+    where = [str(python), "-c", "import importlib.util; print(importlib.util.find_spec('lrc_utils'))"]
+    assert subprocess.run(where, capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip() == "None"
+
+    work = tmp_path / "work"  # a reader's folder, outside any checkout
+    work.mkdir()
+    shutil.copy(NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb", work / f"{NOTEBOOK}.ipynb")
+    env = {**os.environ, "LRC_INSTALL": str(wheel), "LRC_OFFLINE": "1", "LRC_PROGRESS": "0"}
+    env.pop("PYTHONPATH", None)
+    env.pop("MPLBACKEND", None)
+    done = subprocess.run([str(python), "-m", "papermill", f"{NOTEBOOK}.ipynb", "out.ipynb", "-k", "python3",
+                           "-f", str(NOTEBOOKS_DIR / f"{NOTEBOOK}.smoke.yaml"), "-p", "preset", "smoke",
+                           "-p", "device", "cpu"], cwd=work, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"the notebook failed from the wheel:\n{done.stderr[-4000:]}"
+
+    installed = subprocess.run(where, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert str(tmp_path / "venv") in installed, f"the install cell did not install the wheel here: {installed}"
+    results = work / "results"  # installed from a wheel: results/ in the working folder
+    assert (results / "smoke" / NOTEBOOK / "meta.json").exists()
+    from_wheel = stored_tables(NOTEBOOK, results)
+    from_checkout = stored_tables(NOTEBOOK, smoke_runs(NOTEBOOK) / "results")
+    for table in from_checkout:
+        assert from_wheel[table].equals(from_checkout[table]), f"{table}: the wheel computes other numbers"
