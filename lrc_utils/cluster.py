@@ -91,7 +91,9 @@ def run_task(run_one: RunFn, key: RunKey, code: str) -> dict[str, pd.DataFrame]:
                                 f"lrc_utils code ({_code_digest()}, the notebook's {code}); start workers with "
                                 f"--nthreads 1 from the same checkout")
     os.environ[PROGRESS_ENV] = "0"
-    with torch_threads(RUN_THREADS):
+    from threadpoolctl import threadpool_limits
+
+    with torch_threads(RUN_THREADS), threadpool_limits(RUN_THREADS):  # torch's threads and numpy's / scipy's BLAS
         return run_one(key)
 
 
@@ -148,9 +150,9 @@ class DaskRuns:
                     self.client = Client(self.target, timeout=self.connect_timeout)
                 except (OSError, TimeoutError) as err:
                     raise ClusterUnreachable(
-                        f"no Dask scheduler answered at {self.target} within {self.connect_timeout:g} s ({err}); "
+                        f"no Dask scheduler answered at {self.target} within {self.connect_timeout:g} s; "
                         f"start one (dask scheduler; dask worker {self.target} --nthreads 1), check the address, "
-                        f"or leave cluster empty to compute here") from None
+                        f"or leave cluster empty to compute here\nDask said: {err}") from None
                 try:
                     self.client.wait_for_workers(1, timeout=self.connect_timeout)
                 except TimeoutError:

@@ -29,7 +29,8 @@ OFFLINE_ENV = "LRC_OFFLINE"
 #: Environment variable that switches progress bars off when set to 0 (the notebook runner does, so that
 #: the book does not show them).
 PROGRESS_ENV = "LRC_PROGRESS"
-#: torch's CPU threads inside every run of a study's grid (:func:`lrc_utils.grid.run_grid`), wherever it runs.
+#: torch's CPU threads inside every run of a study's grid (:func:`lrc_utils.grid.run_grid`), wherever it runs, and
+#: in a notebook's whole computation (:mod:`lrc_utils.notebook`, which also holds numpy's and scipy's BLAS to it).
 #: The thread count moves numbers: with two threads some reductions add in another order, and a run's losses and
 #: information estimates differ in the last bits from a one-thread run. One thread for every run makes the tables
 #: independent of the machine's core count and equal whether runs are computed here or on Dask workers; the

@@ -42,17 +42,24 @@ from .studies import StudyContext
 FINGERPRINT_DIR = RESULTS_DIR / "fingerprints"
 ENVIRONMENT_FILE = FINGERPRINT_DIR / "environment.json"
 #: How to get the environment that wrote the fingerprints.
-LOCKED_ENVIRONMENT = "make setup (installs requirements.lock)"
+LOCKED_ENVIRONMENT = "make setup installs requirements.lock"
+#: Environment variable that turns the skip of the exact checks into a failure where it is set to 1 (in .ci/run,
+#: on the machines that wrote the fingerprints: there the checks must run).
+REQUIRE_ENV = "LRC_REQUIRE_EXACT"
+#: The keys of :func:`numeric_environment` that the lock decides (the others are the machine's).
+LOCKED_KEYS = ("torch", "numpy", "scipy", "pandas")
 #: read_csv options that give back exactly the floats written with 17 significant digits (pandas 3 does by default).
 _EXACT = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
 FINGERPRINT_PRESET = "smoke"
 
 
 def numeric_environment() -> dict[str, str]:
-    """What decides the last bits of a study's numbers on a CPU: the versions of Python and of the libraries that
-    compute (torch, numpy, scipy, pandas), the processor architecture, the SIMD kernels torch dispatches to
-    (``torch.backends.cpu.get_cpu_capability()``: ``AVX2``, ``AVX512``, ...) and the BLAS libraries numpy and scipy
-    loaded with the kernels they picked for this CPU (threadpoolctl: ``openblas SkylakeX``, ...)."""
+    """What decides the last bits of a study's numbers on a CPU (every study computes with one thread, so the core
+    count does not): the versions of Python, of the C library and of the libraries that compute (torch, numpy,
+    scipy, pandas), the processor architecture, the SIMD kernels torch dispatches to
+    (``torch.backends.cpu.get_cpu_capability()``: ``AVX2``, ``AVX512``, ...), the SIMD extensions numpy dispatches
+    to on this CPU, and the BLAS libraries numpy and scipy loaded with the kernels they picked for this CPU
+    (threadpoolctl: ``openblas SkylakeX``, ...)."""
     import numpy
     import scipy
     import scipy.linalg  # noqa: F401 - loads scipy's BLAS, so that it is listed
@@ -60,9 +67,17 @@ def numeric_environment() -> dict[str, str]:
 
     blas = sorted({f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
                    if i.get("user_api") == "blas"})
-    return {"python": platform.python_version(), "machine": platform.machine(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "pandas": pd.__version__,
-            "torch_cpu_kernels": torch.backends.cpu.get_cpu_capability(), "numpy_scipy_blas": "; ".join(blas)}
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+        numpy_simd = " ".join(f for f in __cpu_dispatch__ if __cpu_features__.get(f))
+    except ImportError:  # numpy 1.x keeps them in numpy.core
+        numpy_simd = "unknown"
+    return {"python": platform.python_version(), "libc": " ".join(platform.libc_ver()),
+            "machine": platform.machine(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "scipy": scipy.__version__, "pandas": pd.__version__,
+            "torch_cpu_kernels": torch.backends.cpu.get_cpu_capability(), "numpy_simd": numpy_simd,
+            "numpy_scipy_blas": "; ".join(blas)}
 
 
 def recorded_environment() -> dict[str, str]:
@@ -81,8 +96,13 @@ def environment_mismatch(now: dict[str, str] | None = None) -> str | None:
              if recorded.get(key) != now.get(key)]
     if not diffs:
         return None
+    locked = [k for k in LOCKED_KEYS if recorded.get(k) != now.get(k)]
+    remedy = (f"{LOCKED_ENVIRONMENT} (for {', '.join(locked)})" if locked else "")
+    machine = [k for k in sorted(set(recorded) | set(now)) if k not in LOCKED_KEYS and recorded.get(k) != now.get(k)]
+    if machine:
+        remedy += ("; " if remedy else "") + f"{', '.join(machine)}: only a machine like the one that wrote them"
     return (f"exact comparisons with results/fingerprints/ skipped: they were written in another environment ("
-            f"{'; '.join(diffs)}); the locked one: {LOCKED_ENVIRONMENT}, on a CPU with the same kernels")
+            f"{'; '.join(diffs)}); to run them: {remedy}")
 
 
 def _canonical(frame: pd.DataFrame, drop: tuple[str, ...]) -> pd.DataFrame:
@@ -100,14 +120,16 @@ def _tables(name: str) -> tuple[str, ...]:
 
 
 def compute(name: str, data_dir: str | None = None) -> dict[str, pd.DataFrame]:
-    """The study's tables at the fingerprint preset, computed in this process on the CPU with one torch thread
-    (as a notebook computes them) and a throw-away checkpoint folder."""
+    """The study's tables at the fingerprint preset, computed in this process on the CPU with one thread for torch
+    and for numpy's and scipy's BLAS (as a notebook computes them) and a throw-away checkpoint folder."""
     values = preset_values(name, FINGERPRINT_PRESET)
     study = importlib.import_module(f"lrc_utils.studies.{name}")
     p = SimpleNamespace(**values)
     if hasattr(study, "check"):
         study.check(p)
-    with tempfile.TemporaryDirectory() as tmp, torch_threads(RUN_THREADS):
+    from threadpoolctl import threadpool_limits
+
+    with tempfile.TemporaryDirectory() as tmp, torch_threads(RUN_THREADS), threadpool_limits(RUN_THREADS):
         ctx = StudyContext(device=torch.device("cpu"), data_dir=data_dir or values.get("data_dir") or None,
                            checkpoint_dir=Path(tmp))
         tables = study.compute(p, ctx)
@@ -174,7 +196,8 @@ def stale_message(name: str, diffs: list[str]) -> str:
             + f"\nEither recompute that notebook's paper results in the same change, at a clean commit "
             f"(make recompute PRESET=paper NOTEBOOKS={name}; then python -m lrc_utils.fingerprint {name}), or, if "
             f"the change cannot affect them, explain why in the commit and update the fingerprint alone. "
-            f"This environment is the one that wrote the fingerprints, so the difference is not rounding.")
+            f"This environment (library versions, CPU kernels) is the one that wrote the fingerprints, and every study "
+            f"computes with one thread: a difference here is most likely the code's, not rounding.")
 
 
 def main(argv: list[str] | None = None) -> int:

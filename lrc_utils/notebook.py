@@ -64,8 +64,10 @@ class NotebookRun:
                             checkpoint_dir=self.store.checkpoint_dir)
 
     def _compute(self) -> dict[str, pd.DataFrame]:
-        if not self.p.cluster:  # one torch thread, as every run of a grid (config.RUN_THREADS)
-            with torch_threads(RUN_THREADS):
+        if not self.p.cluster:  # one thread for torch and for numpy's and scipy's BLAS (config.RUN_THREADS)
+            from threadpoolctl import threadpool_limits
+
+            with torch_threads(RUN_THREADS), threadpool_limits(RUN_THREADS):
                 return self.study.compute(self.p, self.context())
         with DaskRuns(self.p.cluster, self.p.device, self.store.checkpoint_dir) as runs:
             self.where = runs.describe()

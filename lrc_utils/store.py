@@ -116,7 +116,8 @@ def code_digest(module: str | None = None, package_dir: Path = PACKAGE_DIR) -> s
 
 def git_commit() -> tuple[str, bool]:
     """(commit hash, whether tracked files outside results/ have changes), or ("unknown", False) outside a
-    git checkout, and for a package installed from a wheel (the working directory may be another repository)."""
+    git checkout, and for a package installed from a wheel (site-packages may lie inside another repository,
+    e.g. a project's .venv, whose commit says nothing about this code)."""
     if not IN_CHECKOUT:
         return "unknown", False
     try:

@@ -23,9 +23,6 @@ def repo_root():
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
-
-
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory):
     """Each notebook at the smoke preset on the CPU, run once per test session on first use (the runs that the

@@ -65,8 +65,8 @@ def test_paper_book_page_renders_from_committed_results_alone(name, paper_book):
 
 
 def test_make_book_on_a_fresh_clone_wrote_nothing_into_the_data_folder_or_the_clone(paper_book):
-    """The fixture's `make book` ran offline with an empty data folder: no notebook touched data, and the clone's
-    tracked files are unchanged (the working tree's uncommitted changes, copied in, aside)."""
+    """The fixture's `make book` ran offline with an empty data folder: no notebook touched data, and the committed
+    results are unchanged (compared with the working tree's, which were copied into the clone)."""
     assert not list((paper_book / "no-data").iterdir()), "something was written into the data folder"
     for name in NAMES:
         assert (paper_book / "_build" / "html" / "executed" / f"{name}.html").exists(), name

@@ -2,7 +2,9 @@
 against the committed fingerprint under results/fingerprints/ (see lrc_utils.fingerprint), compared exactly where
 the environment is the one that wrote them, and skipped, naming the difference, anywhere else."""
 
+import json
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -16,7 +18,11 @@ NAMES = notebook_names()
 
 
 def skip_unless_the_fingerprints_environment():
+    """Skip, naming each difference, outside the environment that wrote the fingerprints; fail instead where
+    $LRC_REQUIRE_EXACT=1 (.ci/run sets it: on the machines that wrote them, the checks must run)."""
     reason = fingerprint.environment_mismatch()
+    if reason and os.environ.get(fingerprint.REQUIRE_ENV) == "1":
+        pytest.fail(f"{fingerprint.REQUIRE_ENV}=1, but {reason}")
     if reason:
         pytest.skip(reason)
 
@@ -25,7 +31,14 @@ def skip_unless_the_fingerprints_environment():
 @pytest.mark.parametrize("name", NAMES)
 def test_the_smoke_run_reproduces_the_committed_fingerprint(name, smoke_runs):
     skip_unless_the_fingerprints_environment()
-    tables = fingerprint.stored_tables(name, smoke_runs(name) / "results")
+    results = smoke_runs(name) / "results"
+    meta = json.loads((results / "smoke" / name / "meta.json").read_text())
+    here = fingerprint.numeric_environment()
+    for table, info in meta["tables"].items():  # the notebook's kernel is this Python, with these libraries
+        for library in ("python", "torch", "numpy", "pandas"):
+            assert info["versions"][library] == here[library], f"{table}: the kernel ran {library} " \
+                f"{info['versions'][library]}, this process has {here[library]} (another python3 kernelspec?)"
+    tables = fingerprint.stored_tables(name, results)
     diffs = fingerprint.differences(name, tables)
     assert not diffs, fingerprint.stale_message(name, diffs)
 
@@ -43,14 +56,15 @@ def test_every_notebook_has_a_fingerprint_and_the_environment_that_wrote_it():
             assert path.exists() and len(pd.read_csv(path)) > 0, f"{path} is missing or empty"
 
 
-def test_the_environment_check_names_each_difference(monkeypatch):
+def test_the_environment_check_names_each_difference():
     recorded = fingerprint.recorded_environment()
     assert fingerprint.environment_mismatch(dict(recorded)) is None
     other = {**recorded, "torch": "0.0.0-other", "torch_cpu_kernels": "NO_SIMD"}
     reason = fingerprint.environment_mismatch(other)
     assert f"torch {recorded['torch']} there, 0.0.0-other here" in reason
     assert f"torch_cpu_kernels {recorded['torch_cpu_kernels']} there, NO_SIMD here" in reason
-    assert "make setup" in reason and "numpy" not in reason
+    assert "make setup installs requirements.lock (for torch)" in reason and "numpy" not in reason
+    assert "torch_cpu_kernels: only a machine like the one that wrote them" in reason
 
 
 @pytest.mark.slow
@@ -75,6 +89,7 @@ def test_a_one_ulp_change_to_the_learning_rate_changes_the_fingerprint(monkeypat
     moved = fingerprint.compute("figure2")
     differ = [t for t in notebook if not moved[t].equals(notebook[t])]
     assert differ, "a one-ulp change of the learning rate left the tables unchanged"
+    # and the committed fingerprint notices it (outside its environment it differs anyway: nothing to learn)
     assert fingerprint.differences("figure2", moved) or fingerprint.environment_mismatch(), (
         "the committed fingerprint did not notice it")
 

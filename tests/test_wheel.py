@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -45,19 +44,46 @@ def test_the_wheel_holds_every_module_of_the_package(wheel):
     assert "lrc_utils/studies/figure1.py" in inside and "lrc_utils/notebook.py" in inside
 
 
+def runtime_closure(name: str = "lrc-utils") -> dict[str, object]:
+    """canonical name -> distribution, for every distribution that ``name`` needs at run time (its requirements
+    without extras, and theirs), ``name`` itself left out."""
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found, seen, todo = {}, set(), [(name, "")]
+    while todo:
+        key, extra = todo.pop()
+        key = canonicalize_name(key)
+        if (key, extra) in seen:
+            continue
+        seen.add((key, extra))
+        found[key] = dist = distribution(key)
+        for text in dist.requires or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": extra}):
+                todo += [(requirement.name, e) for e in ("", *requirement.extras)]  # torch asks cuda-toolkit[...]
+    found.pop(canonicalize_name(name))
+    return found
+
+
 def new_environment(folder: Path) -> Path:
-    """A new virtual environment without lrc_utils whose other packages are those of this one, reached through a
-    folder of links (a ``.pth`` line adds it to ``sys.path``; ``.pth`` files inside it are not run, so this
-    environment's editable install of lrc_utils is not seen). Returns its Python."""
+    """A new virtual environment without lrc_utils whose other packages are what lrc-utils declares it needs at run
+    time (no test or lint tools), taken from this environment through a folder of links that a ``.pth`` line adds
+    to ``sys.path`` (``.pth`` files inside it are not run). Returns its Python."""
     venv.create(folder / "venv", with_pip=True)
     python = folder / "venv" / "bin" / "python"
-    ours = Path(sysconfig.get_paths()["purelib"])
+    # ensurepip's old setuptools would shadow the one torch needs (>= 77)
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], check=True,
+                   capture_output=True)
     links = folder / "packages"
     links.mkdir()
-    for entry in ours.iterdir():
-        if "lrc_utils" in entry.name or "lrc-utils" in entry.name or entry.suffix == ".pth":
-            continue
-        (links / entry.name).symlink_to(entry)
+    for dist in runtime_closure().values():
+        site = Path(dist.locate_file(""))
+        for top in {Path(str(f)).parts[0] for f in dist.files or [] if not str(f).startswith("..")}:
+            if not (links / top).exists() and not top.endswith(".pth"):
+                (links / top).symlink_to(site / top)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     (Path(site) / "packages-of-the-test-environment.pth").write_text(f"{links}\n")
@@ -72,7 +98,8 @@ def test_a_notebook_installs_the_wheel_through_its_install_cell_and_runs_from_it
     work = tmp_path / "work"  # a reader's folder, outside any checkout
     work.mkdir()
     shutil.copy(NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb", work / f"{NOTEBOOK}.ipynb")
-    env = {**os.environ, "LRC_INSTALL": str(wheel), "LRC_OFFLINE": "1", "LRC_PROGRESS": "0"}
+    # no index: every requirement of the wheel must be met by what it declares (PIP_NO_INDEX)
+    env = {**os.environ, "LRC_INSTALL": str(wheel), "LRC_OFFLINE": "1", "LRC_PROGRESS": "0", "PIP_NO_INDEX": "1"}
     env.pop("PYTHONPATH", None)
     env.pop("MPLBACKEND", None)
     done = subprocess.run([str(python), "-m", "papermill", f"{NOTEBOOK}.ipynb", "out.ipynb", "-k", "python3",
@@ -82,6 +109,8 @@ def test_a_notebook_installs_the_wheel_through_its_install_cell_and_runs_from_it
 
     installed = subprocess.run(where, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert str(tmp_path / "venv") in installed, f"the install cell did not install the wheel here: {installed}"
+    check = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True, env=env)
+    assert check.returncode == 0, f"pip check in the new environment:\n{check.stdout}{check.stderr}"
     results = work / "results"  # installed from a wheel: results/ in the working folder
     assert (results / "smoke" / NOTEBOOK / "meta.json").exists()
     from_wheel = stored_tables(NOTEBOOK, results)

@@ -56,7 +56,7 @@ def freeze() -> list[str]:
             continue
         if "==" not in line:
             raise SystemExit(f"pip freeze gave {line!r}, not name==version: a package did not come from an index")
-        lines.append(f"{line} ; {LINUX_X86_MARKER}" if LINUX_X86_ONLY.match(name) else line)
+        lines.append(f"{line} ; {LINUX_X86_MARKER}" if LINUX_X86_ONLY.match(canonical(name)) else line)
     return sorted(lines, key=lambda s: canonical(s.split("==")[0]))
 
 
@@ -67,16 +67,27 @@ def pins(lines: list[str]) -> dict[str, str]:
 
 
 def rewrite_environment_yml(versions: dict[str, str]) -> None:
-    """Pin environment.yml's pip requirements (pyproject's dependencies) to the lock's versions."""
+    """Write environment.yml: this Python's minor version, and pyproject's dependencies at the lock's versions."""
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    names = {canonical(re.match(r"[A-Za-z0-9_.\-]+", d).group()) for d in deps}
-    out = []
-    for line in ENVIRONMENT_YML.read_text().splitlines():
-        m = re.match(r"^(\s+- )([A-Za-z0-9_.\-]+)\s*[<>=!~].*$", line)
-        if m and canonical(m.group(2)) in names:
-            line = f"{m.group(1)}{m.group(2)}=={versions[canonical(m.group(2))]}"
-        out.append(line)
-    ENVIRONMENT_YML.write_text("\n".join(out) + "\n")
+    names = [re.match(r"[A-Za-z0-9_.\-]+", d).group() for d in deps]
+    pins = "\n".join(f"      - {name}=={versions[canonical(name)]}" for name in names)
+    python = ".".join(platform.python_version_tuple()[:2])
+    ENVIRONMENT_YML.write_text(f"""\
+# The project's environment for conda and Binder users: pyproject.toml's dependencies at the versions of
+# requirements.lock, written with it by `make lock` (tests/test_environment.py checks that the three agree);
+# `-e .` installs lrc_utils itself.
+name: lrc
+channels:
+  - conda-forge
+dependencies:
+  - python={python}
+  - pip
+  - pip:
+      # CPU builds of torch and torchvision keep Binder images small; remove this line for CUDA builds.
+      - --extra-index-url https://download.pytorch.org/whl/cpu
+{pins}
+      - -e .
+""")
 
 
 def main() -> int:
