@@ -31,12 +31,12 @@ MATHJAX_STAMP := $(MATHJAX_DIR)/.installed-$(MATHJAX_VERSION)
 .PHONY: setup lock mathjax book test test-fast browser-test smoke recompute fingerprints benchmark lint clean
 
 # The environment is requirements.lock (every package at an exact version; `make lock` rewrites it from
-# pyproject.toml's ranges); lrc_utils itself is installed editable on top, without dependencies of its own.
+# pyproject.toml's ranges, .[book,cluster,dev]); lrc_utils itself is installed editable on top, without dependencies of its own.
 $(STAMP): requirements.lock pyproject.toml
 	@locked=$$(sed -n 's/.*Python \([0-9]*\.[0-9]*\).*/\1/p' requirements.lock | head -1); \
 	  here=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
 	  [ "$$locked" = "$$here" ] || { echo "[lrc] requirements.lock is for Python $$locked, $(PYTHON) is $$here: \
-	  run make PYTHON=python$$locked, or install with pip install -e '.[dev]' (ranges; the exact checks then skip)"; exit 1; }
+	  run make PYTHON=python$$locked, or install with pip install -e '.[book,cluster,dev]' (ranges; the exact checks then skip)"; exit 1; }
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.lock

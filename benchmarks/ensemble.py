@@ -21,9 +21,8 @@ import torch
 from lrc_utils.config import RUN_THREADS, seed_everything, torch_threads
 from lrc_utils.data import disjoint_subsets, load_szt_12bit
 from lrc_utils.ensemble import fit_ensemble
-from lrc_utils.models import MLP
-from lrc_utils.studies.information_planes import init_like_their_code, l2_penalised_cross_entropy
-from lrc_utils.training import FitConfig, fit
+from lrc_utils.models import MLP, init_like_chelombiev
+from lrc_utils.training import FitConfig, fit, l2_penalised_cross_entropy
 
 WIDTHS = [12, 10, 7, 5, 4, 3, 2]
 ACTIVATIONS = ("tanh", "relu", "elu", "softplus")
@@ -33,7 +32,7 @@ L2 = (0.0, 0.015)
 def network(activation: str, seed: int) -> MLP:
     seed_everything(seed)
     model = MLP(WIDTHS, activation)
-    init_like_their_code(model, activation)
+    init_like_chelombiev(model, activation)
     return model
 
 

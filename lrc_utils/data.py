@@ -46,6 +46,8 @@ from .config import DATA_DIR_ENV, OFFLINE_ENV, data_dir, downloads_allowed
 
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 SZT_URL = "https://raw.githubusercontent.com/ravidziv/IDNNs/master/data/var_u.mat"
+#: The number of patterns of the 12-bit task (all 2^12).
+SZT_PATTERNS = 4096
 #: Where the gzipped IDX files are downloaded from, tried in order: the mirrors of torchvision 0.29
 #: (``torchvision/datasets/mnist.py``, ``MNIST.mirrors`` and ``FashionMNIST.mirrors``).
 MIRRORS = {

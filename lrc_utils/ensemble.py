@@ -11,7 +11,7 @@ batched products equal the unbatched ones there).
 
 Scope: :class:`lrc_utils.models.MLP` members of one architecture and activation, trained on the cross-entropy
 (nats) plus ``l2 / 2`` times the summed squares of the hidden layers' weight matrices (the loss of
-:func:`lrc_utils.studies.information_planes.l2_penalised_cross_entropy`; ``l2 = 0`` gives
+:func:`lrc_utils.training.l2_penalised_cross_entropy`; ``l2 = 0`` gives
 :func:`lrc_utils.training.cross_entropy_loss`), with :class:`lrc_utils.training.FitConfig`\\ s equal but for
 their seeds. No checkpoints: an ensemble is meant for runs of minutes (a killed ensemble starts again).
 """
@@ -280,6 +280,6 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
 
 def _member_loss(model: MLP, x: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
     """The loss one run would report for this minibatch: the study's own loss function on the member alone."""
-    from .studies.information_planes import l2_penalised_cross_entropy
+    from .training import l2_penalised_cross_entropy
 
     return l2_penalised_cross_entropy(l2)(model, x, y)

@@ -154,3 +154,43 @@ class NoisyMLP(MLP):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers[-1](self.noisy_hidden(x)[1][-1])
+
+
+#: Chelombiev et al.'s initialisation scale by activation: ``he`` in ``std = he / sqrt(fan_in)``.
+HE_FACTOR = {"relu": 2.0, "softplus": 2.0, "elu": 2.0}
+
+
+def init_like_chelombiev(model: MLP, activation: str) -> None:
+    """Chelombiev et al.'s initialisation (``idnns/networks/model.py``), every layer the output included:
+    weights from a normal of standard deviation ``he / sqrt(fan_in)`` truncated at two standard deviations
+    (TensorFlow's ``truncated_normal_initializer``), ``he`` = 2 for ReLU, softplus and ELU and 1 otherwise;
+    zero biases. Draws from torch's global generator (seed it first)."""
+    he = HE_FACTOR.get(activation, 1.0)
+    with torch.no_grad():
+        for layer in model.layers:
+            std = he / math.sqrt(layer.in_features)
+            torch.nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
+            layer.bias.zero_()
+
+
+def noisy_logits(model: NoisyMLP, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Logits ``[N, C]`` of one noisy pass of ``x`` (``[N, input_dim]``) through ``model``, the noise of every
+    hidden unit drawn from ``generator`` (a CPU generator; the noise is moved to ``x``'s device). On the CPU the
+    draws are those of ``model.noisy_hidden(x, generator)``: the same network, with its noise reproducible."""
+    h = x
+    for layer in model.layers[:-1]:
+        s = model.act(layer(h))
+        noise = torch.randn(s.shape, generator=generator, dtype=s.dtype).to(s.device)
+        h = s + model.noise_std * noise
+    return model.layers[-1](h)
+
+
+def noisy_cross_entropy(model: NoisyMLP, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The training loss (a :data:`lrc_utils.training.LossFn`): mean cross-entropy (nats) of the noisy network's
+    logits for ``x`` ``[N, input_dim]`` against ``y`` ``[N]``, the noise drawn from ``fit``'s generator."""
+    return F.cross_entropy(noisy_logits(model, x, generator), y)
+
+
+def noiseless_representations(model: NoisyMLP, x: torch.Tensor) -> list[torch.Tensor]:
+    """S_l ``[N, width_l]`` per hidden layer: the activations of ``model`` with its noise switched off."""
+    return [model.act(z) for z in model.preactivations(x)]

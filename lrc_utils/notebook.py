@@ -26,9 +26,9 @@ import pandas as pd
 
 from .cluster import DaskRuns, parse_cluster
 from .config import RUN_THREADS, get_device, torch_threads
-from .runner import RUN_PARAMETERS, PresetError, check_parameters
-from .store import ResultStore, display_path, package_files_used
-from .studies import StudyContext
+from .runner import PresetError, check_parameters
+from .store import ResultStore, display_path, has_grid
+from .studies import RUN_PARAMETERS, StudyContext
 
 
 def _injected_values(namespace: dict) -> dict[str, object]:
@@ -85,11 +85,6 @@ class NotebookRun:
         self.store.save_figure(fig, name, table)
 
 
-def has_grid(study_module: str) -> bool:
-    """Whether a study computes a grid of runs (it uses :mod:`lrc_utils.grid`), which a cluster can spread."""
-    return any(path.name == "grid.py" for path in package_files_used(study_module))
-
-
 def start(name: str, namespace: dict) -> NotebookRun:
     """Check the notebook's parameters in ``namespace`` (its ``globals()``) and set up its run."""
     declared = dict(namespace.get("__annotations__", {}))
@@ -121,3 +116,14 @@ def start(name: str, namespace: dict) -> NotebookRun:
     where = device if not p.cluster else f"{p.device}, resolved on the Dask workers of cluster {p.cluster!r}"
     print(f"results: {display_path(store.dir)}; device: {where}")
     return run
+
+
+def show_check(check: pd.DataFrame, statement: str) -> None:
+    """Display a statement's check (numbers to 3 decimals) in the notebook, then
+    :func:`lrc_utils.statements.require` it: the notebook stops, naming the failing rows, if it does not hold."""
+    from IPython.display import display
+
+    from .statements import require
+
+    display(check.round(3))
+    require(check, statement)

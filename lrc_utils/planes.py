@@ -25,12 +25,16 @@ The estimators (:data:`ESTIMATORS`, name -> what it computes):
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+from torch.nn import functional as F
 
 from . import mi
+from .models import noiseless_representations, noisy_logits
 
 #: Saxe et al.'s bin width and KDE noise variance on the 12-bit task (``simplebinmi.py``, ``kde.py``).
 SAXE_BINSIZE = 0.07
@@ -113,3 +117,91 @@ class InformationMonitor:
 
     def __call__(self, model, step, batch_loss):
         return layer_information(model, self.x, self.y, self.activation, self.estimators)
+
+
+#: Bytes of one block of pairwise distances in :func:`clustering_ratio`.
+CLUSTER_CHUNK_BYTES = 2**23
+
+
+# ----------------------------------------------------------------------------------------------------
+# clustering
+
+
+def clustering_ratio(s: torch.Tensor, y: torch.Tensor, chunk_bytes: int = CLUSTER_CHUNK_BYTES) -> float:
+    """Mean within-class over mean between-class Euclidean distance of the rows of ``s`` (``[N, d]``, labels ``y``
+    ``[N]``), over all pairs of distinct rows, exactly (float64, in row blocks of ``chunk_bytes``).
+
+    Within: the pairs (i, j), i != j, with ``y_i == y_j``; between: those with ``y_i != y_j``. Lower is more
+    clustered (0: every class collapsed to a point; about 1: the classes are mixed). A representation whose
+    rows are all equal has no between-class spread: NaN. Needs at least two classes and one class with two rows.
+    """
+    if not isinstance(s, torch.Tensor) or s.ndim != 2 or len(s) < 2:
+        raise ValueError(f"s must be a tensor of shape [N >= 2, d], got {getattr(s, 'shape', None)}")
+    if not isinstance(y, torch.Tensor) or y.shape != (len(s),):
+        raise ValueError(f"y must hold one label per row of s ({len(s)}), got shape {getattr(y, 'shape', None)}")
+    s = s.to(torch.float64)
+    _, inverse, counts = torch.unique(y, return_inverse=True, return_counts=True)
+    n = len(s)
+    n_within = int((counts * (counts - 1)).sum())
+    n_between = n * n - int((counts * counts).sum())
+    if n_between == 0 or n_within == 0:
+        raise ValueError(f"need at least two classes and a class with two rows; class sizes {counts.tolist()}")
+    onehot = F.one_hot(inverse, len(counts)).to(torch.float64)  # [N, C]
+    rows = max(1, chunk_bytes // (8 * n * s.shape[1]))
+    within = total = 0.0
+    for i0 in range(0, n, rows):
+        d = torch.cdist(s[i0:i0 + rows], s, compute_mode="donot_use_mm_for_euclid_dist")  # [r, N], d(i, i) = 0
+        total += float(d.sum())
+        within += float((d @ onehot).gather(1, inverse[i0:i0 + rows, None]).sum())
+    between = (total - within) / n_between
+    return (within / n_within) / between if between > 0 else math.nan
+
+
+# ----------------------------------------------------------------------------------------------------
+# monitors
+
+
+@dataclass
+class NoisyInformation:
+    """Per hidden layer: I(X;T_l) by sample propagation over the inputs ``x`` (``[M, input_dim]``, X uniform over
+    them), with its standard error and entropies (nats), and the :func:`clustering_ratio` of the noiseless S_l
+    for the labels ``y`` (``[M]``). Sample propagation runs on a float64 copy of the model, its generators seeded
+    with ``seed`` (the same draws at every step, so that steps differ by the network only)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    n_samples: int
+    n_mc: int
+    seed: int
+    name: str = "information"
+
+    @torch.no_grad()
+    def __call__(self, model, step, batch_loss):
+        exact = copy.deepcopy(model).double()
+        x = self.x.to(torch.float64)
+        estimates = mi.noisy_mi(exact, x, n_samples=self.n_samples, n_mc=self.n_mc, seed=self.seed)
+        reps = noiseless_representations(exact, x)
+        return [{"layer": layer, "width": s.shape[1], "ixt": e.ixt, "stderr": e.ixt_stderr, "h_t": e.h_t.entropy,
+                 "h_t_given_x": e.h_t_given_x.entropy, "clustering": clustering_ratio(s, self.y)}
+                for layer, (e, s) in enumerate(zip(estimates, reps), start=1)]
+
+
+@dataclass
+class NoisyMetrics:
+    """The noisy network's mean cross-entropy (nats) on the training inputs and its accuracy on the training and
+    test inputs, from one noisy pass of each input (noise from a generator seeded with ``seed`` and the step):
+    columns ``train_loss``, ``train_acc``, ``test_acc``."""
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+    seed: int
+    name: str = "metrics"
+
+    @torch.no_grad()
+    def __call__(self, model, step, batch_loss):
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        train_logits = noisy_logits(model, self.train[0], gen)
+        test_logits = noisy_logits(model, self.test[0], gen)
+        return [{"train_loss": float(F.cross_entropy(train_logits, self.train[1])),
+                 "train_acc": float((train_logits.argmax(-1) == self.train[1]).double().mean()),
+                 "test_acc": float((test_logits.argmax(-1) == self.test[1]).double().mean())}]

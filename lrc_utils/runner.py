@@ -26,11 +26,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .config import EXECUTED_DIR, NOTEBOOKS_DIR, PROGRESS_ENV
-from .store import display_path
+from .store import display_path, has_grid
+from .studies import RUN_PARAMETERS  # noqa: F401 - part of the runner's interface (notebooks, tests)
 
-#: Parameters every notebook declares. They say where and how to run, not what to compute, so they are not
-#: compared when deciding whether stored results still match.
-RUN_PARAMETERS = ("preset", "results_dir", "recompute", "device", "data_dir", "cluster")
 REQUIRED_PRESETS = ("smoke", "paper")
 BOOK_PRESET = "paper"
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
@@ -171,8 +169,6 @@ def run_notebooks(names: Iterable[str] | None, preset: str, output_dir: Path | N
     import papermill
 
     from .cluster import parse_cluster
-    from .notebook import has_grid
-
     parse_cluster(cluster)
     names = list(names) if names else notebook_names(notebooks_dir)
     jobs = [(name, load_preset(name, preset, notebooks_dir) | dict(overrides or {})) for name in names]

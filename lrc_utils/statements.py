@@ -23,14 +23,6 @@ def theory_checks(tables: dict[str, pd.DataFrame], p) -> dict[str, pd.DataFrame]
             "decay": decay_checks(tables["spectrum"], p), "margin": margin_check(tables["margin"])}
 
 
-def show(check: pd.DataFrame, statement: str) -> None:
-    """Display ``check`` (numbers to 3 decimals) in a notebook, then :func:`require` it."""
-    from IPython.display import display
-
-    display(check.round(3))
-    require(check, statement)
-
-
 def require(check: pd.DataFrame, statement: str) -> None:
     """Raise ``AssertionError`` naming ``statement`` and the failing rows if any row of ``check`` fails, or if
     the check has a ``judged`` column and judged no row (a check that tested nothing does not pass)."""

@@ -96,10 +96,17 @@ def package_files_used(module: str, package_dir: Path = PACKAGE_DIR) -> list[Pat
     return sorted(p for n, p in seen.items() if n.split(".")[0] == root and p.name not in NOT_COMPUTING)
 
 
+def has_grid(study_module: str) -> bool:
+    """Whether a study computes a grid of runs (it uses :mod:`lrc_utils.grid`), which a cluster can spread."""
+    return any(path.name == "grid.py" for path in package_files_used(study_module))
+
+
 def code_digest(module: str | None = None, package_dir: Path = PACKAGE_DIR) -> str:
-    """Digest of the package's code: the files ``module`` uses (:func:`package_files_used`), or every ``.py``
-    file of the package when ``module`` is None. Files are parsed and their docstrings removed (comments never
-    reach the parse tree), so that editing documentation does not change the digest and editing code does."""
+    """Digest of the package's code: the content of the files ``module`` uses (:func:`package_files_used`), or of
+    every ``.py`` file of the package when ``module`` is None, in the order of their paths; the paths themselves
+    are not digested. Files are parsed and their docstrings removed (comments never reach the parse tree), so
+    that editing documentation does not change the digest and editing code does. Provenance only: a table is
+    never refused for its digest (the fingerprints guard the numbers)."""
     files = package_files_used(module, package_dir) if module else sorted(package_dir.rglob("*.py"))
     h = hashlib.sha256()
     for path in files:
@@ -109,7 +116,6 @@ def code_digest(module: str | None = None, package_dir: Path = PACKAGE_DIR) -> s
             if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
                     and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
                 node.body = body[1:] or [ast.Pass()]
-        h.update(path.relative_to(package_dir).as_posix().encode())
         h.update(ast.dump(tree).encode())
     return h.hexdigest()[:16]
 
@@ -312,18 +318,15 @@ class ResultStore:
             self._lock.release()
         return {n: frames[n] for n in names}
 
-    def code_is_current(self, table: str) -> bool:
-        return self.meta["tables"][table].get("code_digest") == code_digest(self.code_module)
-
     def provenance(self, table: str) -> str:
-        """One line for a figure: where the numbers come from, and whether the code that computed them is the
-        code now in the repository."""
+        """One line for a figure: where the numbers come from, and the digest of the code that computed them, with
+        today's when the code has changed since (provenance, not a verdict: whether the numbers moved is what the
+        fingerprints tell, see :mod:`lrc_utils.fingerprint`)."""
         info = self.meta["tables"][table]
         how = "loaded from stored results" if self.loaded.get(table) else "computed in this run"
         dirty = "+changes" if info["git_dirty"] else ""
-        now = code_digest(self.code_module)
-        code = ("code as now" if self.code_is_current(table)
-                else f"by OLDER code (digest {info.get('code_digest', 'not recorded')}, now {now})")
+        then, now = info.get("code_digest", "not recorded"), code_digest(self.code_module)
+        code = f"code digest {then}" + ("" if then == now else f" (today's code: {now})")
         return (f"{self.notebook}/{table}.csv, preset {self.preset}: {how}; computed {info['computed_utc'][:10]} "
                 f"at commit {info['git_commit'][:10]}{dirty} on {info['device']} in {info['wall_time_s']:.0f} s, "
                 f"{code}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -284,3 +285,25 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
         ckpt.remove()  # finished: what it held is in the returned records
     model.eval()
     return {name: pd.DataFrame(rows) for name, rows in records.items()}
+
+
+def l2_penalised_cross_entropy(l2: float):
+    """``loss(model, x, y, gen)``: mean cross-entropy (nats) + ``l2`` x (1/2) x the sum of the squared entries
+    of the hidden layers' weight matrices (not the output layer's, not the biases).
+
+    This is Chelombiev et al.'s loss (``idnns/networks/model.py``: ``penalty * sum(tf.nn.l2_loss(W))`` over
+    every weight matrix but the last; their default penalty is 0.015). Their cross-entropy is summed over the
+    batch where ours is averaged, which Adam's normalised steps make equivalent (up to its epsilon)."""
+
+    def loss(model, x, y, generator=None):
+        ce = F.cross_entropy(model(x), y)
+        if l2 == 0:
+            return ce
+        return ce + 0.5 * l2 * sum(layer.weight.square().sum() for layer in model.chain_layers())
+
+    return loss
+
+
+def eval_epochs(epochs: int, n_evals: int) -> list[int]:
+    """About ``n_evals`` distinct epochs from 1 to ``epochs``, log-spaced."""
+    return sorted({int(e) for e in np.round(np.logspace(0, math.log10(epochs), n_evals))})

@@ -246,7 +246,7 @@ def test_a_notebook_given_an_unreachable_scheduler_fails_before_computing_anythi
 
 
 def test_a_notebook_without_a_grid_refuses_a_cluster():
-    from lrc_utils.notebook import has_grid
+    from lrc_utils.store import has_grid
 
     assert has_grid("lrc_utils.studies.figure2") and has_grid("lrc_utils.studies.information_planes")
     assert not has_grid("lrc_utils.studies.local_rank") and not has_grid("lrc_utils.studies.mi_estimators")

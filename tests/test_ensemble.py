@@ -8,9 +8,15 @@ import torch
 from lrc_utils.config import seed_everything
 from lrc_utils.data import disjoint_subsets, gaussian_classification
 from lrc_utils.ensemble import MLPEnsemble, fit_ensemble
-from lrc_utils.models import MLP
-from lrc_utils.studies.information_planes import init_like_their_code, l2_penalised_cross_entropy
-from lrc_utils.training import BatchLoss, ClassifierMetrics, FitConfig, LocalRankMonitor, fit
+from lrc_utils.models import MLP, init_like_chelombiev
+from lrc_utils.training import (
+    BatchLoss,
+    ClassifierMetrics,
+    FitConfig,
+    LocalRankMonitor,
+    fit,
+    l2_penalised_cross_entropy,
+)
 
 
 def twelve_bit_like(n: int = 1024, seed: int = 0):
@@ -47,7 +53,7 @@ def test_twelve_bit_networks_train_together_exactly_as_alone(activation):
     def make(seed):
         seed_everything(seed)
         model = MLP([12, 10, 7, 5, 4, 3, 2], activation)
-        init_like_their_code(model, activation)
+        init_like_chelombiev(model, activation)
         return model
 
     seeds, l2s = [0, 1, 2, 3], [0.0, 0.015, 0.0, 0.015]

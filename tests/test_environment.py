@@ -1,5 +1,5 @@
 """pyproject.toml (ranges), requirements.lock (exact versions) and environment.yml (the lock's versions of the
-direct dependencies) describe the same environment, and it imports."""
+core's dependencies and the extras book and cluster) describe the same environment, and it imports."""
 
 import re
 
@@ -35,7 +35,8 @@ def environment_yml_pip() -> list[str]:
 
 def test_the_lock_pins_every_dependency_within_the_projects_ranges():
     pins = lock()
-    wanted = PROJECT["dependencies"] + PROJECT["optional-dependencies"]["dev"]
+    extras = PROJECT["optional-dependencies"]
+    wanted = PROJECT["dependencies"] + extras["book"] + extras["cluster"] + extras["dev"]
     for text in wanted:
         requirement = Requirement(text)
         name = canonicalize_name(requirement.name)
@@ -47,7 +48,9 @@ def test_the_lock_pins_every_dependency_within_the_projects_ranges():
 def test_environment_yml_pins_the_direct_dependencies_to_the_lock():
     pins = lock()
     listed = {canonicalize_name(Requirement(r).name): Requirement(r) for r in environment_yml_pip()}
-    assert set(listed) == {canonicalize_name(Requirement(d).name) for d in PROJECT["dependencies"]}
+    extras = PROJECT["optional-dependencies"]
+    wanted = PROJECT["dependencies"] + extras["book"] + extras["cluster"]
+    assert set(listed) == {canonicalize_name(Requirement(d).name) for d in wanted}
     for name, requirement in listed.items():
         assert str(requirement.specifier) == f"=={pins[name]}", f"environment.yml: {requirement} (lock: {pins[name]})"
     env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())

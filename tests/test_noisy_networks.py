@@ -9,7 +9,8 @@ import torch
 
 from lrc_utils import claims, clustering
 from lrc_utils.data import DataNotFoundError
-from lrc_utils.models import NoisyMLP
+from lrc_utils.models import NoisyMLP, noisy_cross_entropy, noisy_logits
+from lrc_utils.planes import NoisyMetrics, clustering_ratio
 from lrc_utils.studies import noisy_networks as study
 from lrc_utils.training import Checkpoint, FitConfig, fit
 
@@ -22,7 +23,7 @@ def test_clustering_ratio_on_a_line_counted_by_hand():
     # |0-3| = 3, |0-4| = 4, |1-3| = 2, |1-4| = 3 (mean 3): ratio 1/3
     s = torch.tensor([[0.0], [1.0], [3.0], [4.0]])
     y = torch.tensor([0, 0, 1, 1])
-    assert study.clustering_ratio(s, y) == pytest.approx(1 / 3, rel=1e-15)
+    assert clustering_ratio(s, y) == pytest.approx(1 / 3, rel=1e-15)
 
 
 def test_clustering_ratio_with_unequal_classes_in_two_dimensions():
@@ -31,24 +32,24 @@ def test_clustering_ratio_with_unequal_classes_in_two_dimensions():
     s = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 4.0], [6.0, 8.0]], dtype=torch.float64)
     y = torch.tensor([0, 0, 0, 1])
     expected = 4.0 / ((15.0 + math.sqrt(52.0)) / 3.0)
-    assert study.clustering_ratio(s, y) == pytest.approx(expected, rel=1e-15)
+    assert clustering_ratio(s, y) == pytest.approx(expected, rel=1e-15)
     # the row blocks do not change the answer (one row per block here), nor the order of the rows
-    assert study.clustering_ratio(s, y, chunk_bytes=1) == pytest.approx(expected, rel=1e-15)
+    assert clustering_ratio(s, y, chunk_bytes=1) == pytest.approx(expected, rel=1e-15)
     perm = torch.tensor([3, 1, 0, 2])
-    assert study.clustering_ratio(s[perm], y[perm]) == pytest.approx(expected, rel=1e-15)
+    assert clustering_ratio(s[perm], y[perm]) == pytest.approx(expected, rel=1e-15)
 
 
 def test_clustering_ratio_limits_and_bad_inputs():
     y = torch.tensor([0, 0, 1, 1])
     collapsed = torch.tensor([[1.0, 1.0], [1.0, 1.0], [-1.0, 2.0], [-1.0, 2.0]])
-    assert study.clustering_ratio(collapsed, y) == 0.0  # every class a point
-    assert math.isnan(study.clustering_ratio(torch.ones(4, 3), y))  # no spread at all
+    assert clustering_ratio(collapsed, y) == 0.0  # every class a point
+    assert math.isnan(clustering_ratio(torch.ones(4, 3), y))  # no spread at all
     with pytest.raises(ValueError, match="at least two classes"):
-        study.clustering_ratio(torch.randn(4, 2), torch.zeros(4, dtype=torch.int64))
+        clustering_ratio(torch.randn(4, 2), torch.zeros(4, dtype=torch.int64))
     with pytest.raises(ValueError, match="a class with two rows"):
-        study.clustering_ratio(torch.randn(3, 2), torch.tensor([0, 1, 2]))
+        clustering_ratio(torch.randn(3, 2), torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="one label per row"):
-        study.clustering_ratio(torch.randn(4, 2), torch.tensor([0, 1]))
+        clustering_ratio(torch.randn(4, 2), torch.tensor([0, 1]))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ def test_noisy_logits_draw_what_noisy_hidden_draws():
     torch.manual_seed(0)
     model = NoisyMLP([12, 10, 7, 2], "tanh", noise_std=0.1)
     x = torch.rand(16, 12)
-    logits = study.noisy_logits(model, x, torch.Generator().manual_seed(5))
+    logits = noisy_logits(model, x, torch.Generator().manual_seed(5))
     _, values = model.noisy_hidden(x, generator=torch.Generator().manual_seed(5))
     assert torch.equal(logits, model.layers[-1](values[-1]))
 
@@ -152,13 +153,13 @@ def train(tmp_path, interrupt_at=None, global_seed=0):
     model = NoisyMLP([12, 6, 4, 2], "tanh", noise_std=0.1)
     torch.manual_seed(global_seed)  # the global generator after it must not matter
     config = FitConfig(steps=12, lr=1e-2, batch_size=8, seed=3, eval_steps=(4, 8, 12), checkpoint_every=5)
-    monitors = [study.NoisyMetrics((x, y), (x, y), seed=3), StopAt(interrupt_at)]
+    monitors = [NoisyMetrics((x, y), (x, y), seed=3), StopAt(interrupt_at)]
     checkpoint = Checkpoint(tmp_path, {"test": "noisy"})
     try:
-        return fit(model, study.noisy_cross_entropy, (x, y), config, monitors, checkpoint, progress=False)
+        return fit(model, noisy_cross_entropy, (x, y), config, monitors, checkpoint, progress=False)
     except KeyboardInterrupt:
         torch.manual_seed(global_seed + 1)
-        return fit(model, study.noisy_cross_entropy, (x, y), config, monitors, checkpoint, progress=False)
+        return fit(model, noisy_cross_entropy, (x, y), config, monitors, checkpoint, progress=False)
 
 
 def test_training_noise_comes_from_the_run_seed_also_across_an_interruption(tmp_path):

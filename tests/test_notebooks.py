@@ -88,7 +88,7 @@ def test_install_cell_points_at_the_configured_repository():
     url = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["repository"]["url"]
     for name in NAMES:
         sources = "\n".join(c.source for c in read(name).cells)
-        assert f"git+{url}" in sources, f"{name}: the Colab install cell must install from {url}"
+        assert f"lrc-utils[book] @ git+{url}" in sources, f"{name}: the install cell must install [book] from {url}"
 
 
 def current_paper_key(name):

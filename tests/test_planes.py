@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from lrc_utils import compression, mi, planes
-from lrc_utils.models import MLP
+from lrc_utils.models import MLP, init_like_chelombiev
 from lrc_utils.studies import information_planes as study
+from lrc_utils.training import eval_epochs, l2_penalised_cross_entropy
 
 # ----------------------------------------------------------------------------------------------------
 # the estimators and the monitor
@@ -70,16 +71,16 @@ def test_l2_penalised_loss_by_hand():
     ce = float(-(logits[range(5), y] - logits.exp().sum(1).log()).mean())
     # their l2_loss: half the sum of squares, hidden weight matrices only (not the output layer, not biases)
     half_squares = 0.5 * float((model.layers[0].weight.detach() ** 2).sum())
-    loss = study.l2_penalised_cross_entropy(0.01)
+    loss = l2_penalised_cross_entropy(0.01)
     assert loss(model, x, y).item() == pytest.approx(ce + 0.01 * half_squares, rel=1e-12)
-    assert study.l2_penalised_cross_entropy(0.0)(model, x, y).item() == pytest.approx(ce, rel=1e-12)
+    assert l2_penalised_cross_entropy(0.0)(model, x, y).item() == pytest.approx(ce, rel=1e-12)
 
 
 def test_initialisation_like_their_code():
     torch.manual_seed(0)
     for activation, he in (("tanh", 1.0), ("relu", 2.0), ("elu", 2.0)):
         model = MLP([400, 300, 2], activation)
-        study.init_like_their_code(model, activation)
+        init_like_chelombiev(model, activation)
         w = model.layers[0].weight.detach()
         std = he / math.sqrt(400)
         assert float(w.abs().max()) <= 2 * std and float(model.layers[0].bias.detach().abs().max()) == 0.0
@@ -88,8 +89,8 @@ def test_initialisation_like_their_code():
 
 
 def test_eval_epochs_are_log_spaced_and_include_both_ends():
-    assert study.eval_epochs(1000, 4) == [1, 10, 100, 1000]
-    assert study.eval_epochs(12, 1) == [1]
+    assert eval_epochs(1000, 4) == [1, 10, 100, 1000]
+    assert eval_epochs(12, 1) == [1]
 
 
 def params(**changes):

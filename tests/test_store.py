@@ -28,7 +28,8 @@ def test_results_are_reused_only_when_parameters_match(tmp_path):
     store = make(tmp_path)
     again = store.tables(["curve"], compute)["curve"]
     assert len(calls) == 1 and again.equals(first) and store.loaded["curve"]
-    assert "loaded from stored results" in store.provenance("curve") and "code as now" in store.provenance("curve")
+    line = store.provenance("curve")
+    assert "loaded from stored results" in line and "code digest" in line and "today's code" not in line
     make(tmp_path, lr=0.2).tables(["curve"], compute)
     assert len(calls) == 2
     make(tmp_path, "always", lr=0.2).tables(["curve"], compute)
@@ -52,11 +53,12 @@ def test_recompute_always_starts_checkpointed_work_from_scratch(tmp_path):
     assert seen == [[]]
 
 
-def test_provenance_says_when_the_code_that_computed_a_table_is_older(tmp_path, monkeypatch):
+def test_provenance_gives_the_digest_then_and_now_when_the_code_has_changed(tmp_path, monkeypatch):
     store = make(tmp_path)
     store.tables(["t"], lambda: {"t": pd.DataFrame({"a": [1]})})
+    then = store.meta["tables"]["t"]["code_digest"]
     monkeypatch.setattr(store_module, "code_digest", lambda module=None: "0123456789abcdef")
-    assert "by OLDER code" in store.provenance("t")
+    assert f"code digest {then} (today's code: 0123456789abcdef)" in store.provenance("t")
 
 
 def test_code_digest_follows_code_not_docstrings(tmp_path):

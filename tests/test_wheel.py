@@ -1,6 +1,8 @@
 """The wheel users get (``pip install lrc-utils``, the notebooks' install cell on Colab) holds every module of the
-package, installs without ``-e`` into a new virtual environment, and runs a notebook there from outside any checkout,
-through the notebook's own install cell, with the numbers of the checkout. Slow (about a minute)."""
+package; without extras it installs where only the core's requirements are, and computes a local rank without the
+book's libraries; with the extra ``book`` it installs through a notebook's own install cell into a new virtual
+environment (no ``-e``) and runs that notebook from outside any checkout, with the numbers of the checkout. Slow
+(about a minute)."""
 
 import os
 import shutil
@@ -44,15 +46,15 @@ def test_the_wheel_holds_every_module_of_the_package(wheel):
     assert "lrc_utils/studies/figure1.py" in inside and "lrc_utils/notebook.py" in inside
 
 
-def runtime_closure(name: str = "lrc-utils") -> dict[str, object]:
-    """canonical name -> distribution, for every distribution that ``name`` needs at run time (its requirements
-    without extras, and theirs), ``name`` itself left out."""
+def runtime_closure(name: str = "lrc-utils", extras: tuple[str, ...] = ()) -> dict[str, object]:
+    """canonical name -> distribution, for every distribution that ``name`` with ``extras`` needs at run time (its
+    requirements, and theirs, with the extras each asks for), ``name`` itself left out."""
     from importlib.metadata import distribution
 
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    found, seen, todo = {}, set(), [(name, "")]
+    found, seen, todo = {}, set(), [(name, e) for e in ("", *extras)]
     while todo:
         key, extra = todo.pop()
         key = canonicalize_name(key)
@@ -68,10 +70,10 @@ def runtime_closure(name: str = "lrc-utils") -> dict[str, object]:
     return found
 
 
-def new_environment(folder: Path) -> Path:
-    """A new virtual environment without lrc_utils whose other packages are what lrc-utils declares it needs at run
-    time (no test or lint tools), taken from this environment through a folder of links that a ``.pth`` line adds
-    to ``sys.path`` (``.pth`` files inside it are not run). Returns its Python."""
+def new_environment(folder: Path, extras: tuple[str, ...] = ()) -> Path:
+    """A new virtual environment without lrc_utils whose other packages are what lrc-utils with ``extras`` declares
+    it needs at run time (no test or lint tools), taken from this environment through a folder of links that a
+    ``.pth`` line adds to ``sys.path`` (``.pth`` files inside it are not run). Returns its Python."""
     venv.create(folder / "venv", with_pip=True)
     python = folder / "venv" / "bin" / "python"
     # ensurepip's old setuptools would shadow the one torch needs (>= 77)
@@ -79,7 +81,7 @@ def new_environment(folder: Path) -> Path:
                    capture_output=True)
     links = folder / "packages"
     links.mkdir()
-    for dist in runtime_closure().values():
+    for dist in runtime_closure(extras=extras).values():
         site = Path(dist.locate_file(""))
         for top in {Path(str(f)).parts[0] for f in dist.files or [] if not str(f).startswith("..")}:
             if not (links / top).exists() and not top.endswith(".pth"):
@@ -90,8 +92,44 @@ def new_environment(folder: Path) -> Path:
     return python
 
 
-def test_a_notebook_installs_the_wheel_through_its_install_cell_and_runs_from_it(wheel, tmp_path, smoke_runs):
+#: What the core may not import: the book's and the cluster's libraries.
+NOT_CORE = ("matplotlib", "seaborn", "yaml", "nbformat", "papermill", "ipykernel", "IPython", "jupyter_book",
+            "distributed", "dask", "torchvision", "threadpoolctl")
+
+CORE_USE = """
+import sys
+import torch
+from lrc_utils import MLP, local_rank
+torch.manual_seed(0)
+model = MLP([6, 4, 3, 2], init="normal")
+w = model.layers[0].weight.detach().double()
+x = torch.randn(50, 6)
+ranks = local_rank(model, x, atol=1e-6)
+# layer 1: the Jacobian is W1 (rank 4) for every input; layer 2: W2 diag(active) W1, counted per input by hand
+active = (model.layers[0](x) > 0).double()
+by_hand = [float(torch.linalg.matrix_rank(model.layers[1].weight.detach().double() * a @ w, atol=1e-6)) for a in active]
+assert abs(float(ranks[0]) - 4.0) < 1e-12 and abs(float(ranks[1]) - sum(by_hand) / len(by_hand)) < 1e-12, ranks
+print("not core:", sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[1].split(","))))
+"""
+
+
+def test_the_core_installs_without_extras_and_computes_a_local_rank(wheel, tmp_path):
+    """``pip install lrc-utils`` (no extras, no index) where only the core's requirements are at hand: it imports,
+    computes the local rank of a small ReLU MLP equal to a count by hand, and imports none of the book's libraries."""
     python = new_environment(tmp_path)
+    env = {**os.environ, "PIP_NO_INDEX": "1"}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, f"pip install of the wheel without extras failed:\n{done.stderr[-3000:]}"
+    used = subprocess.run([str(python), "-c", CORE_USE, ",".join(NOT_CORE)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert used.returncode == 0, used.stderr[-3000:]
+    assert used.stdout.strip() == "not core: []", used.stdout
+
+
+def test_a_notebook_installs_the_wheel_through_its_install_cell_and_runs_from_it(wheel, tmp_path, smoke_runs):
+    python = new_environment(tmp_path, extras=("book",))
     where = [str(python), "-c", "import importlib.util; print(importlib.util.find_spec('lrc_utils'))"]
     assert subprocess.run(where, capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip() == "None"
 
@@ -99,7 +137,8 @@ def test_a_notebook_installs_the_wheel_through_its_install_cell_and_runs_from_it
     work.mkdir()
     shutil.copy(NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb", work / f"{NOTEBOOK}.ipynb")
     # no index: every requirement of the wheel must be met by what it declares (PIP_NO_INDEX)
-    env = {**os.environ, "LRC_INSTALL": str(wheel), "LRC_OFFLINE": "1", "LRC_PROGRESS": "0", "PIP_NO_INDEX": "1"}
+    env = {**os.environ, "LRC_INSTALL": f"{wheel}[book]", "LRC_OFFLINE": "1", "LRC_PROGRESS": "0",
+           "PIP_NO_INDEX": "1"}
     env.pop("PYTHONPATH", None)
     env.pop("MPLBACKEND", None)
     done = subprocess.run([str(python), "-m", "papermill", f"{NOTEBOOK}.ipynb", "out.ipynb", "-k", "python3",

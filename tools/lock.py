@@ -2,12 +2,12 @@
 
     python tools/lock.py            # or: make lock
 
-Resolves ``pyproject.toml``'s ranges (``.[dev]``) in a throw-away virtual environment with this machine's pip
-(its index and its constraint file, if it has one: the lock must install where it was made), then records what
-pip installed (``pip freeze --all``, less pip itself and the project). Packages that only exist on Linux x86_64
-(torch's CUDA libraries and triton) get an environment marker, so the lock also installs elsewhere, where the
-exact checks then skip (see ``lrc_utils.fingerprint``). The direct dependencies of ``environment.yml`` are
-rewritten to the same versions, so that conda users get what the lock pins.
+Resolves ``pyproject.toml``'s ranges (``.[book,cluster,dev]``) in a throw-away virtual environment with this
+machine's pip (its index and its constraint file, if it has one: the lock must install where it was made),
+then records what pip installed (``pip freeze --all``, less pip itself and the project). Packages that only
+exist on Linux x86_64 (torch's CUDA libraries and triton) get an environment marker, so the lock also installs
+elsewhere, where the exact checks then skip (see ``lrc_utils.fingerprint``). ``environment.yml`` is rewritten
+with the same versions, so that conda users get what the lock pins.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ LINUX_X86_ONLY = re.compile(r"^(nvidia-|cuda-|triton$)", re.IGNORECASE)
 LINUX_X86_MARKER = 'sys_platform == "linux" and platform_machine == "x86_64"'
 #: Written by pip freeze but not part of the environment's contents.
 LEFT_OUT = {"pip", "lrc-utils"}
+#: The extras the lock installs with the core: the book, Dask clusters, the tests.
+LOCKED_EXTRAS = "book,cluster,dev"
 
 
 def canonical(name: str) -> str:
@@ -38,7 +40,8 @@ def canonical(name: str) -> str:
 
 
 def freeze() -> list[str]:
-    """``name==version`` of every distribution that installing ``.[dev]`` into a new environment gives."""
+    """``name==version`` of every distribution that installing ``.[book,cluster,dev]`` into a new environment
+    gives."""
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "source"  # a copy: building in the checkout would leave build/ behind
         source.mkdir()
@@ -47,7 +50,7 @@ def freeze() -> list[str]:
         shutil.copytree(ROOT / "lrc_utils", source / "lrc_utils", ignore=shutil.ignore_patterns("__pycache__"))
         venv.create(Path(tmp) / "venv", with_pip=True)
         python = str(Path(tmp) / "venv" / "bin" / "python")
-        subprocess.run([python, "-m", "pip", "install", "--quiet", f"{source}[dev]"], check=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", f"{source}[{LOCKED_EXTRAS}]"], check=True)
         out = subprocess.run([python, "-m", "pip", "freeze", "--all"], check=True, capture_output=True, text=True)
     lines = []
     for line in out.stdout.splitlines():
@@ -67,15 +70,17 @@ def pins(lines: list[str]) -> dict[str, str]:
 
 
 def rewrite_environment_yml(versions: dict[str, str]) -> None:
-    """Write environment.yml: this Python's minor version, and pyproject's dependencies at the lock's versions."""
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    """Write environment.yml: this Python's minor version, and pyproject's dependencies with its extras book and
+    cluster, at the lock's versions."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + [d for e in ("book", "cluster") for d in project["optional-dependencies"][e]]
     names = [re.match(r"[A-Za-z0-9_.\-]+", d).group() for d in deps]
     pins = "\n".join(f"      - {name}=={versions[canonical(name)]}" for name in names)
     python = ".".join(platform.python_version_tuple()[:2])
     ENVIRONMENT_YML.write_text(f"""\
-# The project's environment for conda and Binder users: pyproject.toml's dependencies at the versions of
-# requirements.lock, written with it by `make lock` (tests/test_environment.py checks that the three agree);
-# `-e .` installs lrc_utils itself.
+# The project's environment for conda and Binder users: pyproject.toml's dependencies and extras book and
+# cluster at the versions of requirements.lock, written with it by `make lock` (tests/test_environment.py checks
+# that the three agree); `-e .` installs lrc_utils itself.
 name: lrc
 channels:
   - conda-forge
@@ -96,7 +101,8 @@ def main() -> int:
                                  capture_output=True, text=True).stdout.strip()
     header = [
         "# The project's environment at exact versions: `make setup` installs it (pip install -r requirements.lock).",
-        "# Written by `make lock` (python tools/lock.py) from pyproject.toml's ranges (.[dev]); do not edit by hand.",
+        "# Written by `make lock` (python tools/lock.py) from pyproject.toml's ranges (.[book,cluster,dev]);",
+        "# do not edit by hand.",
         f"# Resolved on {platform.system()} {platform.machine()}, Python {platform.python_version()}"
         + (f", under the machine's pip constraints ({constraints})" if constraints else "") + ".",
         "# Packages marked linux/x86_64 are torch's CUDA libraries: elsewhere pip leaves them out.",

@@ -19,6 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data import disjoint_subsets, gaussian_classification, load_mnist
+
+#: Parameters every notebook declares. They say where and how to run, not what to compute, so they are not
+#: compared when deciding whether stored results still match, and they do not name a study's runs.
+RUN_PARAMETERS = ("preset", "results_dir", "recompute", "device", "data_dir", "cluster")
+
 
 @dataclass
 class StudyContext:
@@ -41,8 +47,6 @@ class StudyContext:
 def study_identity(name: str, p) -> dict:
     """What a study's runs compute: its name and computing parameters (all but where and how to run). Names
     the run and checkpoint files, so work done with other parameters is never picked up."""
-    from ..runner import RUN_PARAMETERS
-
     return {"study": name, **{k: v for k, v in vars(p).items() if k not in RUN_PARAMETERS}}
 
 
@@ -56,3 +60,25 @@ def beta_grid(beta_min: float, beta_max: float, n_betas: int) -> list[float]:
     if not 0 < beta_min < beta_max or n_betas < 2:
         raise ValueError(f"need 0 < beta_min < beta_max and n_betas >= 2, got {beta_min}, {beta_max}, {n_betas}")
     return np.logspace(np.log10(beta_min), np.log10(beta_max), n_betas).tolist()
+
+
+#: Figure 1's panels (figure1, theory and rank_and_information train their networks).
+PANELS = ("gaussian", "mnist")
+
+
+def panel_data(p, panel: str, ctx: StudyContext):
+    """(train, test, rank points, layer sizes) of one panel, on ``ctx.device``; the same for every seed."""
+    if panel == "gaussian":
+        n = p.gauss_n_train + p.gauss_n_test + p.n_rank_points
+        x, y = gaussian_classification(n, p.gauss_input_dim, p.gauss_intrinsic_dim, p.gauss_classes, p.data_seed)
+        train_idx, test_idx, rank_idx = torch.split(torch.arange(n), [p.gauss_n_train, p.gauss_n_test,
+                                                                      p.n_rank_points])
+        sizes = [p.gauss_input_dim, *p.gauss_widths, p.gauss_classes]
+    else:
+        data = load_mnist(p.mnist_split, ctx.data_dir)
+        x, y = data.flat_normalised(), data.labels
+        train_idx, test_idx, rank_idx = disjoint_subsets(len(y), [p.mnist_n_train, p.mnist_n_test, p.n_rank_points],
+                                                         p.data_seed)
+        sizes = [x.shape[1], *p.mnist_widths, 10]
+    x, y = x.to(ctx.device), y.to(ctx.device)
+    return (x[train_idx], y[train_idx]), (x[test_idx], y[test_idx]), x[rank_idx], sizes

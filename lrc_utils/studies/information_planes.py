@@ -3,11 +3,11 @@ for several activations, with and without L2 regularisation, over seeds, by the 
 :mod:`lrc_utils.planes`.
 
 One run per (activation, l2, seed): the network 12-10-7-5-4-3-2 (:class:`lrc_utils.models.MLP`) initialised
-as in Chelombiev et al.'s public code (:func:`init_like_their_code`), trained on ``train_fraction`` of the 4,096
-patterns by :func:`lrc_utils.training.fit` (Adam on minibatches drawn with replacement; an "epoch" is
-``ceil(n_train / batch_size)`` steps; the loss is their L2-penalised cross-entropy,
-:func:`l2_penalised_cross_entropy`), recording at initialisation (epoch 0) and at log-spaced epochs every
-hidden layer's I(X;T) and I(T;Y) over ``mi_inputs`` patterns (all 4,096 in the paper preset; a fixed random
+as in Chelombiev et al.'s public code (:func:`lrc_utils.models.init_like_chelombiev`), trained on
+``train_fraction`` of the 4,096 patterns by :func:`lrc_utils.training.fit` (Adam on minibatches drawn with
+replacement; an "epoch" is ``ceil(n_train / batch_size)`` steps; the loss is their L2-penalised cross-entropy,
+:func:`lrc_utils.training.l2_penalised_cross_entropy`), recording at initialisation (epoch 0) and at log-spaced
+epochs every hidden layer's I(X;T) and I(T;Y) over ``mi_inputs`` patterns (all 4,096 in the paper preset; a fixed random
 subset, the same for every run, in small presets) and the training and test accuracy.
 """
 
@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional as F
 
 from ..config import seed_everything
+from ..data import SZT_PATTERNS as N_PATTERNS
 from ..data import disjoint_subsets, load_szt_12bit
 from ..grid import run_grid
-from ..models import ACTIVATIONS, MLP
+from ..models import ACTIVATIONS, MLP, init_like_chelombiev
 from ..planes import InformationMonitor, check_estimators
-from ..training import Checkpoint, ClassifierMetrics, FitConfig, fit
+from ..training import Checkpoint, ClassifierMetrics, FitConfig, eval_epochs, fit, l2_penalised_cross_entropy
 from . import StudyContext, check_seeds, study_identity
 
 TABLES = ("planes",)
 COLUMNS = ["run", "seed", "activation", "l2", "epoch", "step", "layer", "estimator", "ixt", "ity",
            "train_loss", "train_acc", "test_acc"]
-N_PATTERNS = 4096
 
 
 def check(p) -> None:
@@ -60,45 +58,6 @@ def run_label(activation: str, l2: float, seed: int) -> str:
     return f"{activation}-l2={l2:g}-seed{seed}"
 
 
-def l2_penalised_cross_entropy(l2: float):
-    """``loss(model, x, y, gen)``: mean cross-entropy (nats) + ``l2`` x (1/2) x the sum of the squared entries
-    of the hidden layers' weight matrices (not the output layer's, not the biases).
-
-    This is Chelombiev et al.'s loss (``idnns/networks/model.py``: ``penalty * sum(tf.nn.l2_loss(W))`` over
-    every weight matrix but the last; their default penalty is 0.015). Their cross-entropy is summed over the
-    batch where ours is averaged, which Adam's normalised steps make equivalent (up to its epsilon)."""
-
-    def loss(model, x, y, generator=None):
-        ce = F.cross_entropy(model(x), y)
-        if l2 == 0:
-            return ce
-        return ce + 0.5 * l2 * sum(layer.weight.square().sum() for layer in model.chain_layers())
-
-    return loss
-
-
-#: Chelombiev et al.'s initialisation scale by activation: ``he`` in ``std = he / sqrt(fan_in)``.
-HE_FACTOR = {"relu": 2.0, "softplus": 2.0, "elu": 2.0}
-
-
-def init_like_their_code(model: MLP, activation: str) -> None:
-    """Chelombiev et al.'s initialisation (``idnns/networks/model.py``), every layer the output included:
-    weights from a normal of standard deviation ``he / sqrt(fan_in)`` truncated at two standard deviations
-    (TensorFlow's ``truncated_normal_initializer``), ``he`` = 2 for ReLU, softplus and ELU and 1 otherwise;
-    zero biases. Draws from torch's global generator (seed it first)."""
-    he = HE_FACTOR.get(activation, 1.0)
-    with torch.no_grad():
-        for layer in model.layers:
-            std = he / math.sqrt(layer.in_features)
-            torch.nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
-            layer.bias.zero_()
-
-
-def eval_epochs(epochs: int, n_evals: int) -> list[int]:
-    """About ``n_evals`` distinct epochs from 1 to ``epochs``, log-spaced."""
-    return sorted({int(e) for e in np.round(np.logspace(0, math.log10(epochs), n_evals))})
-
-
 def compute(p, ctx: StudyContext) -> dict:
     """Table ``planes``: one row per (run, eval epoch, hidden layer, estimator) with :data:`COLUMNS`."""
     identity = study_identity("information_planes", p)
@@ -118,7 +77,7 @@ def compute(p, ctx: StudyContext) -> dict:
             data.update(x=x[mi_idx], y=y[mi_idx], train=(x[train_idx], y[train_idx]), test=(x[test_idx], y[test_idx]))
         seed_everything(seed)
         model = MLP([12, *p.widths, 2], activation)
-        init_like_their_code(model, activation)
+        init_like_chelombiev(model, activation)
         model = model.to(ctx.device)
         config = FitConfig(steps=p.epochs * steps_per_epoch, lr=p.lr, batch_size=p.batch_size, seed=seed,
                            eval_steps=tuple(e * steps_per_epoch for e in epochs), checkpoint_every=5000)

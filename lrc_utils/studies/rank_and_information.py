@@ -27,23 +27,23 @@ import torch
 
 from .. import mi
 from ..config import seed_everything
+from ..data import SZT_PATTERNS as N_PATTERNS
 from ..data import disjoint_subsets, load_szt_12bit
 from ..grid import run_grid
-from ..models import MLP, NoisyMLP
-from ..planes import InformationMonitor, check_estimators, chelombiev_low
+from ..models import MLP, NoisyMLP, init_like_chelombiev, noisy_cross_entropy
+from ..planes import InformationMonitor, NoisyInformation, NoisyMetrics, check_estimators, chelombiev_low
 from ..training import (
     Checkpoint,
     ClassifierMetrics,
     FitConfig,
     LocalRankMonitor,
     cross_entropy_loss,
+    eval_epochs,
     fit,
+    l2_penalised_cross_entropy,
     log_spaced_steps,
 )
-from . import StudyContext, check_seeds, study_identity
-from .figure1 import panel_data
-from .information_planes import N_PATTERNS, eval_epochs, init_like_their_code, l2_penalised_cross_entropy
-from .noisy_networks import NoisyInformation, NoisyMetrics, noisy_cross_entropy
+from . import StudyContext, check_seeds, panel_data, study_identity
 
 TABLES = ("rank_information",)
 COLUMNS = ["run", "network", "activation", "l2", "seed", "step", "layer", "local_rank", "estimator", "ixt",
@@ -121,7 +121,7 @@ def compute(p, ctx: StudyContext) -> dict:
         steps_per_epoch = math.ceil(len(d["train"][1]) / p.batch_size)
         seed_everything(seed)
         model = MLP([12, *p.widths, 2], activation)
-        init_like_their_code(model, activation)
+        init_like_chelombiev(model, activation)
         model = model.to(ctx.device)
         config = FitConfig(steps=p.epochs * steps_per_epoch, lr=p.lr, batch_size=p.batch_size, seed=seed,
                            eval_steps=tuple(e * steps_per_epoch for e in eval_epochs(p.epochs, p.n_evals)),

@@ -28,8 +28,7 @@ from ..grid import run_grid
 from ..local_rank import singular_values
 from ..models import MLP
 from ..training import Checkpoint, ClassifierMetrics, FitConfig, cross_entropy_loss, fit, log_spaced_steps
-from . import StudyContext, study_identity
-from .figure1 import PANELS, panel_data
+from . import PANELS, StudyContext, panel_data, study_identity
 
 TABLES = ("spectrum", "depth", "relu", "rate", "margin", "channel", "slope")
 #: Input dimension and output width of the channels with a known answer.
