@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .config import PROGRESS_ENV, RUN_THREADS, get_device, torch_threads
+from .config import PROGRESS_ENV, get_device
 from .grid import RunFn, RunKey
 
 #: How the ``cluster`` parameter is written (for error messages and docs).
@@ -91,9 +91,9 @@ def run_task(run_one: RunFn, key: RunKey, code: str) -> dict[str, pd.DataFrame]:
                                 f"lrc_utils code ({_code_digest()}, the notebook's {code}); start workers with "
                                 f"--nthreads 1 from the same checkout")
     os.environ[PROGRESS_ENV] = "0"
-    from threadpoolctl import threadpool_limits
+    from .store import one_thread
 
-    with torch_threads(RUN_THREADS), threadpool_limits(RUN_THREADS):  # torch's threads and numpy's / scipy's BLAS
+    with one_thread():
         return run_one(key)
 
 

@@ -34,9 +34,9 @@ from types import SimpleNamespace
 import pandas as pd
 import torch
 
-from .config import RESULTS_DIR, RUN_THREADS, torch_threads
+from .config import RESULTS_DIR
 from .runner import notebook_names, preset_values
-from .store import atomic_write_text
+from .store import atomic_write_text, one_thread
 from .studies import StudyContext
 
 FINGERPRINT_DIR = RESULTS_DIR / "fingerprints"
@@ -127,9 +127,7 @@ def compute(name: str, data_dir: str | None = None) -> dict[str, pd.DataFrame]:
     p = SimpleNamespace(**values)
     if hasattr(study, "check"):
         study.check(p)
-    from threadpoolctl import threadpool_limits
-
-    with tempfile.TemporaryDirectory() as tmp, torch_threads(RUN_THREADS), threadpool_limits(RUN_THREADS):
+    with tempfile.TemporaryDirectory() as tmp, one_thread():
         ctx = StudyContext(device=torch.device("cpu"), data_dir=data_dir or values.get("data_dir") or None,
                            checkpoint_dir=Path(tmp))
         tables = study.compute(p, ctx)

@@ -25,9 +25,9 @@ from types import ModuleType, SimpleNamespace
 import pandas as pd
 
 from .cluster import DaskRuns, parse_cluster
-from .config import RUN_THREADS, get_device, torch_threads
+from .config import get_device
 from .runner import PresetError, check_parameters
-from .store import ResultStore, display_path, has_grid
+from .store import ResultStore, display_path, has_grid, one_thread
 from .studies import RUN_PARAMETERS, StudyContext
 
 
@@ -64,10 +64,8 @@ class NotebookRun:
                             checkpoint_dir=self.store.checkpoint_dir)
 
     def _compute(self) -> dict[str, pd.DataFrame]:
-        if not self.p.cluster:  # one thread for torch and for numpy's and scipy's BLAS (config.RUN_THREADS)
-            from threadpoolctl import threadpool_limits
-
-            with torch_threads(RUN_THREADS), threadpool_limits(RUN_THREADS):
+        if not self.p.cluster:
+            with one_thread():
                 return self.study.compute(self.p, self.context())
         with DaskRuns(self.p.cluster, self.p.device, self.store.checkpoint_dir) as runs:
             self.where = runs.describe()

@@ -10,6 +10,7 @@ a folder (:class:`FolderLock`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -20,17 +21,28 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 
-from .config import REPO_ROOT, RESULTS_DIR
+from .config import REPO_ROOT, RESULTS_DIR, RUN_THREADS, torch_threads
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: Whether this package runs from a checkout of the repository (``lrc_utils/..`` holds ``pyproject.toml`` and
 #: ``notebooks/``), not from an installed wheel (``pip install lrc-utils``, a notebook's install cell on Colab).
 IN_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "notebooks").is_dir()
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """A study's computation, wherever it runs (a notebook, a Dask worker, a fingerprint): torch and numpy's and
+    scipy's BLAS held to :data:`lrc_utils.config.RUN_THREADS` threads, so that its numbers do not depend on the
+    machine's core count."""
+    from threadpoolctl import threadpool_limits
+
+    with torch_threads(RUN_THREADS), threadpool_limits(RUN_THREADS):
+        yield
 
 
 def default_results_dir() -> Path:
