@@ -62,15 +62,15 @@ mathjax: $(MATHJAX_STAMP)
 
 book: setup mathjax
 	@echo "[lrc] data folder: $${LRC_DATA_DIR:-~/.cache/lrc/data (default)}"
-	$(PY) -m lrc_utils.runner --preset $(PRESET) $(BOOK_FLAGS) $(NOTEBOOKS)
+	$(PY) -m lrc_utils.book.runner --preset $(PRESET) $(BOOK_FLAGS) $(NOTEBOOKS)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 recompute: setup
-	$(PY) -m lrc_utils.runner --preset $(PRESET) --recompute $(NOTEBOOKS)
+	$(PY) -m lrc_utils.book.runner --preset $(PRESET) --recompute $(NOTEBOOKS)
 
 smoke: setup
-	$(PY) -m lrc_utils.runner --preset smoke $(NOTEBOOKS)
+	$(PY) -m lrc_utils.book.runner --preset smoke $(NOTEBOOKS)
 
 test: setup mathjax
 	@echo "[lrc] data folder: $${LRC_DATA_DIR:-~/.cache/lrc/data (default)}"
@@ -83,7 +83,7 @@ browser-test: setup mathjax
 	$(PY) -m pytest -v -rs tests/test_browser.py
 
 fingerprints: setup
-	$(PY) -m lrc_utils.fingerprint $(NOTEBOOKS)
+	$(PY) -m lrc_utils.book.fingerprint $(NOTEBOOKS)
 
 benchmark: setup
 	$(PY) benchmarks/local_rank.py

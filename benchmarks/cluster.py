@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from lrc_utils.cluster import DaskRuns
-from lrc_utils.runner import preset_values
-from lrc_utils.studies import StudyContext, figure2
+from lrc_utils.book.chapters import StudyContext, figure2
+from lrc_utils.book.cluster import DaskRuns
+from lrc_utils.book.runner import preset_values
 
 
 def parameters(**override) -> SimpleNamespace:

@@ -19,8 +19,8 @@ import time
 
 import torch
 
+from lrc_utils.book.runner import preset_values
 from lrc_utils.config import RUN_THREADS, get_device, seed_everything, torch_threads
-from lrc_utils.runner import preset_values
 from lrc_utils.training import FitConfig, fit
 from lrc_utils.vib import VIB, evaluate_vib, vib_loss
 

@@ -1,6 +1,6 @@
 """lrc_utils: local rank, Deep VIB and mutual-information tools for the lrc book."""
 
-from .config import REPO_ROOT, data_dir, get_device, seed_everything
+from .config import data_dir, get_device, seed_everything
 from .local_rank import count_singular_values_above, input_jacobians, local_rank, singular_values
 from .models import ACTIVATIONS, MLP
 from .training import FitConfig, fit
@@ -9,7 +9,6 @@ from .vib import VIB
 __all__ = [
     "ACTIVATIONS",
     "MLP",
-    "REPO_ROOT",
     "count_singular_values_above",
     "FitConfig",
     "fit",

@@ -1,7 +1,8 @@
-"""The one place for paths, seeds and devices.
+"""The one place for the data folder, seeds, devices and threads.
 
-Every notebook, test and benchmark asks this module where the repository, the results and the data
-live, which device to use and how to seed, so that no file carries its own copy of these rules.
+Every module, notebook, test and benchmark asks this module where the data live, which device to use, how to
+seed and how many threads a run uses, so that no file carries its own copy of these rules. The repository's
+paths (notebooks, results, executed pages) belong to the book's pipeline: :mod:`lrc_utils.book.paths`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-#: The repository checkout that holds this package (``lrc_utils/..``). Notebooks, presets and results
-#: are found relative to it, never relative to the working directory.
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-RESULTS_DIR = REPO_ROOT / "results"
-EXECUTED_DIR = REPO_ROOT / "executed"
-
 #: Environment variable naming the data folder (torchvision layout: ``<root>/MNIST/raw`` ...).
 DATA_DIR_ENV = "LRC_DATA_DIR"
 #: Environment variable that forbids downloads when set to 1 (for machines without internet).
@@ -30,7 +24,7 @@ OFFLINE_ENV = "LRC_OFFLINE"
 #: the book does not show them).
 PROGRESS_ENV = "LRC_PROGRESS"
 #: torch's CPU threads inside every run of a study's grid (:func:`lrc_utils.grid.run_grid`), wherever it runs, and
-#: in a notebook's whole computation (:mod:`lrc_utils.notebook`, which also holds numpy's and scipy's BLAS to it).
+#: in a notebook's whole computation (:mod:`lrc_utils.book.notebook`, which also holds numpy's and scipy's BLAS to it).
 #: The thread count moves numbers: with two threads some reductions add in another order, and a run's losses and
 #: information estimates differ in the last bits from a one-thread run. One thread for every run makes the tables
 #: independent of the machine's core count and equal whether runs are computed here or on Dask workers; the

@@ -7,7 +7,7 @@ in the order of ``keys``, so they are the same however often the grid was interr
 were computed.
 
 Where the runs are computed is the caller's choice (``runs``): one after another in this process (the
-default), or as tasks of a Dask cluster (:class:`lrc_utils.cluster.DaskRuns`). Either way this process
+default), or as tasks of a Dask cluster (:class:`lrc_utils.book.cluster.DaskRuns`). Either way this process
 writes every run file as its run's result arrives, and assembles the tables from what the files hold.
 
 Run files hold only plain values (column name -> list) and are read with ``torch.load(weights_only=True)``.

@@ -46,8 +46,10 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -481,3 +483,15 @@ def singular_values(model: nn.Module, x: torch.Tensor, chunk_size: int | None = 
                 per_layer.append([])
             per_layer[i].append(s)
     return [torch.cat(parts) for parts in per_layer]
+
+
+def ranks_at_tolerances(singular: torch.Tensor, atols: Sequence[float], rtols: Sequence[float]) -> pd.DataFrame:
+    """Mean numerical rank of matrices with singular values ``singular`` (``[N, k]``, descending) at each
+    absolute tolerance (count of ``s > atol``) and each relative one (``s > rtol * sigma_max``, per matrix).
+
+    Returns rows (convention ``"absolute"``/``"relative"``, tolerance, local_rank).
+    """
+    s = singular.to(torch.float64)
+    rows = [("absolute", float(t), float((s > t).sum(-1).double().mean())) for t in atols]
+    rows += [("relative", float(t), float((s > t * s[:, :1]).sum(-1).double().mean())) for t in rtols]
+    return pd.DataFrame(rows, columns=["convention", "tolerance", "local_rank"])

@@ -10,7 +10,7 @@ the package, update the cases the change concerns and regenerate the page::
 
 The notebook parameters are covered twice: by hand-written cases (misspelt names, repeated seeds, an empty beta
 range, ...) and by a sweep that gives every declared parameter of every notebook a value of the wrong type and a
-bad value of its own type (:func:`parameter_cases`), each run through :func:`lrc_utils.notebook.start`, the
+bad value of its own type (:func:`parameter_cases`), each run through :func:`lrc_utils.book.notebook.start`, the
 checks a notebook makes before any work.
 """
 
@@ -49,14 +49,13 @@ from lrc_utils import (
     input_jacobians,
     local_rank,
     mi,
-    runner,
     seed_everything,
     singular_values,
-    store,
 )
-from lrc_utils.config import REPO_ROOT
+from lrc_utils.book import runner, store
+from lrc_utils.book.notebook import NotebookRun, start
+from lrc_utils.book.paths import REPO_ROOT
 from lrc_utils.models import NoisyMLP
-from lrc_utils.notebook import NotebookRun, start
 from lrc_utils.training import BatchLoss, atomic_torch_save, cross_entropy_loss
 from lrc_utils.vib import kl_to_standard_normal, vib_loss
 
@@ -232,9 +231,9 @@ def declared(name: str) -> dict[str, tuple[type, object]]:
 
 
 def notebook_start(name: str, tmp: Path, **given) -> NotebookRun:
-    """What notebook ``name`` does with papermill's values ``given`` before any work: :func:`lrc_utils.notebook.start`
-    on the namespace its kernel would hold (the defaults of its parameters cell, then papermill's injected cell),
-    with the results folder in ``tmp``."""
+    """What notebook ``name`` does with papermill's values ``given`` before any work:
+    :func:`lrc_utils.book.notebook.start` on the namespace its kernel would hold (the defaults of its parameters
+    cell, then papermill's injected cell), with the results folder in ``tmp``."""
     namespace = {k: default for k, (_, default) in declared(name).items()}
     namespace["__annotations__"] = {k: kind for k, (kind, _) in declared(name).items()}
     namespace["results_dir"] = str(tmp / "results")
@@ -650,9 +649,9 @@ def training_cases() -> list[Case]:
 
 def runner_store_config_cases() -> list[Case]:
     def no_study_code(tmp: Path) -> list[Path]:
-        s = store.ResultStore("nb", "smoke", {}, tmp, code_module="lrc_utils.studies.no_such_study")
+        s = store.ResultStore("nb", "smoke", {}, tmp, code_module="lrc_utils.book.chapters.no_such_study")
         s.tables(["runs"], lambda: pandas_run({}))
-        return store.package_files_used("lrc_utils.studies.no_such_study")
+        return store.package_files_used("lrc_utils.book.chapters.no_such_study")
 
     def outside(tmp: Path) -> bool:
         return not store.ResultStore("../elsewhere", "smoke", {}, tmp).dir.resolve().is_relative_to(tmp / "smoke")
@@ -862,7 +861,7 @@ class ParameterCases:
 
 def parameter_cases() -> list[ParameterCases]:
     """For every declared parameter of every notebook: a value of the wrong type (always a
-    :class:`lrc_utils.runner.PresetError`) and a bad value of its own type (:data:`BAD_VALUE`), each given as
+    :class:`lrc_utils.book.runner.PresetError`) and a bad value of its own type (:data:`BAD_VALUE`), each given as
     papermill gives it and run through the notebook's checks."""
     out = []
     for name in runner.notebook_names():
@@ -885,7 +884,8 @@ def parameter_cases() -> list[ParameterCases]:
 
 
 def theory_cases() -> list[Case]:
-    from lrc_utils import statements, theory
+    from lrc_utils import theory
+    from lrc_utils.book import readings
 
     gen = torch.Generator().manual_seed(0)
     return [
@@ -900,14 +900,15 @@ def theory_cases() -> list[Case]:
              ValueError, "a slope needs at least two noise levels, got 1"),
         Case("theory.decay_per_step", "`lr = 1.0`, `weight_decay = 2.0`", lambda tmp: theory.decay_per_step(1.0, 2.0),
              ValueError, "need 0 < lr x weight_decay < 1"),
-        Case("statements.require", "a check that judged no case",
-             lambda tmp: statements.require(pd.DataFrame({"judged": [False], "holds": [True]}), "s"), AssertionError,
+        Case("readings.require", "a check that judged no case",
+             lambda tmp: readings.require(pd.DataFrame({"judged": [False], "holds": [True]}), "s"), AssertionError,
              "s: no case could be judged"),
     ]
 
 
 def cluster_ensemble_cases() -> list[Case]:
-    from lrc_utils import cluster, ensemble
+    from lrc_utils import ensemble
+    from lrc_utils.book import cluster
     from lrc_utils.models import MLP
     from lrc_utils.training import FitConfig
 
@@ -1060,7 +1061,7 @@ def render() -> str:
                          f"{cell(message)} | {case.verdict} |")
     lines += ["", f"## {SWEEP_SECTION}", "",
               "Every declared parameter of every notebook, given as papermill gives it and run through the checks a "
-              "notebook makes before any work (`lrc_utils.notebook.start`): a value of the wrong type, and a bad "
+              "notebook makes before any work (`lrc_utils.book.notebook.start`): a value of the wrong type, and a bad "
               "value of its own type (-1 for an int, NaN for a float, an empty list, an unknown name for a string; "
               f"none for {', '.join(f'`{p}`' for p in FREE_VALUES)}, which take any name or folder). "
               "Each wrong type gives a message naming the parameter, its value and both types (`lr = '1e-3' is a str, "

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lrc_utils.config import REPO_ROOT
+from lrc_utils.book.paths import REPO_ROOT
 
 
 def pytest_configure(config):
@@ -28,7 +28,7 @@ def smoke_runs(tmp_path_factory):
     """Each notebook at the smoke preset on the CPU, run once per test session on first use (the runs that the
     notebook checks, the fingerprints and the cluster test share): ``smoke_runs(name)`` returns the folder holding
     ``executed/<name>.ipynb`` and ``results/smoke/<name>/``. A notebook that failed fails again without rerunning."""
-    from lrc_utils.fingerprint import run_smoke
+    from lrc_utils.book.fingerprint import run_smoke
 
     root = tmp_path_factory.mktemp("smoke")
     outcomes: dict[str, Exception | None] = {}

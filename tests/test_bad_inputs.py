@@ -2,14 +2,15 @@
 ``book/bad_inputs.md`` lists what they give now (the cases and the generator: ``tests/bad_inputs_table.py``)."""
 
 import importlib
+import importlib.util
 
 import pytest
 import torch
 import yaml
 
 import lrc_utils
-from lrc_utils.config import REPO_ROOT
-from lrc_utils.runner import declared_parameters, notebook_names
+from lrc_utils.book.paths import REPO_ROOT
+from lrc_utils.book.runner import declared_parameters, notebook_names
 from tests.bad_inputs_table import (
     CASES,
     FREE_VALUES,
@@ -32,14 +33,17 @@ PUBLIC = [
     "grid.run_grid", "runner.load_preset", "runner.check_parameters", "runner.declared_parameters",
     "store.ResultStore", "config.get_device", "config.seed_everything", "theory.relu_check",
     "theory.margin_separation", "theory.rank_r_matrix", "theory.information_slope", "theory.decay_per_step",
-    "statements.require", "cluster.parse_cluster", "cluster.DaskRuns", "ensemble.fit_ensemble",
+    "readings.require", "cluster.parse_cluster", "cluster.DaskRuns", "ensemble.fit_ensemble",
 ]
 
 
 def resolve(name: str) -> object:
-    """``lrc_utils.<name>``, importing the module it lives in."""
+    """``lrc_utils.<name>`` or, for the book's pipeline, ``lrc_utils.book.<name>``, importing its module."""
     module, _, attribute = name.rpartition(".")
-    return getattr(importlib.import_module(f"lrc_utils.{module}") if module else lrc_utils, attribute)
+    if not module:
+        return getattr(lrc_utils, attribute)
+    core = importlib.util.find_spec(f"lrc_utils.{module}") is not None
+    return getattr(importlib.import_module(f"lrc_utils.{module}" if core else f"lrc_utils.book.{module}"), attribute)
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{i + 1}-{c.function}" for i, c in enumerate(CASES)])

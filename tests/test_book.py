@@ -10,8 +10,8 @@ import subprocess
 import nbformat
 import pytest
 
-from lrc_utils.config import REPO_ROOT
-from lrc_utils.runner import notebook_names
+from lrc_utils.book.paths import REPO_ROOT
+from lrc_utils.book.runner import notebook_names
 
 pytestmark = pytest.mark.slow
 NAMES = notebook_names()

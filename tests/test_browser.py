@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lrc_utils.config import REPO_ROOT
+from lrc_utils.book.paths import REPO_ROOT
 from tests.browser import (
     BrowserNotFound,
     check_citations,

@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from lrc_utils import claims
-from lrc_utils.config import REPO_ROOT, RESULTS_DIR
+from lrc_utils.book import claims
+from lrc_utils.book.paths import REPO_ROOT, RESULTS_DIR
 
 # ----------------------------------------------------------------------------------------------------
 # the committed page

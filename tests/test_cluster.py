@@ -12,11 +12,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from lrc_utils import cluster as cluster_module
-from lrc_utils.cluster import ClusterUnreachable, DaskRuns, parse_cluster
-from lrc_utils.fingerprint import _canonical
+from lrc_utils.book import cluster as cluster_module
+from lrc_utils.book.chapters import StudyContext
+from lrc_utils.book.chapters.figure2 import study as figure2
+from lrc_utils.book.cluster import ClusterUnreachable, DaskRuns, parse_cluster
+from lrc_utils.book.fingerprint import _canonical
 from lrc_utils.grid import run_file, run_grid
-from lrc_utils.studies import StudyContext, figure2
 
 
 def grid_parameters(steps: int = 30, n_betas: int = 4) -> SimpleNamespace:
@@ -80,7 +81,8 @@ def test_the_default_path_does_not_import_dask(tmp_path):
     import sys
 
     code = ("import sys; from types import SimpleNamespace; from pathlib import Path\n"
-            "from lrc_utils.studies import StudyContext, figure2\n"
+            "from lrc_utils.book.chapters import StudyContext\n"
+            "from lrc_utils.book.chapters.figure2 import study as figure2\n"
             f"from tests.test_cluster import grid_parameters\n"
             f"figure2.compute(grid_parameters(n_betas=2), StudyContext(checkpoint_dir=Path({str(tmp_path)!r})))\n"
             "print('distributed' in sys.modules, 'dask' in sys.modules)")
@@ -143,7 +145,7 @@ def test_a_cluster_whose_workers_run_two_tasks_at_once_is_refused(tmp_path):
 def test_a_cluster_without_workers_or_with_other_code_is_refused_before_any_run(tmp_path, monkeypatch):
     from distributed import LocalCluster
 
-    from lrc_utils import store
+    from lrc_utils.book import store
 
     with LocalCluster(n_workers=0, dashboard_address=None) as empty:
         with pytest.raises(cluster_module.ClusterUnsuitable, match="has no workers"):
@@ -164,7 +166,7 @@ def test_a_worker_killed_in_the_middle_of_a_run_costs_only_that_run(tmp_path):
     kill are not computed again (their files are untouched)."""
     from distributed import LocalCluster
 
-    from lrc_utils.studies import beta_grid
+    from lrc_utils.book.chapters import beta_grid
     from lrc_utils.training import safe_torch_load
 
     p = grid_parameters(steps=3600, n_betas=3)  # checkpoints at 1,000, 2,000, 3,000 (vib_grid.CHECKPOINT_EVERY)
@@ -224,8 +226,8 @@ def test_a_worker_killed_in_the_middle_of_a_run_costs_only_that_run(tmp_path):
 def test_a_notebook_on_a_local_cluster_gives_the_tables_of_its_serial_run(tmp_path, smoke_runs):
     """Figure 2's notebook at the smoke preset, run by the runner with ``--cluster local:2``: its stored tables are
     those of the session's serial smoke run of the same notebook, bit for bit."""
-    from lrc_utils.fingerprint import stored_tables
-    from lrc_utils.runner import run_notebooks
+    from lrc_utils.book.fingerprint import stored_tables
+    from lrc_utils.book.runner import run_notebooks
 
     (out,) = run_notebooks(["figure2"], "smoke", tmp_path / "executed", results_dir=tmp_path / "results",
                            cluster="local:2", overrides={"device": "cpu"})
@@ -236,7 +238,7 @@ def test_a_notebook_on_a_local_cluster_gives_the_tables_of_its_serial_run(tmp_pa
 
 @pytest.mark.slow
 def test_a_notebook_given_an_unreachable_scheduler_fails_before_computing_anything(tmp_path):
-    from lrc_utils.runner import run_notebooks
+    from lrc_utils.book.runner import run_notebooks
 
     address = f"tcp://127.0.0.1:{free_port()}"
     with pytest.raises(RuntimeError, match=f"ClusterUnreachable: no Dask scheduler answered at {address}"):
@@ -246,7 +248,8 @@ def test_a_notebook_given_an_unreachable_scheduler_fails_before_computing_anythi
 
 
 def test_a_notebook_without_a_grid_refuses_a_cluster():
-    from lrc_utils.store import has_grid
+    from lrc_utils.book.chapters import study_module_name
+    from lrc_utils.book.store import has_grid
 
-    assert has_grid("lrc_utils.studies.figure2") and has_grid("lrc_utils.studies.information_planes")
-    assert not has_grid("lrc_utils.studies.local_rank") and not has_grid("lrc_utils.studies.mi_estimators")
+    assert has_grid(study_module_name("figure2")) and has_grid(study_module_name("information_planes"))
+    assert not has_grid(study_module_name("local_rank")) and not has_grid(study_module_name("mi_estimators"))

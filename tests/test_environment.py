@@ -8,7 +8,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from lrc_utils.config import REPO_ROOT
+from lrc_utils.book.paths import REPO_ROOT
 
 PROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
 
@@ -62,7 +62,7 @@ def test_environment_yml_pins_the_direct_dependencies_to_the_lock():
 def test_the_fingerprints_were_written_in_the_locked_environment():
     """Their exact checks run where the environment is the lock's: so the lock must be the environment that wrote
     them (after `make lock` moves a version, rewrite them: make fingerprints)."""
-    from lrc_utils.fingerprint import recorded_environment
+    from lrc_utils.book.fingerprint import recorded_environment
 
     recorded, pins = recorded_environment(), lock()
     for name in ("torch", "numpy", "scipy", "pandas"):

@@ -15,7 +15,9 @@ SCRIPT = """
 import json, sys
 from pathlib import Path
 from types import SimpleNamespace
-from lrc_utils.studies import StudyContext, figure2, vib_grid
+from lrc_utils.book.chapters import StudyContext
+from lrc_utils.book.chapters.figure2 import study as figure2
+from lrc_utils.book.chapters.vib import grid as vib_grid
 
 vib_grid.CHECKPOINT_EVERY = 25
 p = SimpleNamespace(seeds=[0], data_seed=0, input_dim=6, separations=[4.0, 2.0], n_train=300, n_test=100,

@@ -1,5 +1,5 @@
 """Committed results are what the current code computes: each notebook's smoke run (shared with tests/test_book.py)
-against the committed fingerprint under results/fingerprints/ (see lrc_utils.fingerprint), compared exactly where
+against the committed fingerprint under results/fingerprints/ (see lrc_utils.book.fingerprint), compared exactly where
 the environment is the one that wrote them, and skipped, naming the difference, anywhere else."""
 
 import json
@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrc_utils import fingerprint
 from lrc_utils import training as training_module
-from lrc_utils.runner import notebook_names
+from lrc_utils.book import fingerprint
+from lrc_utils.book.chapters import load_study
+from lrc_utils.book.runner import notebook_names
 
 NAMES = notebook_names()
 
@@ -46,12 +47,11 @@ def test_the_smoke_run_reproduces_the_committed_fingerprint(name, smoke_runs):
 def test_every_notebook_has_a_fingerprint_and_the_environment_that_wrote_it():
     """The comparison above never passes by comparing nothing: every table of every study is committed, non-empty,
     and the numeric environment is recorded with every key the comparison needs."""
-    import importlib
 
     recorded = fingerprint.recorded_environment()
     assert set(recorded) == set(fingerprint.numeric_environment()), "environment.json lacks keys: rewrite it"
     for name in NAMES:
-        for table in importlib.import_module(f"lrc_utils.studies.{name}").TABLES:
+        for table in load_study(name).TABLES:
             path = fingerprint.FINGERPRINT_DIR / name / f"{table}.csv"
             assert path.exists() and len(pd.read_csv(path)) > 0, f"{path} is missing or empty"
 
@@ -108,7 +108,7 @@ def test_the_committed_paper_results_were_computed_at_a_clean_commit(name):
     changes. Whether today's code computes the same numbers is the fingerprints' question (above): the digest is
     provenance, shown under each figure, never a failure by itself, so that a change that moves no number (a
     renamed variable, a moved function) needs no recompute."""
-    from lrc_utils.config import RESULTS_DIR
+    from lrc_utils.book.paths import RESULTS_DIR
 
     meta = json.loads((RESULTS_DIR / "paper" / name / "meta.json").read_text())
     for table, info in meta["tables"].items():

@@ -1,24 +1,45 @@
-"""The package's layers, read from its source (every import, at the top of a module or inside a function): the core
-never imports the book's pipeline nor the book's libraries, a study never imports another study, and no module
-imports itself back through others."""
+"""The package's layers, read from its source (every import, at the top of a module or inside a function):
+
+* the core (``lrc_utils`` outside ``lrc_utils.book``) imports nothing of the book and no library beyond
+  pyproject.toml's ``dependencies``;
+* the book (``lrc_utils.book``) imports no library beyond those and the extras ``[book]`` and ``[cluster]``;
+* a study (``lrc_utils.book.chapters.<name>.study``) imports the core and the chapters' shared helpers only: no
+  pipeline module, no figure, no other chapter; no chapter's module imports another chapter;
+* no import cycles (strongly connected components of the import graph, a submodule's import of its own parent
+  package aside, which is how Python packages work).
+"""
 
 import ast
+import re
 import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 
-from lrc_utils.config import REPO_ROOT
-from lrc_utils.runner import notebook_names
+from lrc_utils.book.paths import REPO_ROOT
+from lrc_utils.book.runner import notebook_names
 
 PACKAGE = REPO_ROOT / "lrc_utils"
-#: The book's pipeline: running notebooks, storing and checking results, figures, claims, studies, Dask.
-BOOK = ("lrc_utils.runner", "lrc_utils.store", "lrc_utils.notebook", "lrc_utils.fingerprint", "lrc_utils.claims",
-        "lrc_utils.plots", "lrc_utils.cluster", "lrc_utils.studies")
-#: What the core may import besides the standard library and itself (pyproject.toml's dependencies).
-CORE_LIBRARIES = {"torch", "numpy", "scipy", "pandas", "tqdm"}
-#: Modules of lrc_utils.studies that are shared helpers, not a notebook's study.
-STUDY_HELPERS = ("lrc_utils.studies", "lrc_utils.studies.vib_grid")
+BOOK = "lrc_utils.book"
+CHAPTERS = "lrc_utils.book.chapters"
+PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+#: Distributions whose import name differs from their name.
+IMPORT_NAMES = {"pyyaml": {"yaml"}, "ipykernel": {"ipykernel", "IPython"}, "jupyter-book": {"jupyter_book"},
+                "distributed": {"distributed", "dask"}}
+
+
+def import_names(requirements: list[str]) -> set[str]:
+    names = set()
+    for requirement in requirements:
+        dist = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0).lower()
+        names |= IMPORT_NAMES.get(dist, {dist.replace("-", "_")})
+    return names
+
+
+CORE_LIBRARIES = import_names(PYPROJECT["dependencies"])
+BOOK_LIBRARIES = CORE_LIBRARIES | import_names(PYPROJECT["optional-dependencies"]["book"]
+                                               + PYPROJECT["optional-dependencies"]["cluster"])
 
 
 def module_name(path: Path) -> str:
@@ -26,9 +47,12 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path) -> set[str]:
-    """Every module ``path`` imports, anywhere in it, as absolute names (``from . import mi`` gives
-    ``lrc_utils.mi``)."""
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every name ``path`` imports, anywhere in it, as absolute names: ``from . import mi`` in ``lrc_utils/planes.py``
+    gives ``lrc_utils`` and ``lrc_utils.mi`` (``mi`` may be a module or a name)."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found = set()
@@ -40,54 +64,128 @@ def imports(path: Path) -> set[str]:
             target = ".".join(p for p in (base, node.module) if p)
             found.add(target)
             found |= {f"{target}.{alias.name}" for alias in node.names}  # "from . import mi" names a module
-    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
-    return {t for t in found if not t.startswith("lrc_utils") or t in modules}
+    return found
 
 
-GRAPH = {module_name(p): imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+def imports(path: Path) -> set[str]:
+    """The modules ``path`` imports: package modules, and libraries by their full dotted names."""
+    return {t for t in imported_names(path) if not t.startswith("lrc_utils") or t in MODULES}
+
+
+GRAPH = {name: imports(path) for name, path in MODULES.items()}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_every_import_of_the_package_names_a_module_that_exists(module):
+    """``from .x import y`` must find ``x``, also inside a function (where no other test may execute it)."""
+    names = imported_names(MODULES[module])
+    missing = sorted(n for n in names if n.startswith("lrc_utils") and n not in MODULES
+                     and n.rsplit(".", 1)[0] not in MODULES)
+    assert not missing, f"{module} imports {missing}, which are no module of the package"
 
 
 def is_book(module: str) -> bool:
-    return any(module == b or module.startswith(b + ".") for b in BOOK)
+    return module == BOOK or module.startswith(BOOK + ".")
+
+
+def chapter_of(module: str) -> str | None:
+    """The notebook whose chapter folder holds ``module``, or None (a shared helper or not a chapter)."""
+    parts = module.split(".")
+    if module.startswith(CHAPTERS + ".") and parts[3] in notebook_names():
+        return parts[3]
+    return None
+
+
+def libraries(module: str) -> set[str]:
+    return {m.split(".")[0] for m in GRAPH[module] if not m.startswith("lrc_utils")} - set(
+        sys.stdlib_module_names) - {"__future__"}
 
 
 def test_the_graph_holds_every_module():
-    assert "lrc_utils.local_rank" in GRAPH and "lrc_utils.studies.figure1" in GRAPH
+    assert "lrc_utils.local_rank" in GRAPH and "lrc_utils.book.chapters.figure1.study" in GRAPH
     assert "lrc_utils.mi" in GRAPH["lrc_utils.planes"]  # "from . import mi"
+    assert {"torch", "numpy", "scipy", "pandas", "tqdm"} <= CORE_LIBRARIES
+    assert {"matplotlib", "seaborn", "papermill", "yaml", "IPython", "distributed"} <= BOOK_LIBRARIES
+    assert chapter_of("lrc_utils.book.chapters.figure1.figures") == "figure1"
+    assert chapter_of("lrc_utils.book.chapters.vib.grid") is None
 
 
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if not is_book(m)))
 def test_the_core_imports_neither_the_book_nor_its_libraries(module):
-    book = sorted(m for m in GRAPH[module] if m.startswith("lrc_utils") and is_book(m))
+    book = sorted(m for m in GRAPH[module] if is_book(m))
     assert not book, f"{module} (core) imports the book's {book}"
-    third_party = {m.split(".")[0] for m in GRAPH[module] if not m.startswith("lrc_utils")} - set(
-        sys.stdlib_module_names) - {"__future__"}
-    assert third_party <= CORE_LIBRARIES, f"{module} (core) imports {sorted(third_party - CORE_LIBRARIES)}"
+    assert libraries(module) <= CORE_LIBRARIES, f"{module} (core) imports {sorted(libraries(module) - CORE_LIBRARIES)}"
 
 
-@pytest.mark.parametrize("study", notebook_names())
-def test_a_study_imports_no_other_study(study):
-    name = f"lrc_utils.studies.{study}"
-    others = sorted(m for m in GRAPH[name] if m.startswith("lrc_utils.studies.") and m not in STUDY_HELPERS
-                    and m != name)
-    assert not others, f"{name} imports the studies {others}"
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if is_book(m)))
+def test_the_book_imports_only_its_declared_libraries(module):
+    assert libraries(module) <= BOOK_LIBRARIES, (
+        f"{module} imports {sorted(libraries(module) - BOOK_LIBRARIES)}, not in pyproject.toml's dependencies, "
+        f"[book] or [cluster]")
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_a_chapter_folder_holds_a_study_that_imports_the_core_and_shared_helpers_only(name):
+    study = f"{CHAPTERS}.{name}.study"
+    assert study in GRAPH, f"notebook {name} has no study module {study}"
+    book = sorted(m for m in GRAPH[study] if is_book(m) and not (m.startswith(CHAPTERS) and chapter_of(m) is None))
+    assert not book, f"{study} imports {book}: a study computes from the core and the chapters' shared helpers"
+    assert not libraries(study) - CORE_LIBRARIES, f"{study} imports {sorted(libraries(study) - CORE_LIBRARIES)}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if chapter_of(m)))
+def test_a_chapter_imports_no_other_chapter(module):
+    others = sorted(m for m in GRAPH[module] if chapter_of(m) not in (None, chapter_of(module)))
+    assert not others, f"{module} imports other chapters' {others}: what two share goes to a shared helper"
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components of ``graph`` with more than one node."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def without_parent_imports(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """``graph`` less the edges from a module to a package that contains it."""
+    return {m: {t for t in targets if t in graph and t != m and not m.startswith(t + ".")} for m, targets in
+            graph.items()}
+
+
+def test_the_cycle_search_finds_a_cycle_through_three_modules():
+    toy = {"p.a": {"p.b"}, "p.b": {"p.c"}, "p.c": {"p.a"}, "p": {"p.a"}, "p.d": {"p"}}
+    assert strongly_connected(without_parent_imports(toy)) == [["p.a", "p.b", "p.c"]]
+    assert strongly_connected(without_parent_imports({"p": {"p.a"}, "p.a": {"p"}})) == []
 
 
 def test_no_import_cycles():
-    cycles = []
-
-    def visit(module, path):
-        for target in sorted(t for t in GRAPH.get(module, ()) if t in GRAPH and t != module):
-            if target in path:
-                cycles.append(path[path.index(target):] + [target])
-            elif target not in done:
-                visit(target, path + [target])
-        done.add(module)
-
-    done: set[str] = set()
-    for module in GRAPH:
-        if module not in done:
-            visit(module, [module])
-    # a package's __init__ imported by its own submodules is how Python packages work, not a cycle of ideas
-    real = [c for c in cycles if not all(b.startswith(a + ".") or a.startswith(b + ".") for a, b in zip(c, c[1:]))]
-    assert not real, "import cycles: " + "; ".join(" -> ".join(c) for c in real)
+    cycles = strongly_connected(without_parent_imports(GRAPH))
+    assert not cycles, "import cycles among: " + "; ".join(", ".join(c) for c in cycles)

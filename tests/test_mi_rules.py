@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lrc_utils.config import REPO_ROOT
+from lrc_utils.book.paths import REPO_ROOT
 from lrc_utils.mi import (
     CHELOMBIEV_LOW_NONNEGATIVE,
     CHELOMBIEV_LOW_TANH,

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from lrc_utils import claims, clustering
+from lrc_utils.book import claims
+from lrc_utils.book.chapters.noisy_networks import readings as clustering
+from lrc_utils.book.chapters.noisy_networks import study
 from lrc_utils.data import DataNotFoundError
 from lrc_utils.models import NoisyMLP, noisy_cross_entropy, noisy_logits
 from lrc_utils.planes import NoisyMetrics, clustering_ratio
-from lrc_utils.studies import noisy_networks as study
 from lrc_utils.training import Checkpoint, FitConfig, fit
 
 # ----------------------------------------------------------------------------------------------------

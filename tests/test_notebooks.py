@@ -8,8 +8,9 @@ import nbformat
 import pytest
 import yaml
 
-from lrc_utils.config import NOTEBOOKS_DIR, REPO_ROOT, RESULTS_DIR
-from lrc_utils.runner import REQUIRED_PRESETS, RUN_PARAMETERS, declared_parameters, load_preset, notebook_names
+from lrc_utils.book.chapters import RUN_PARAMETERS, study_module_name
+from lrc_utils.book.paths import NOTEBOOKS_DIR, REPO_ROOT, RESULTS_DIR
+from lrc_utils.book.runner import REQUIRED_PRESETS, declared_parameters, load_preset, notebook_names
 
 NAMES = notebook_names()
 
@@ -81,7 +82,8 @@ def test_notebooks_only_parameterise_call_plot_and_explain(name):
     assert code.count(f'start("{name}", globals())') == 1, f"{name}: must call start({name!r}, globals()) once"
     for forbidden in ("def ", "class ", "load_mnist", "load_fashion_mnist", "fit(", "import torch"):
         assert forbidden not in code, f"{name}: {forbidden!r} belongs in lrc_utils"
-    assert (REPO_ROOT / "lrc_utils" / "studies" / f"{name}.py").exists(), f"{name}: no study lrc_utils.studies.{name}"
+    study = REPO_ROOT / "lrc_utils" / "book" / "chapters" / name / "study.py"
+    assert study.exists(), f"{name}: no study {study_module_name(name)}"
 
 
 def test_install_cell_points_at_the_configured_repository():
@@ -116,7 +118,7 @@ def test_committed_figure1_shows_the_terminal_phase_fall():
     layer, whose Jacobian is W_1 for every input (the documented exception)."""
     import pandas as pd
 
-    from lrc_utils.analysis import terminal_phase_falls
+    from lrc_utils.book.chapters.figure1.readings import terminal_phase_falls
 
     table = pd.read_csv(RESULTS_DIR / "paper" / "figure1" / "local_rank.csv")
     assert table.seed.nunique() >= 3
@@ -141,7 +143,7 @@ def test_committed_vib_sweeps_compress_to_chance(name, n_classes):
     KL term and the test accuracy fall as beta grows, and the accuracy at the largest beta is chance."""
     if not (RESULTS_DIR / "paper" / name / "vib_sweep.csv").exists():
         pytest.skip("no paper results")
-    from lrc_utils.analysis import vib_sweep_summary
+    from lrc_utils.book.chapters.vib.readings import vib_sweep_summary
 
     sweep = committed_sweep(name)
     assert SWEEP_COLUMNS <= set(sweep.columns)
@@ -155,7 +157,7 @@ def test_committed_vib_sweeps_compress_to_chance(name, n_classes):
 
 @pytest.mark.skipif(not (RESULTS_DIR / "paper" / "figure2" / "vib_sweep.csv").exists(), reason="no paper results")
 def test_committed_gaussian_sweep_has_two_sharp_rank_steps():
-    from lrc_utils.analysis import sharp_steps
+    from lrc_utils.book.chapters.vib.readings import sharp_steps
 
     min_change = load_preset("figure2", "paper")["jump_min_change"]
     sweep = committed_sweep("figure2")

@@ -1,5 +1,5 @@
 """Information planes (lrc_utils.planes, the study information_planes) and their readings
-(lrc_utils.compression): each number against a case counted by hand or a closed form."""
+(lrc_utils.book.chapters.information_planes.readings): each number against a case counted by hand or a closed form."""
 
 import math
 from types import SimpleNamespace
@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from lrc_utils import compression, mi, planes
+from lrc_utils import mi, planes
+from lrc_utils.book.chapters.information_planes import readings as compression
+from lrc_utils.book.chapters.information_planes import study
 from lrc_utils.models import MLP, init_like_chelombiev
-from lrc_utils.studies import information_planes as study
 from lrc_utils.training import eval_epochs, l2_penalised_cross_entropy
 
 # ----------------------------------------------------------------------------------------------------
@@ -289,7 +290,7 @@ def test_describe_claims_without_runs_at_l2_zero():
 
 
 def test_a_tiny_study_run_records_initialisation_and_every_epoch(tmp_path):
-    from lrc_utils.studies import StudyContext
+    from lrc_utils.book.chapters import StudyContext
 
     p = params(activations=["relu"], estimators=["binning", "adaptive_binning"], epochs=3, n_evals=2, mi_inputs=32,
                batch_size=1024)

@@ -1,15 +1,14 @@
 """Every preset of every notebook passes the checks a notebook applies before any work, and the ``full`` presets
 of Figures 2 and 3 (the original Deep VIB sizes, not run for the book) run their code path at a smoke size."""
 
-import importlib
 import math
 from types import SimpleNamespace
 
 import pytest
 
+from lrc_utils.book.chapters import StudyContext, load_study
+from lrc_utils.book.runner import check_parameters, declared_parameters, notebook_names, preset_names, preset_values
 from lrc_utils.data import DataNotFoundError
-from lrc_utils.runner import check_parameters, declared_parameters, notebook_names, preset_names, preset_values
-from lrc_utils.studies import StudyContext
 
 PAIRS = [(name, preset) for name in notebook_names() for preset in preset_names(name)]
 
@@ -22,7 +21,7 @@ def values(name: str, preset: str) -> dict:
 def test_every_preset_passes_the_checks_made_before_any_work(name, preset):
     v = values(name, preset)
     check_parameters(v, {k: t for k, (t, _) in declared_parameters(name).items()}, f"{name} {preset}")
-    study = importlib.import_module(f"lrc_utils.studies.{name}")
+    study = load_study(name)
     if hasattr(study, "check"):
         study.check(SimpleNamespace(**v))
 
@@ -53,7 +52,7 @@ def test_the_full_presets_code_path_at_smoke_size(name, datasets, tmp_path):
     Fashion-MNIST goes through the same branch (training and rank images from the train split, test images from
     the test split)."""
     p = smoke_sized(name, **({"datasets": datasets} if datasets else {}))
-    study = importlib.import_module(f"lrc_utils.studies.{name}")
+    study = load_study(name)
     study.check(p)
     try:
         tables = study.compute(p, StudyContext(checkpoint_dir=tmp_path))

@@ -3,8 +3,8 @@
 import nbformat
 import pytest
 
-from lrc_utils.notebook import _injected_values
-from lrc_utils.runner import (
+from lrc_utils.book.notebook import _injected_values
+from lrc_utils.book.runner import (
     PresetError,
     check_parameters,
     declared_parameters,

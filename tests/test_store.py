@@ -4,12 +4,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from lrc_utils import store as store_module
-from lrc_utils.store import FolderLock, ResultStore, StoredResultsMissing, atomic_write_text, code_digest
+import lrc_utils
+from lrc_utils.book import store as store_module
+from lrc_utils.book.store import FolderLock, ResultStore, StoredResultsMissing, atomic_write_text, code_digest
 
 
 def make(tmp_path, recompute="auto", **parameters):
@@ -107,9 +109,11 @@ def test_a_second_writer_stops_at_once_naming_the_first(tmp_path):
 
 
 def test_a_study_digest_covers_the_computing_modules_it_imports():
-    from lrc_utils.store import package_files_used
+    from lrc_utils.book.store import package_files_used
 
-    names = {p.relative_to(p.parents[1] if p.parent.name == "studies" else p.parent).as_posix()
-             for p in package_files_used("lrc_utils.studies.figure1")}
-    assert {"training.py", "local_rank.py", "data.py", "grid.py", "studies/figure1.py"} <= names
-    assert not names & {"mi.py", "plots.py", "store.py", "runner.py", "studies/figure2.py"}
+    package = Path(lrc_utils.__file__).parent
+    names = {p.relative_to(package).as_posix() for p in package_files_used("lrc_utils.book.chapters.figure1.study")}
+    assert {"training.py", "local_rank.py", "data.py", "grid.py", "book/chapters/figure1/study.py",
+            "book/chapters/panels.py", "book/chapters/__init__.py", "book/__init__.py"} <= names
+    assert not names & {"mi.py", "book/style.py", "book/store.py", "book/runner.py", "book/chapters/figure1/figures.py",
+                        "book/chapters/figure2/study.py"}

@@ -1,5 +1,5 @@
-"""The theory chapter's statements (lrc_utils.theory, lrc_utils.statements) against independent references:
-hand-worked cases, plain autograd loops, closed forms; and the rank-and-information readings on hand-made
+"""The theory chapter's statements (lrc_utils.theory, lrc_utils.book.chapters.theory.readings) against independent
+references: hand-worked cases, plain autograd loops, closed forms; and the rank-and-information readings on hand-made
 tables."""
 
 import math
@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from lrc_utils import rank_information, statements, theory
-from lrc_utils.analysis import first_step_at_accuracy
+from lrc_utils import theory
+from lrc_utils.book.chapters.rank_and_information import readings as rank_information
+from lrc_utils.book.chapters.theory import readings as statements
+from lrc_utils.book.readings import first_step_at_accuracy, require
 from lrc_utils.models import MLP
 
 
@@ -207,7 +209,7 @@ def test_channel_check_on_hand_made_rows():
     outside = statements.channel_check(rows.assign(kde_upper=[0.3, 2.8, 7.9]), 2.0)
     assert not outside.holds.any()
     with pytest.raises(AssertionError, match="no case could be judged"):
-        statements.require(statements.channel_check(rows.assign(kde_upper=7.0), 2.0), "s")
+        require(statements.channel_check(rows.assign(kde_upper=7.0), 2.0), "s")
 
 
 def test_margin_check_and_the_tight_case_of_the_bound():

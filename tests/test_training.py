@@ -187,7 +187,7 @@ def test_learning_rate_schedule():
 def test_terminal_phase_falls_on_a_hand_made_table():
     import pandas as pd
 
-    from lrc_utils.analysis import terminal_phase_falls
+    from lrc_utils.book.chapters.figure1.readings import terminal_phase_falls
 
     rows = []
     # layer 1 falls 50% after the fit (step 10); layer 2 falls only before the fit

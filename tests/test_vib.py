@@ -10,10 +10,11 @@ from torch.distributions import Normal, kl_divergence
 
 from lrc_utils import MLP, local_rank, seed_everything
 from lrc_utils import training as training_module
-from lrc_utils.analysis import ranks_at_tolerances
+from lrc_utils.book.chapters import StudyContext
+from lrc_utils.book.chapters.figure2 import study as figure2
 from lrc_utils.data import gaussian_classification, hierarchical_gaussian_mixture
+from lrc_utils.local_rank import ranks_at_tolerances
 from lrc_utils.local_rank_reference import autograd_loop_local_rank
-from lrc_utils.studies import StudyContext, figure2
 from lrc_utils.training import FitConfig, accuracy, cross_entropy_loss, fit
 from lrc_utils.vib import VIB, evaluate_vib, kl_to_standard_normal, sample_latent, vib_loss
 
@@ -167,7 +168,7 @@ def sweep_params(**overrides):
 
 
 def run_sweep(folder, **overrides):
-    from lrc_utils.studies import vib_grid
+    from lrc_utils.book.chapters.vib import grid as vib_grid
 
     vib_grid.CHECKPOINT_EVERY = 10  # the test runs have 40 steps; restored below
     p = sweep_params(**overrides)
@@ -241,7 +242,7 @@ def test_sweep_rejects_bad_grids_before_training(tmp_path):
 
 
 def test_sharp_steps_and_summary_on_a_hand_made_sweep():
-    from lrc_utils.analysis import sharp_steps, vib_sweep_summary
+    from lrc_utils.book.chapters.vib.readings import sharp_steps, vib_sweep_summary
 
     # two seeds; seed-mean ranks over beta 0.01, 0.1, 1, 10: 4.0, 3.75, 2.0, 0.0
     sweep = pd.DataFrame({"dataset": "d", "seed": [0] * 4 + [1] * 4, "beta": [0.01, 0.1, 1.0, 10.0] * 2,

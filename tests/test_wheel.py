@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lrc_utils.config import NOTEBOOKS_DIR, REPO_ROOT
-from lrc_utils.fingerprint import stored_tables
+from lrc_utils.book.fingerprint import stored_tables
+from lrc_utils.book.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.slow
 #: A quick notebook with figures, tables and a training run.
@@ -43,7 +43,7 @@ def test_the_wheel_holds_every_module_of_the_package(wheel):
     inside = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
     modules = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "lrc_utils").rglob("*.py")}
     assert modules - inside == set(), "modules missing from the wheel"
-    assert "lrc_utils/studies/figure1.py" in inside and "lrc_utils/notebook.py" in inside
+    assert "lrc_utils/book/chapters/figure1/study.py" in inside and "lrc_utils/book/notebook.py" in inside
 
 
 def runtime_closure(name: str = "lrc-utils", extras: tuple[str, ...] = ()) -> dict[str, object]:

@@ -6,7 +6,7 @@ Resolves ``pyproject.toml``'s ranges (``.[book,cluster,dev]``) in a throw-away v
 machine's pip (its index and its constraint file, if it has one: the lock must install where it was made),
 then records what pip installed (``pip freeze --all``, less pip itself and the project). Packages that only
 exist on Linux x86_64 (torch's CUDA libraries and triton) get an environment marker, so the lock also installs
-elsewhere, where the exact checks then skip (see ``lrc_utils.fingerprint``). ``environment.yml`` is rewritten
+elsewhere, where the exact checks then skip (see ``lrc_utils.book.fingerprint``). ``environment.yml`` is rewritten
 with the same versions, so that conda users get what the lock pins.
 """
 

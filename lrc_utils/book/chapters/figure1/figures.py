@@ -1,0 +1,47 @@
+"""Figure 1: the figures, drawn from the tables of the study (they compute nothing new)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from ...readings import first_step_at_accuracy
+from ...style import legend_below, seeds, styled
+
+
+@styled
+def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dict[str, tuple[int, str]] | None = None):
+    """Top: local rank per hidden layer against the training step (mean over seeds, band: one standard
+    deviation); bottom: training loss and accuracies. One column per panel; dotted: 99% training accuracy;
+    dash-dotted: ``marks[panel] = (step, label)``, a step to point out (drawn only within the recorded steps)."""
+    panels = list(dict.fromkeys(table.panel))
+    fig, axes = plt.subplots(2, len(panels), figsize=(7.5, 5.6), sharex="col", squeeze=False,
+                             gridspec_kw={"height_ratios": [2, 1]})
+    for col, panel in enumerate(panels):
+        rows = table[table.panel == panel]
+        top, bottom = axes[0, col], axes[1, col]
+        sns.lineplot(data=rows, x="step", y="local_rank", hue="layer", palette="viridis", errorbar="sd", ax=top,
+                     legend="full")
+        curves = rows[rows.layer == rows.layer.min()].groupby("step")[["train_loss", "train_acc", "test_acc"]].mean()
+        bottom.plot(curves.index, curves.train_loss, color="0.3", label="train loss")
+        bottom.set(yscale="log", ylabel="train loss (nats)", xlabel="training step")
+        acc_axis = bottom.twinx()
+        acc_axis.plot(curves.index, curves.train_acc, color="tab:green", label="train acc.")
+        acc_axis.plot(curves.index, curves.test_acc, color="tab:purple", label="test acc.")
+        acc_axis.set(ylim=(0, 1.02), ylabel="accuracy")
+        step99 = first_step_at_accuracy(rows, 0.99)
+        for ax in (top, bottom):
+            ax.axvline(step99, color="k", ls=":", lw=1)
+        if marks and panel in marks and marks[panel][0] <= rows.step.max():
+            mark, label = marks[panel]
+            for ax in (top, bottom):
+                ax.axvline(mark, color="tab:red", ls="-.", lw=1)
+            top.text(mark, 0.97, f"{label} ", transform=top.get_xaxis_transform(), fontsize=7, color="tab:red",
+                     rotation=90, va="top", ha="right")
+        top.set(xscale="log", ylabel=f"local rank (atol = {atol:g})", xlabel="",
+                title=f"{titles[panel]}\n{seeds(rows.seed.nunique())}", ylim=(0, None))
+        top.legend(title="layer", loc="lower left", fontsize=7, title_fontsize=7, ncol=2, frameon=True)
+        handles = bottom.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
+        legend_below(bottom, handles, [h.get_label() for h in handles], ncol=3, offset=-0.45, fontsize=7)
+    return fig

@@ -1,0 +1,57 @@
+"""Figure 1: local rank of every hidden layer over training, on Gaussian data and on MNIST.
+
+One run per (panel, seed): an MLP (ReLU, weights N(0, 1/fan_in), zero biases) trained with AdamW (decoupled
+weight decay on weight matrices) from :func:`lrc_utils.training.fit`, recording at log-spaced steps the local
+rank of each hidden layer at held-out points and the training loss and accuracies. Each finished run is its
+own file; an interrupted run resumes from its checkpoint (every 5,000 steps).
+"""
+
+from __future__ import annotations
+
+from ....config import seed_everything
+from ....grid import run_grid
+from ....models import MLP
+from ....training import (
+    Checkpoint,
+    ClassifierMetrics,
+    FitConfig,
+    LocalRankMonitor,
+    cross_entropy_loss,
+    fit,
+    log_spaced_steps,
+)
+from .. import StudyContext, check_seeds, study_identity
+from ..panels import PANELS, panel_data
+
+TABLES = ("local_rank",)
+COLUMNS = ["panel", "seed", "step", "layer", "local_rank", "train_loss", "train_acc", "test_acc"]
+
+
+def check(p) -> None:
+    check_seeds(p.seeds)
+
+
+def compute(p, ctx: StudyContext) -> dict:
+    """Table ``local_rank``: one row per (panel, seed, eval step, hidden layer) with :data:`COLUMNS`."""
+    identity = study_identity("figure1", p)
+    data: dict = {}
+
+    def run_one(key: dict) -> dict:
+        panel, seed = key["panel"], key["seed"]
+        if panel not in data:  # data are loaded only when a run has to be computed
+            data[panel] = panel_data(p, panel, ctx)
+        train, test, x_rank, sizes = data[panel]
+        steps, lr, wd = ((p.gauss_steps, p.gauss_lr, p.gauss_weight_decay) if panel == "gaussian"
+                         else (p.mnist_steps, p.mnist_lr, p.mnist_weight_decay))
+        seed_everything(seed)
+        model = MLP(sizes, "relu", init="normal").to(ctx.device)
+        config = FitConfig(steps=steps, lr=lr, weight_decay=wd, batch_size=p.batch_size, seed=seed,
+                           eval_steps=tuple(log_spaced_steps(steps, p.n_evals)), checkpoint_every=5000)
+        records = fit(model, cross_entropy_loss, train, config,
+                      [LocalRankMonitor(x_rank, p.atol), ClassifierMetrics(train, test)],
+                      Checkpoint(ctx.checkpoint_dir, {**identity, **key}), desc=f"{panel} seed {seed}")
+        table = records["local_rank"].merge(records["metrics"], on="step", how="left")
+        return {"local_rank": table.assign(panel=panel, seed=seed)[COLUMNS]}
+
+    keys = [{"panel": panel, "seed": seed} for panel in PANELS for seed in p.seeds]
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="figure1 runs")

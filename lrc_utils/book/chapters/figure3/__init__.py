@@ -1,0 +1,2 @@
+"""Figure 3: the chapter ``notebooks/figure3.ipynb``. ``study`` computes its tables (``Params``, ``compute``) and
+``figures`` draws them."""

@@ -1,0 +1,45 @@
+"""Figure 3: Deep VIB on MNIST and Fashion-MNIST, local rank of the bottleneck and accuracy against beta.
+
+MNIST with ``mnist_split="test"`` (offline only the official test split is at hand): training, test and rank
+images are disjoint subsets of the test split. With ``mnist_split="train"`` (the ``full`` preset), and always
+for Fashion-MNIST: training and rank images from the train split, test images from the test split. The runs are
+those of :mod:`lrc_utils.book.chapters.vib.grid`.
+"""
+
+from __future__ import annotations
+
+from ....data import disjoint_subsets, load_fashion_mnist, load_mnist
+from .. import StudyContext
+from ..vib.grid import TABLES, vib_runs
+from ..vib.grid import check as check_grid
+
+__all__ = ["TABLES", "check", "compute"]
+DATASETS = ("mnist", "fashion_mnist")
+
+
+def check(p) -> None:
+    check_grid(p)
+    if p.mnist_split not in ("train", "test"):
+        raise ValueError(f"mnist_split must be 'train' or 'test', got {p.mnist_split!r}")
+    if not p.datasets or set(p.datasets) - set(DATASETS) or len(set(p.datasets)) != len(p.datasets):
+        raise ValueError(f"datasets must be distinct names from {list(DATASETS)}, got {p.datasets}")
+
+
+def compute(p, ctx: StudyContext) -> dict:
+    def load(name: str):
+        if name == "mnist" and p.mnist_split == "test":
+            data = load_mnist("test", ctx.data_dir)
+            x, y = data.flat_normalised(), data.labels
+            train, test, rank = disjoint_subsets(len(y), [p.n_train, p.n_test, p.n_rank_points], p.data_seed)
+            x_test, y_test = x[test], y[test]
+        else:
+            loader = load_mnist if name == "mnist" else load_fashion_mnist
+            data, held_out = loader("train", ctx.data_dir), loader("test", ctx.data_dir)
+            x, y = data.flat_normalised(), data.labels
+            train, rank = disjoint_subsets(len(y), [p.n_train, p.n_rank_points], p.data_seed)
+            (test,) = disjoint_subsets(len(held_out.labels), [p.n_test], p.data_seed)
+            x_test, y_test = held_out.flat_normalised()[test], held_out.labels[test]
+        dev = ctx.device
+        return (x[train].to(dev), y[train].to(dev)), (x_test.to(dev), y_test.to(dev)), x[rank].to(dev)
+
+    return vib_runs("figure3", p, ctx, list(p.datasets), load, 28 * 28, 10)

@@ -1,0 +1,104 @@
+"""Noisy networks (Goldfeld et al. 2019): I(X;T_l) by sample propagation and the clustering of the noiseless
+representation, over the training of a noisy tanh network on the 12-bit task.
+
+One run per seed: a :class:`lrc_utils.models.NoisyMLP` (12-10-7-5-4-3-2 by default, Gaussian noise of standard
+deviation ``noise_std`` added to every hidden unit) trained *with its noise* by :func:`lrc_utils.training.fit`
+(cross-entropy, AdamW) on a fraction of the 4,096 patterns. At log-spaced steps a monitor records, per hidden
+layer l, over all 4,096 patterns (X uniform over them):
+
+* ``ixt``: I(X;T_l) in nats by sample propagation (:func:`lrc_utils.mi.noisy_mi`), ``stderr`` its Monte Carlo
+  standard error, ``h_t`` and ``h_t_given_x`` the two entropies behind it (nats);
+* ``clustering``: :func:`lrc_utils.planes.clustering_ratio` of the noiseless representation S_l (the network
+  with its noise switched off): mean within-class over mean between-class Euclidean distance, exact over all
+  pairs; lower is more clustered;
+
+and a second monitor the noisy network's cross-entropy and accuracy on the training and the held-out patterns.
+
+**Reproducible noise.** ``NoisyMLP.forward`` draws its noise from torch's global generator, which a resumed
+run would not restore. Training therefore never calls it: the loss (:func:`lrc_utils.models.noisy_cross_entropy`)
+draws the noise from the run's own minibatch generator (seeded with the run's seed by ``fit``, saved in its
+checkpoints), and every measurement draws from generators seeded with the run's seed and step. Two runs with the same
+parameters give identical tables, interrupted or not.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ....config import seed_everything
+from ....data import disjoint_subsets, load_szt_12bit
+from ....grid import run_grid
+from ....models import ACTIVATIONS, NoisyMLP, noisy_cross_entropy
+from ....planes import NoisyInformation, NoisyMetrics
+from ....training import Checkpoint, FitConfig, fit, log_spaced_steps
+from .. import StudyContext, check_seeds, study_identity
+
+TABLES = ("noisy",)
+COLUMNS = ["seed", "step", "layer", "width", "ixt", "stderr", "h_t", "h_t_given_x", "clustering", "train_loss",
+           "train_acc", "test_acc"]
+#: The 12-bit task: 12 input bits, 2 classes.
+INPUT_DIM, N_CLASSES = 12, 2
+#: Bytes of one block of pairwise distances in :func:`lrc_utils.planes.clustering_ratio`.
+
+
+def check(p) -> None:
+    check_seeds(p.seeds)
+    if not (isinstance(p.noise_std, (int, float)) and math.isfinite(p.noise_std) and p.noise_std > 0):
+        raise ValueError(f"noise_std must be a finite number > 0, got {p.noise_std!r}")
+    if not (isinstance(p.train_fraction, (int, float)) and 0 < p.train_fraction < 1):
+        raise ValueError(f"train_fraction must lie strictly between 0 and 1, got {p.train_fraction!r}")
+    if p.activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {p.activation!r}")
+    if not p.widths or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in p.widths):
+        raise ValueError(f"widths must be a non-empty list of positive integers, got {p.widths!r}")
+    for name in ("steps", "n_evals", "batch_size", "n_samples", "data_seed"):
+        value, minimum = getattr(p, name), 0 if name == "data_seed" else 1
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    if p.n_mc < 2:
+        raise ValueError(f"n_mc must be >= 2, got {p.n_mc!r}")
+    if not (math.isfinite(p.lr) and p.lr > 0) or not (math.isfinite(p.weight_decay) and p.weight_decay >= 0):
+        raise ValueError(f"need lr > 0 and weight_decay >= 0, got lr={p.lr!r}, weight_decay={p.weight_decay!r}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# the study
+
+
+def split(p, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Disjoint training and test indices of the ``n`` patterns: ``round(train_fraction * n)`` for training, the
+    rest for testing, drawn with ``data_seed``."""
+    n_train = round(p.train_fraction * n)
+    if not 0 < n_train < n:
+        raise ValueError(f"train_fraction {p.train_fraction} leaves no training or no test pattern of {n}")
+    train_idx, test_idx = disjoint_subsets(n, [n_train, n - n_train], p.data_seed)
+    return train_idx, test_idx
+
+
+def compute(p, ctx: StudyContext) -> dict:
+    """Table ``noisy``: one row per (seed, eval step, hidden layer) with :data:`COLUMNS`."""
+    identity = study_identity("noisy_networks", p)
+    data: dict = {}
+
+    def run_one(key: dict) -> dict:
+        seed = key["seed"]
+        if not data:  # loaded only when a run has to be computed
+            x, y = load_szt_12bit(ctx.data_dir)
+            train_idx, test_idx = split(p, len(y))
+            x, y = x.to(ctx.device), y.to(ctx.device)
+            data.update(x=x, y=y, train=(x[train_idx], y[train_idx]), test=(x[test_idx], y[test_idx]))
+        seed_everything(seed)
+        model = NoisyMLP([INPUT_DIM, *p.widths, N_CLASSES], p.activation, noise_std=p.noise_std).to(ctx.device)
+        config = FitConfig(steps=p.steps, lr=p.lr, weight_decay=p.weight_decay, batch_size=p.batch_size, seed=seed,
+                           eval_steps=tuple(log_spaced_steps(p.steps, p.n_evals)), checkpoint_every=2000)
+        monitors = [NoisyInformation(data["x"], data["y"], p.n_samples, p.n_mc, seed),
+                    NoisyMetrics(data["train"], data["test"], seed)]
+        records = fit(model, noisy_cross_entropy, data["train"], config, monitors,
+                      Checkpoint(ctx.checkpoint_dir, {**identity, **key}), desc=f"seed {seed}")
+        table = records["information"].merge(records["metrics"], on="step", how="left")
+        return {"noisy": table.assign(seed=seed)[COLUMNS]}
+
+    keys = [{"seed": seed} for seed in p.seeds]
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="noisy_networks runs")

@@ -1,0 +1,47 @@
+"""Rank and information: the figures, drawn from the tables of the study (they compute nothing new)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from ...style import styled
+from .readings import CONFIG, config_label
+
+
+@styled
+def rank_against_information(table: pd.DataFrame, panels: list[tuple[str, str]], terminal: pd.Series):
+    """Local rank (x) against I(X;T) (y) per hidden layer (columns) for each (network, estimator) in ``panels``
+    (rows): one line per run in step order, coloured by configuration; the terminal-phase points (``terminal``,
+    a boolean per row of ``table``) are drawn filled, the earlier ones hollow."""
+
+    layers = sorted(table.layer.unique())
+    configs = table[CONFIG].drop_duplicates().itertuples(index=False)
+    labels = [config_label(*c) for c in configs]
+    colours = dict(zip(labels, sns.color_palette("tab10", len(labels))))
+    fig, axes = plt.subplots(len(panels), len(layers), figsize=(7.5, 1.75 * len(panels) + 0.9), squeeze=False)
+    for row, (network, estimator) in enumerate(panels):
+        part = table[(table.network == network) & (table.estimator == estimator)]
+        for col, layer in enumerate(layers):
+            ax = axes[row, col]
+            rows = part[part.layer == layer]
+            for _, r in rows.groupby("run", sort=False):
+                colour = colours[config_label(r.network.iloc[0], r.activation.iloc[0], r.l2.iloc[0])]
+                late = terminal.loc[r.index]
+                ax.plot(r.local_rank, r.ixt, color=colour, lw=0.6, alpha=0.7)
+                ax.plot(r.local_rank[late], r.ixt[late], "o", color=colour, ms=2.5)
+                ax.plot(r.local_rank[~late], r.ixt[~late], "o", color=colour, ms=2.5, mfc="none", mew=0.5)
+            ax.tick_params(labelsize=7)
+            if row == 0:
+                ax.set_title(f"layer {layer}", fontsize=8)
+            if col == 0:
+                ax.set_ylabel(f"{network}: {estimator}\nI(X;T) (nats)", fontsize=7)
+            if row == len(panels) - 1:
+                ax.set_xlabel("local rank", fontsize=8)
+            if not len(rows):
+                ax.set_axis_off()
+    handles = [plt.Line2D([], [], color=c, marker="o", ms=3, lw=0.8) for c in colours.values()]
+    fig.legend(handles, list(colours), loc="lower center", ncol=min(4, len(colours)), frameon=False, fontsize=7)
+    fig.tight_layout(rect=(0, 0.06 if len(colours) <= 4 else 0.1, 1, 1))
+    return fig

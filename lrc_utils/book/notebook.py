@@ -1,0 +1,127 @@
+"""The set-up every notebook makes in one call: :func:`start`.
+
+A notebook's ``parameters`` cell declares ``name: type = default`` lines. Right after it (and after the cell
+papermill injects), ``run = start("figure1", globals())``:
+
+1. checks every parameter: papermill's injected names must be declared (a misspelt ``-p train_step 10`` is
+   an error, not a warning) and every value must have its declared type, before any work;
+2. runs the study's own checks (``lrc_utils.book.chapters.<name>.check``), e.g. distinct seeds;
+3. resolves the device (on the Dask workers when ``cluster`` names one, see :mod:`lrc_utils.book.cluster`) and
+   opens the result store ``results/<preset>/<name>/``;
+4. shows the values this run was given (papermill's injected cell itself is hidden in the book).
+
+``run.tables()`` then loads the study's tables when they are stored with the same computing parameters, else
+computes them with ``lrc_utils.book.chapters.<name>.compute`` (data are loaded only there), its grid's runs here or
+on the Dask cluster of the ``cluster`` parameter.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, replace
+from types import ModuleType, SimpleNamespace
+
+import pandas as pd
+
+from ..config import get_device
+from .chapters import RUN_PARAMETERS, StudyContext, load_study
+from .cluster import DaskRuns, parse_cluster
+from .runner import PresetError, check_parameters
+from .store import ResultStore, display_path, has_grid, one_thread
+
+
+def _injected_values(namespace: dict) -> dict[str, object]:
+    """The names papermill's injected cell assigned (found in IPython's input history), with their values."""
+    names: list[str] = []
+    for source in namespace.get("In", []) or []:
+        if isinstance(source, str) and source.lstrip().startswith("# Parameters"):
+            for statement in ast.parse(source).body:
+                if isinstance(statement, ast.Assign):
+                    names += [t.id for t in statement.targets if isinstance(t, ast.Name)]
+    return {n: namespace[n] for n in names if n in namespace}
+
+
+def computing_parameters(params: dict) -> dict:
+    """The parameters that say what is computed (all but :data:`RUN_PARAMETERS`)."""
+    return {k: v for k, v in params.items() if k not in RUN_PARAMETERS}
+
+
+@dataclass
+class NotebookRun:
+    """One notebook's run: its parameters ``p``, ``device`` (``None`` until a cluster's workers resolve it),
+    result ``store`` and ``study`` module."""
+
+    name: str
+    p: SimpleNamespace
+    device: object
+    store: ResultStore
+    study: ModuleType
+    where: str = ""  # where the tables were computed (set by tables())
+
+    def context(self) -> StudyContext:
+        return StudyContext(device=self.device, data_dir=self.p.data_dir or None,
+                            checkpoint_dir=self.store.checkpoint_dir)
+
+    def _compute(self) -> dict[str, pd.DataFrame]:
+        if not self.p.cluster:
+            with one_thread():
+                return self.study.compute(self.p, self.context())
+        with DaskRuns(self.p.cluster, self.p.device, self.store.checkpoint_dir) as runs:
+            self.where = runs.describe()
+            print(f"computing the runs on {self.where}")
+            return self.study.compute(self.p, replace(self.context(), device=runs.device, runs=runs))
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The study's tables: loaded when stored with these computing parameters, else computed and stored
+        (``meta.json`` records the device, and with a cluster the device its workers resolved and how many)."""
+        self.where = str(self.device)
+        return self.store.tables(list(self.study.TABLES), self._compute, device=lambda: self.where)
+
+    def save_figure(self, fig, name: str, table: str | None = None) -> None:
+        """Save ``fig`` beside the tables, stamped with ``table``'s provenance (see :class:`ResultStore`)."""
+        self.store.save_figure(fig, name, table)
+
+
+def start(name: str, namespace: dict) -> NotebookRun:
+    """Check the notebook's parameters in ``namespace`` (its ``globals()``) and set up its run."""
+    declared = dict(namespace.get("__annotations__", {}))
+    missing = [k for k in RUN_PARAMETERS if k not in declared]
+    if missing:
+        raise PresetError(f"notebook {name} does not declare the run parameters {missing}")
+    check_parameters(_injected_values(namespace), declared, f"notebook {name}, parameters given to papermill")
+    values = {k: namespace[k] for k in declared}
+    check_parameters(values, declared, f"notebook {name}")
+    p = SimpleNamespace(**values)
+    study = load_study(name)
+    if parse_cluster(p.cluster)[0] != "serial" and not has_grid(study.__name__):
+        raise ValueError(f"notebook {name} computes no grid of runs, so a cluster has nothing to run; leave cluster "
+                         f"empty (got {p.cluster!r})")
+    if hasattr(study, "check"):
+        study.check(p)
+    device = get_device(p.device) if not p.cluster else None  # with a cluster: resolved on its workers
+    store = ResultStore(name, p.preset, computing_parameters(values), p.results_dir or None, p.recompute,
+                        code_module=study.__name__)
+    run = NotebookRun(name, p, device, store, study)
+    hidden = ("results_dir", "data_dir", "recompute")  # where and how: not what the page shows
+    injected = {k: v for k, v in _injected_values(namespace).items() if k not in hidden}
+    if injected:  # a table (HTML): the book renders notebook Markdown output as CommonMark, without tables
+        from IPython.display import display
+
+        print("This page ran with these values (the rest are the defaults above):")
+        display(pd.DataFrame({"parameter": list(injected), "value": [repr(v) for v in injected.values()]})
+                .style.hide(axis="index"))
+    where = device if not p.cluster else f"{p.device}, resolved on the Dask workers of cluster {p.cluster!r}"
+    print(f"results: {display_path(store.dir)}; device: {where}")
+    return run
+
+
+def show_check(check: pd.DataFrame, statement: str) -> None:
+    """Display a statement's check (numbers to 3 decimals) in the notebook, then
+    :func:`lrc_utils.book.readings.require` it: the notebook stops, naming the failing rows, if it does not
+    hold."""
+    from IPython.display import display
+
+    from .readings import require
+
+    display(check.round(3))
+    require(check, statement)

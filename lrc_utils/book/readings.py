@@ -1,0 +1,44 @@
+"""Readings several chapters share: pure functions of the tidy tables the studies save (tables in, numbers or
+text out), and :func:`require`, which stops a notebook whose stated check fails."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from scipy import stats
+
+
+def first_step_at_accuracy(rows: pd.DataFrame, threshold: float = 0.99) -> int:
+    """First recorded step at which the seed-mean ``train_acc`` reaches ``threshold`` (else the last step)."""
+    acc = rows.groupby("step").train_acc.mean()
+    reached = acc[acc >= threshold]
+    return int(reached.index.min()) if len(reached) else int(acc.index.max())
+
+
+def spearman(a: pd.Series, b: pd.Series) -> tuple[float, float]:
+    """Spearman's rank correlation of two series and its two-sided p-value; NaN for both with fewer than 3
+    points or a constant series."""
+    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
+        return float("nan"), float("nan")
+    result = stats.spearmanr(a.to_numpy(), b.to_numpy())
+    return float(result.statistic), float(result.pvalue)
+
+
+def verdict_word(holds: bool) -> str:
+    return "holds" if holds else "does not hold"
+
+
+def p_value_text(p: float) -> str:
+    """``"p = 0.032"``, ``"p < 1e-4"`` below that, ``"p undefined"`` for NaN."""
+    return "p undefined" if math.isnan(p) else "p < 1e-4" if p < 1e-4 else f"p = {p:.2g}"
+
+
+def require(check: pd.DataFrame, statement: str) -> None:
+    """Raise ``AssertionError`` naming ``statement`` and the failing rows if any row of ``check`` fails, or if
+    the check has a ``judged`` column and judged no row (a check that tested nothing does not pass)."""
+    if "judged" in check and not check.judged.any():
+        raise AssertionError(f"{statement}: no case could be judged\n{check.to_string()}")
+    failed = check[~check.holds.astype(bool)]
+    if len(failed):
+        raise AssertionError(f"{statement}: the check fails on\n{failed.to_string()}")

@@ -1,0 +1,365 @@
+"""The result store of one notebook run: ``<results>/<preset>/<notebook>/``.
+
+Tables are CSV files, figures PNG and PDF, and ``meta.json`` records for each table the computing
+parameters, the git commit, a digest of the package code (:func:`code_digest`), library versions, device and
+wall time. A table whose stored parameters equal the run's is loaded instead of recomputed. Every file is
+written atomically (a temporary file in the same folder, then a rename), and one process at a time may write
+a folder (:class:`FolderLock`).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import RUN_THREADS, torch_threads
+from .paths import REPO_ROOT, RESULTS_DIR
+
+#: The package ``lrc_utils`` (core and book) whose files a study's code digest reads.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+#: Whether this package runs from a checkout of the repository (``lrc_utils/..`` holds ``pyproject.toml`` and
+#: ``notebooks/``), not from an installed wheel (``pip install lrc-utils``, a notebook's install cell on Colab).
+IN_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "notebooks").is_dir()
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """A study's computation, wherever it runs (a notebook, a Dask worker, a fingerprint): torch and numpy's and
+    scipy's BLAS held to :data:`lrc_utils.config.RUN_THREADS` threads, so that its numbers do not depend on the
+    machine's core count."""
+    from threadpoolctl import threadpool_limits
+
+    with torch_threads(RUN_THREADS), threadpool_limits(RUN_THREADS):
+        yield
+
+
+def default_results_dir() -> Path:
+    """Where results go when no folder is given: ``results/`` of the checkout; for a package installed from a wheel,
+    ``results/`` in the working directory (never inside site-packages)."""
+    return RESULTS_DIR if IN_CHECKOUT else Path.cwd().resolve() / "results"
+
+#: The book's modules that run, store, draw or check results but compute none of a study's numbers: a study's code
+#: digest stops at them. (Where runs are computed, :mod:`lrc_utils.book.cluster`, is one of them:
+#: tests/test_cluster.py checks that a grid's tables are the same, bit for bit, whether its runs were computed here
+#: or on a Dask cluster.)
+NOT_COMPUTING = tuple(f"lrc_utils.book.{m}" for m in (
+    "runner", "store", "notebook", "style", "fingerprint", "cluster", "claims", "paths"))
+#: How a run treats stored tables: reuse them when they match, recompute from scratch, or only load them.
+RECOMPUTE_MODES = ("auto", "always", "never")
+
+
+class StoredResultsMissing(RuntimeError):
+    """``recompute = "never"`` and a table is not stored with the run's parameters."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# provenance
+
+
+def package_files_used(module: str, package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """The package's ``.py`` files that ``module`` (e.g. ``"lrc_utils.book.chapters.figure1.study"``) imports,
+    directly or not, itself and the package's ``__init__`` files included, less :data:`NOT_COMPUTING` and what
+    only they import: the code a study's numbers depend on."""
+    root = package_dir.name
+
+    def path_of(name: str) -> Path | None:
+        parts = name.split(".")[1:]
+        base = package_dir.joinpath(*parts)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.exists():
+                return candidate
+        return None
+
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = path_of(name)
+        if name in seen or path is None:
+            continue
+        seen[name] = path
+        if name in NOT_COMPUTING:
+            continue  # what runs or stores results imports is not the study's code
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        parents = [".".join(name.split(".")[:k]) for k in range(1, len(name.split(".")))]
+        todo += parents  # importing a.b.c runs a/__init__ and a/b/__init__
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    target = f"{base}.{node.module}" if node.module else base
+                else:
+                    target = node.module or ""
+                todo.append(target)
+                todo += [f"{target}.{alias.name}" for alias in node.names]  # "from . import mi"
+            elif isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names]
+    return sorted(p for n, p in seen.items() if n.split(".")[0] == root and n not in NOT_COMPUTING)
+
+
+def has_grid(study_module: str) -> bool:
+    """Whether a study computes a grid of runs (it uses :mod:`lrc_utils.grid`), which a cluster can spread."""
+    return PACKAGE_DIR / "grid.py" in package_files_used(study_module)
+
+
+def code_digest(module: str | None = None, package_dir: Path = PACKAGE_DIR) -> str:
+    """Digest of the package's code: the content of the files ``module`` uses (:func:`package_files_used`), or of
+    every ``.py`` file of the package when ``module`` is None, in the order of their paths; the paths themselves
+    are not digested. Files are parsed and their docstrings removed (comments never reach the parse tree), so
+    that editing documentation does not change the digest and editing code does. Provenance only: a table is
+    never refused for its digest (the fingerprints guard the numbers)."""
+    files = package_files_used(module, package_dir) if module else sorted(package_dir.rglob("*.py"))
+    h = hashlib.sha256()
+    for path in files:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        h.update(ast.dump(tree).encode())
+    return h.hexdigest()[:16]
+
+
+def git_commit() -> tuple[str, bool]:
+    """(commit hash, whether tracked files outside results/ have changes), or ("unknown", False) outside a
+    git checkout, and for a package installed from a wheel (site-packages may lie inside another repository,
+    e.g. a project's .venv, whose commit says nothing about this code)."""
+    if not IN_CHECKOUT:
+        return "unknown", False
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                     ":(exclude)results"], cwd=REPO_ROOT,
+                                    capture_output=True, text=True, check=True).stdout.strip())
+        return commit, dirty
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", False
+
+
+def library_versions() -> dict[str, str]:
+    import matplotlib
+    import numpy
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "pandas": pd.__version__, "matplotlib": matplotlib.__version__}
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the repository when inside it, else just its last three parts: no machine path is
+    ever printed into a notebook or the book."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return ".../" + "/".join(path.parts[-3:])
+
+
+# ----------------------------------------------------------------------------------------------------
+# atomic files and the folder lock
+
+
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+class FolderLock:
+    """One writer per results folder: ``<folder>/.lock`` holds the host and PID of the run that writes it.
+
+    A second run stops at once with a ``RuntimeError`` naming the running one. A lock left by a process that
+    no longer exists (on this host) is recognised as stale and taken over.
+    """
+
+    def __init__(self, folder: Path, label: str):
+        self.path = Path(folder) / ".lock"
+        self.label = label
+
+    def _holder(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _alive(holder: dict) -> bool:
+        if holder.get("host") != socket.gethostname():
+            return True  # cannot tell for another machine: assume it runs
+        try:
+            os.kill(int(holder["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def acquire(self) -> None:
+        mine = {"host": socket.gethostname(), "pid": os.getpid(), "what": self.label,
+                "since": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = self._holder()
+                if holder and holder.get("host") == mine["host"] and holder.get("pid") == mine["pid"]:
+                    return  # this process holds it already (a notebook re-run in the same kernel)
+                if holder is None or not self._alive(holder):
+                    self.path.unlink(missing_ok=True)  # stale: its process is gone
+                    continue
+                raise RuntimeError(
+                    f"{display_path(self.path.parent)} is being written by another run ({holder.get('what')}, "
+                    f"pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}); wait for it "
+                    f"to finish, or use another results_dir") from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(mine, f)
+            return
+        raise RuntimeError(f"could not take the lock {self.path}")
+
+    def release(self) -> None:
+        holder = self._holder()
+        if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            self.path.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the store
+
+
+class ResultStore:
+    """Results of one notebook at one preset: ``<root>/<preset>/<notebook>/``.
+
+    Args:
+        notebook: the notebook's name (its file stem).
+        preset: the preset name (a folder level).
+        parameters: the computing parameters (JSON-able); stored tables are reused only when theirs are equal.
+        root: the results root (default ``results/`` of the repository).
+        recompute: one of :data:`RECOMPUTE_MODES`: ``"auto"`` reuses matching tables and resumes checkpointed
+            work; ``"always"`` deletes the checkpoints and computes from scratch; ``"never"`` only loads
+            (:class:`StoredResultsMissing` otherwise).
+        code_module: the module that computes the tables (e.g. ``"lrc_utils.book.chapters.figure1.study"``): the code
+            digest recorded with them covers the package files it uses (:func:`code_digest`).
+    """
+
+    def __init__(self, notebook: str, preset: str, parameters: dict, root: str | Path | None = None,
+                 recompute: str = "auto", code_module: str | None = None):
+        if recompute not in RECOMPUTE_MODES:
+            raise ValueError(f"recompute must be one of {RECOMPUTE_MODES}, got {recompute!r}")
+        self.notebook, self.preset, self.recompute = notebook, preset, recompute
+        self.code_module = code_module  # the module whose code the tables depend on (None: the whole package)
+        self.key = json.loads(json.dumps(parameters, default=str))
+        self.dir = Path(root or default_results_dir()) / preset / notebook
+        self.meta_path = self.dir / "meta.json"
+        self.meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
+        self.loaded: dict[str, bool] = {}
+        self._lock = FolderLock(self.dir, f"notebook {notebook}, preset {preset}")
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Resumable work of long computations (not committed)."""
+        return self.dir / "checkpoints"
+
+    def stored_matches(self, table: str) -> bool:
+        """Whether ``table`` is stored with the same computing parameters as this run."""
+        info = self.meta.get("tables", {}).get(table)
+        return bool(info) and (self.dir / f"{table}.csv").exists() and info.get("parameters") == self.key
+
+    def _write_meta(self) -> None:
+        atomic_write_text(self.meta_path, json.dumps(self.meta, indent=2, sort_keys=True, default=str) + "\n")
+
+    def tables(self, names: list[str], compute: Callable[[], dict[str, pd.DataFrame]],
+               device: str | Callable[[], str] = "") -> dict:
+        """Load the tables ``names`` if all are stored with matching parameters (and ``recompute != "always"``),
+        else compute and store them. ``compute()`` returns a dict name -> tidy DataFrame holding ``names``;
+        ``device`` (or ``device()``, asked after computing) says where they were computed."""
+        if self.recompute != "always" and all(self.stored_matches(n) for n in names):
+            self.loaded.update(dict.fromkeys(names, True))
+            return {n: pd.read_csv(self.dir / f"{n}.csv") for n in names}
+        if self.recompute == "never":
+            raise StoredResultsMissing(
+                f"tables {names} of {self.notebook} at preset {self.preset} are not stored with these parameters "
+                f"in {display_path(self.dir)}, and recompute = 'never' forbids computing them")
+        self._lock.acquire()
+        try:
+            if self.recompute == "always":
+                shutil.rmtree(self.checkpoint_dir, ignore_errors=True)  # from scratch: no earlier work
+            start = time.perf_counter()
+            frames = compute()
+            wall = time.perf_counter() - start
+            missing = [n for n in names if n not in frames]
+            if missing:
+                raise RuntimeError(f"the computation for {self.notebook} returned no tables {missing}")
+            commit, dirty = git_commit()
+            info = {"parameters": self.key, "git_commit": commit, "git_dirty": dirty,
+                    "code_digest": code_digest(self.code_module), "versions": library_versions(),
+                    "device": device() if callable(device) else device, "wall_time_s": round(wall, 2),
+                    "computed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            self.meta.update(notebook=self.notebook, preset=self.preset)
+            for name in names:
+                atomic_write(self.dir / f"{name}.csv", lambda tmp, n=name: frames[n].to_csv(tmp, index=False))
+                self.meta.setdefault("tables", {})[name] = info
+                self.loaded[name] = False
+            self._write_meta()
+        finally:
+            self._lock.release()
+        return {n: frames[n] for n in names}
+
+    def provenance(self, table: str) -> str:
+        """One line for a figure: where the numbers come from, and the digest of the code that computed them, with
+        today's when the code has changed since (provenance, not a verdict: whether the numbers moved is what the
+        fingerprints tell, see :mod:`lrc_utils.book.fingerprint`)."""
+        info = self.meta["tables"][table]
+        how = "loaded from stored results" if self.loaded.get(table) else "computed in this run"
+        dirty = "+changes" if info["git_dirty"] else ""
+        then, now = info.get("code_digest", "not recorded"), code_digest(self.code_module)
+        code = f"code digest {then}" + ("" if then == now else f" (today's code: {now})")
+        return (f"{self.notebook}/{table}.csv, preset {self.preset}: {how}; computed {info['computed_utc'][:10]} "
+                f"at commit {info['git_commit'][:10]}{dirty} on {info['device']} in {info['wall_time_s']:.0f} s, "
+                f"{code}")
+
+    def save_figure(self, fig, name: str, table: str | None = None) -> None:
+        """Save ``fig`` as ``<name>.png`` and ``<name>.pdf`` beside the tables and list it in meta.json.
+
+        With ``table``, the figure is first stamped with that table's :meth:`provenance` line (legible at the
+        book's column width: 9 pt on a figure at most 7.5 inches wide).
+        """
+        if table is not None:
+            fig.tight_layout()
+            fig.text(0.0, 0.0, self.provenance(table), fontsize=9, color="0.35", ha="left", va="top",
+                     transform=fig.transFigure, wrap=True)
+        atomic_write(self.dir / f"{name}.png", lambda tmp: fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))
+        atomic_write(self.dir / f"{name}.pdf", lambda tmp: fig.savefig(tmp, format="pdf", bbox_inches="tight",
+                                                                       metadata={"CreationDate": None}))
+        figures = self.meta.setdefault("figures", [])
+        if name not in figures:
+            figures.append(name)
+            self._write_meta()
