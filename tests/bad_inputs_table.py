@@ -54,6 +54,7 @@ from lrc_utils import (
 )
 from lrc_utils.book import runner, store
 from lrc_utils.book.notebook import NotebookRun, start
+from lrc_utils.book.params import PresetError
 from lrc_utils.book.paths import REPO_ROOT
 from lrc_utils.models import NoisyMLP
 from lrc_utils.training import BatchLoss, atomic_torch_save, cross_entropy_loss
@@ -845,6 +846,9 @@ REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     ("rank_and_information", "estimators"): (ValueError, "estimators must be a non-empty list of distinct names"),
     ("rank_and_information", "train_fraction"): (ValueError, "train_fraction must lie in (0, 1), got nan"),
     ("rank_and_information", "activations"): (ValueError, "activations must be names among tanh, relu, elu, softplus"),
+    # every float parameter must be finite (lrc_utils.book.params.bound_error), checked before the study's rules
+    **{(nb, p): (PresetError, f"{p} = nan is not a finite number")
+       for nb in runner.notebook_names() for p, (kind, _) in runner.declared_parameters(nb).items() if kind is float},
 }
 
 

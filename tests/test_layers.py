@@ -3,8 +3,9 @@
 * the core (``lrc_utils`` outside ``lrc_utils.book``) imports nothing of the book and no library beyond
   pyproject.toml's ``dependencies``;
 * the book (``lrc_utils.book``) imports no library beyond those and the extras ``[book]`` and ``[cluster]``;
-* a study (``lrc_utils.book.chapters.<name>.study``) imports the core and the chapters' shared helpers only: no
-  pipeline module, no figure, no other chapter; no chapter's module imports another chapter;
+* a study (``lrc_utils.book.chapters.<name>.study``) imports the core, its schema (``lrc_utils.book.params``) and
+  the chapters' shared helpers only: no other pipeline module, no figure, no other chapter; no chapter's module
+  imports another chapter;
 * no import cycles (strongly connected components of the import graph, a submodule's import of its own parent
   package aside, which is how Python packages work).
 """
@@ -23,6 +24,8 @@ from lrc_utils.book.runner import notebook_names
 PACKAGE = REPO_ROOT / "lrc_utils"
 BOOK = "lrc_utils.book"
 CHAPTERS = "lrc_utils.book.chapters"
+#: What a study may import of the book's pipeline: its parameter schema (and the packages above it).
+STUDY_MAY_IMPORT = ("lrc_utils.book", "lrc_utils.book.params")
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
 #: Distributions whose import name differs from their name.
 IMPORT_NAMES = {"pyyaml": {"yaml"}, "ipykernel": {"ipykernel", "IPython"}, "jupyter-book": {"jupyter_book"},
@@ -128,8 +131,9 @@ def test_the_book_imports_only_its_declared_libraries(module):
 def test_a_chapter_folder_holds_a_study_that_imports_the_core_and_shared_helpers_only(name):
     study = f"{CHAPTERS}.{name}.study"
     assert study in GRAPH, f"notebook {name} has no study module {study}"
-    book = sorted(m for m in GRAPH[study] if is_book(m) and not (m.startswith(CHAPTERS) and chapter_of(m) is None))
-    assert not book, f"{study} imports {book}: a study computes from the core and the chapters' shared helpers"
+    book = sorted(m for m in GRAPH[study] if is_book(m) and m not in STUDY_MAY_IMPORT
+                  and not (m.startswith(CHAPTERS) and chapter_of(m) is None))
+    assert not book, f"{study} imports {book}: a study computes from the core, its schema and the shared helpers"
     assert not libraries(study) - CORE_LIBRARIES, f"{study} imports {sorted(libraries(study) - CORE_LIBRARIES)}"
 
 

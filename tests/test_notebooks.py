@@ -8,7 +8,7 @@ import nbformat
 import pytest
 import yaml
 
-from lrc_utils.book.chapters import RUN_PARAMETERS, study_module_name
+from lrc_utils.book.chapters import RUN_PARAMETERS, load_study, study_module_name
 from lrc_utils.book.paths import NOTEBOOKS_DIR, REPO_ROOT, RESULTS_DIR
 from lrc_utils.book.runner import REQUIRED_PRESETS, declared_parameters, load_preset, notebook_names
 
@@ -163,3 +163,21 @@ def test_committed_gaussian_sweep_has_two_sharp_rank_steps():
     sweep = committed_sweep("figure2")
     for column in ("local_rank_abs", "local_rank_rel"):
         assert len(sharp_steps(sweep, column, min_change)) >= 2, column
+
+
+def test_every_parameters_cell_is_written_from_its_study_schema():
+    """The study's ``Params`` is the source: ``python -m lrc_utils.book.cells`` writes each notebook's cell."""
+    from lrc_utils.book.cells import write_parameters_cells
+
+    assert write_parameters_cells(check_only=True) == [], "run python -m lrc_utils.book.cells"
+
+
+def test_figure1_and_theory_share_one_panel_schema():
+    from lrc_utils.book.chapters.panels import PanelParams
+    from lrc_utils.book.params import schema
+
+    for name in ("figure1", "theory"):
+        params = load_study(name).Params
+        assert issubclass(params, PanelParams)
+        assert {k: d for k, (_, d, _) in schema(params).items() if k in schema(PanelParams)} == {
+            k: d for k, (_, d, _) in schema(PanelParams).items()}

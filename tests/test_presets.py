@@ -62,3 +62,29 @@ def test_the_full_presets_code_path_at_smoke_size(name, datasets, tmp_path):
     assert len(sweep) == p.n_betas and sweep["local_rank_abs"].between(0, 256).all()
     n_values = min(256, getattr(p, "input_dim", 784))  # the bottleneck Jacobian is [256, input_dim]
     assert tables["spectrum"].groupby("beta")["index"].max().tolist() == [n_values] * p.n_betas
+
+
+def test_building_params_checks_types_bounds_and_the_study_rules():
+    from lrc_utils.book.params import PresetError
+
+    figure1 = load_study("figure1")
+    p = figure1.Params(seeds=[3], gauss_steps=10)
+    assert p.seeds == [3] and p.gauss_steps == 10 and p.mnist_steps == 150000 and p.preset == "custom"
+    assert figure1.Params().seeds is not figure1.Params().seeds  # list defaults are not shared between instances
+    with pytest.raises(PresetError, match="gauss_steps = '10' is a str, expected int"):
+        figure1.Params(gauss_steps="10")
+    with pytest.raises(PresetError, match="gauss_lr = nan is not a finite number"):
+        figure1.Params(gauss_lr=float("nan"))
+    with pytest.raises(ValueError, match="seeds must be a non-empty list of distinct"):
+        figure1.Params(seeds=[0, 0])
+
+
+def test_a_preset_out_of_a_study_rules_is_refused_before_any_notebook_runs(tmp_path, monkeypatch):
+    from lrc_utils.book import runner
+
+    values = {"seeds": [1, 1]}
+    monkeypatch.setattr(runner, "load_preset", lambda name, preset, notebooks_dir=None: {**values, "preset": preset})
+    monkeypatch.setattr(runner, "preset_values", lambda name, preset, notebooks_dir=None: {**values, "preset": preset})
+    with pytest.raises(ValueError, match="seeds must be a non-empty list of distinct"):
+        runner.run_notebooks(["figure1"], "smoke", tmp_path)
+    assert not list(tmp_path.iterdir())  # no executed copy: nothing ran

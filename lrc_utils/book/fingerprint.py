@@ -28,7 +28,6 @@ import platform
 import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import torch
@@ -123,9 +122,7 @@ def compute(name: str, data_dir: str | None = None) -> dict[str, pd.DataFrame]:
     and for numpy's and scipy's BLAS (as a notebook computes them) and a throw-away checkpoint folder."""
     values = preset_values(name, FINGERPRINT_PRESET)
     study = load_study(name)
-    p = SimpleNamespace(**values)
-    if hasattr(study, "check"):
-        study.check(p)
+    p = study.Params(**values)  # checked: types, bounds, the study's rules
     with tempfile.TemporaryDirectory() as tmp, one_thread():
         ctx = StudyContext(device=torch.device("cpu"), data_dir=data_dir or values.get("data_dir") or None,
                            checkpoint_dir=Path(tmp))

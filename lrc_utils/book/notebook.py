@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, replace
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 
 import pandas as pd
 
 from ..config import get_device
 from .chapters import RUN_PARAMETERS, StudyContext, load_study
 from .cluster import DaskRuns, parse_cluster
-from .runner import PresetError, check_parameters
+from .params import PresetError, check_parameters, check_values, schema
 from .store import ResultStore, display_path, has_grid, one_thread
 
 
@@ -52,7 +52,7 @@ class NotebookRun:
     result ``store`` and ``study`` module."""
 
     name: str
-    p: SimpleNamespace
+    p: object  # the study's Params
     device: object
     store: ResultStore
     study: ModuleType
@@ -83,21 +83,20 @@ class NotebookRun:
 
 
 def start(name: str, namespace: dict) -> NotebookRun:
-    """Check the notebook's parameters in ``namespace`` (its ``globals()``) and set up its run."""
-    declared = dict(namespace.get("__annotations__", {}))
-    missing = [k for k in RUN_PARAMETERS if k not in declared]
+    """Check the notebook's parameters in ``namespace`` (its ``globals()``) against its study's ``Params`` and set
+    up its run."""
+    study = load_study(name)
+    declared = {k: kind for k, (kind, _, _) in schema(study.Params).items()}
+    missing = [k for k in RUN_PARAMETERS if k not in namespace]
     if missing:
         raise PresetError(f"notebook {name} does not declare the run parameters {missing}")
     check_parameters(_injected_values(namespace), declared, f"notebook {name}, parameters given to papermill")
     values = {k: namespace[k] for k in declared}
-    check_parameters(values, declared, f"notebook {name}")
-    p = SimpleNamespace(**values)
-    study = load_study(name)
-    if parse_cluster(p.cluster)[0] != "serial" and not has_grid(study.__name__):
+    check_values(study.Params, values, f"notebook {name}")
+    if parse_cluster(values["cluster"])[0] != "serial" and not has_grid(study.__name__):
         raise ValueError(f"notebook {name} computes no grid of runs, so a cluster has nothing to run; leave cluster "
-                         f"empty (got {p.cluster!r})")
-    if hasattr(study, "check"):
-        study.check(p)
+                         f"empty (got {values['cluster']!r})")
+    p = study.Params(**values)  # checked again, and by the study's own rules (Params.check)
     device = get_device(p.device) if not p.cluster else None  # with a cluster: resolved on its workers
     store = ResultStore(name, p.preset, computing_parameters(values), p.results_dir or None, p.recompute,
                         code_module=study.__name__)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import difflib
 import os
 import sys
 import time
@@ -26,17 +25,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..config import PROGRESS_ENV
-from .chapters import study_module_name
+from .chapters import load_study, study_module_name
+from .params import TYPES, PresetError, check_parameters, check_values
 from .paths import EXECUTED_DIR, NOTEBOOKS_DIR
 from .store import display_path, has_grid
 
 REQUIRED_PRESETS = ("smoke", "paper")
 BOOK_PRESET = "paper"
-_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
-
-
-class PresetError(ValueError):
-    """An unknown notebook, preset or parameter name, or a parameter of the wrong type."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -62,38 +57,11 @@ def declared_parameters(name: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[
     out = {}
     for statement in ast.parse(cells[0].source).body:
         if not (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
-                and isinstance(statement.annotation, ast.Name) and statement.annotation.id in _TYPES):
+                and isinstance(statement.annotation, ast.Name) and statement.annotation.id in TYPES):
             raise PresetError(f"notebook {name}: parameter line '{ast.unparse(statement)}' must read "
-                              f"'name: type = default' with a type among {sorted(_TYPES)}")
-        out[statement.target.id] = (_TYPES[statement.annotation.id], ast.literal_eval(statement.value))
+                              f"'name: type = default' with a type among {sorted(TYPES)}")
+        out[statement.target.id] = (TYPES[statement.annotation.id], ast.literal_eval(statement.value))
     return out
-
-
-def _type_error(key: str, value: object, expected: type) -> str | None:
-    if expected is bool or isinstance(value, bool):
-        ok = isinstance(value, bool) and expected is bool
-    elif expected is float:
-        ok = isinstance(value, (int, float))
-    else:
-        ok = isinstance(value, expected)
-    if ok:
-        return None
-    hint = " (papermill reads YAML 1.1: write 1.0e-3, not 1e-3)" if isinstance(value, str) and expected in (
-        int, float) else ""
-    return f"{key} = {value!r} is a {type(value).__name__}, expected {expected.__name__}{hint}"
-
-
-def check_parameters(values: dict[str, object], declared: dict[str, type], where: str) -> None:
-    """Raise :class:`PresetError` if ``values`` has a name not in ``declared`` (with the closest valid names)
-    or a value of another type. ``where`` says whose values these are, for the message."""
-    errors = []
-    for key in sorted(set(values) - set(declared)):
-        close = difflib.get_close_matches(key, list(declared), n=2)
-        errors.append(f"unknown parameter {key!r}" + (f" (did you mean {' or '.join(map(repr, close))}?)"
-                                                       if close else ""))
-    errors += [e for k, v in values.items() if k in declared and (e := _type_error(k, v, declared[k]))]
-    if errors:
-        raise PresetError(f"{where}: " + "; ".join(errors) + f". Valid parameters: {', '.join(sorted(declared))}")
 
 
 def load_preset(name: str, preset: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, object]:
@@ -176,6 +144,12 @@ def run_notebooks(names: Iterable[str] | None, preset: str, output_dir: Path | N
     for name in names if overrides else ():
         declared = {k: t for k, (t, _) in declared_parameters(name, notebooks_dir).items()}
         check_parameters(dict(overrides), declared, f"overrides for notebook {name}")
+    if notebooks_dir == NOTEBOOKS_DIR:  # the book's notebooks: their studies' schemas and rules, before any work
+        for name, _ in jobs:
+            full = preset_values(name, preset, notebooks_dir) | dict(overrides or {})
+            study = load_study(name)
+            check_values(study.Params, full, f"{name}.{preset}.yaml")
+            study.Params(**full)
     output_dir = Path(output_dir) if output_dir is not None else executed_dir_for(preset)
     output_dir.mkdir(parents=True, exist_ok=True)
     env_backup = {k: os.environ.get(k) for k in ("MPLBACKEND", PROGRESS_ENV)}

@@ -1,29 +1,40 @@
-"""The book's experiments, one module per notebook: ``lrc_utils.book.chapters.<notebook name>``.
+"""The book's chapters, one folder per notebook: ``lrc_utils.book.chapters.<notebook name>/`` holds
 
-Each study module defines
+* ``study.py``, what the chapter computes:
 
-* ``TABLES``: the names of the tidy tables it returns;
-* ``compute(p, ctx) -> dict[str, DataFrame]``: loads its data (only here), trains through
-  :func:`lrc_utils.training.fit` and measures; ``p`` holds the notebook's parameters as attributes, ``ctx`` is
-  a :class:`StudyContext`;
-* optionally ``check(p)``: checks of the parameters beyond their types, run before any work;
-* optionally ``MACHINE_DEPENDENT``: table -> columns that depend on the machine (timings), left out of the
-  fingerprints that keep committed results in step with the code (:mod:`lrc_utils.book.fingerprint`).
+  - ``Params``: the typed schema of its parameters (a dataclass over :class:`lrc_utils.book.params.RunParams`);
+    the notebook's ``parameters`` cell is written from it, and building one checks every value;
+  - ``TABLES``: the names of the tidy tables it returns;
+  - ``compute(p, ctx=None) -> dict[str, DataFrame]``: loads its data (only here), trains through
+    :func:`lrc_utils.training.fit` and measures; ``p`` is a ``Params``, ``ctx`` a :class:`StudyContext` (default:
+    the CPU, the default data folder, resumable work under ``./checkpoints``), so that
+    ``study.compute(study.Params(seeds=[0]))`` runs it from Python;
+  - optionally ``check(p)``: its rules beyond types and bounds (``Params.check`` calls it);
+  - optionally ``MACHINE_DEPENDENT``: table -> columns that depend on the machine (timings), left out of the
+    fingerprints that keep committed results in step with the code (:mod:`lrc_utils.book.fingerprint`);
+
+* ``readings.py`` (pure functions of its tables: summaries, verdicts, generated prose) and ``figures.py``.
+
+A study imports the core and the helpers here that several chapters share (this module, :mod:`.panels` for
+Figure 1's networks, :mod:`.vib` for the Deep VIB grid of Figures 2 and 3), never another chapter
+(``tests/test_layers.py``).
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import torch
 
+from ..params import RunParams
+
 #: Parameters every notebook declares. They say where and how to run, not what to compute, so they are not
 #: compared when deciding whether stored results still match, and they do not name a study's runs.
-RUN_PARAMETERS = ("preset", "results_dir", "recompute", "device", "data_dir", "cluster")
+RUN_PARAMETERS = tuple(f.name for f in fields(RunParams))
 
 
 def study_module_name(name: str) -> str:

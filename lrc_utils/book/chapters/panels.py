@@ -3,10 +3,42 @@ panels' names and their data."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ...data import disjoint_subsets, gaussian_classification, load_mnist
+from ..params import RunParams, param
 from . import StudyContext
+
+
+@dataclass(kw_only=True)
+class PanelParams(RunParams):
+    """Figure 1's two networks and their data, shared by figure1 and theory (one schema for both notebooks'
+    parameters cells, :mod:`lrc_utils.book.params`)."""
+
+    data_seed: int = param(0, "seed of the Gaussian task and of the MNIST subsets (the same for every run)")
+    atol: float = param(0.01, "absolute tolerance: count singular values of the Jacobian above it")
+    n_rank_points: int = param(128, "held-out points at which local rank is averaged")
+    n_evals: int = param(50, "number of log-spaced evaluation steps")
+    gauss_input_dim: int = param(100, "Gaussian panel: input dimension D")
+    gauss_intrinsic_dim: int = param(10, "Gaussian panel: intrinsic dimension k of the inputs")
+    gauss_classes: int = param(4, "Gaussian panel: number of classes")
+    gauss_widths: list = param([100, 100, 100], "Gaussian panel: hidden widths (3 hidden layers)")
+    gauss_n_train: int = param(1000, "Gaussian panel: training points")
+    gauss_n_test: int = param(1000, "Gaussian panel: test points")
+    gauss_steps: int = param(50000, "Gaussian panel: AdamW steps")
+    gauss_lr: float = param(0.001, "Gaussian panel: learning rate")
+    gauss_weight_decay: float = param(0.1, "Gaussian panel: AdamW weight decay on weight matrices")
+    mnist_split: str = param("test", 'MNIST split the disjoint subsets are drawn from (offline: "test")')
+    mnist_widths: list = param([200, 200, 200, 200], "MNIST panel: hidden widths (4 hidden layers)")
+    mnist_n_train: int = param(1000, "MNIST panel: training images")
+    mnist_n_test: int = param(2000, "MNIST panel: test images")
+    mnist_steps: int = param(150000, "MNIST panel: AdamW steps")
+    mnist_lr: float = param(0.001, "MNIST panel: learning rate")
+    mnist_weight_decay: float = param(0.1, "MNIST panel: AdamW weight decay on weight matrices")
+    batch_size: int = param(64, "minibatch size, both panels")
+
 
 #: Figure 1's panels (figure1, theory and rank_and_information train their networks).
 PANELS = ("gaussian", "mnist")

@@ -8,6 +8,8 @@ own file; an interrupted run resumes from its checkpoint (every 5,000 steps).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ....config import seed_everything
 from ....grid import run_grid
 from ....models import MLP
@@ -20,8 +22,21 @@ from ....training import (
     fit,
     log_spaced_steps,
 )
+from ...params import param
 from .. import StudyContext, check_seeds, study_identity
-from ..panels import PANELS, panel_data
+from ..panels import PANELS, PanelParams, panel_data
+
+
+@dataclass(kw_only=True)
+class Params(PanelParams):
+    """Figure 1's parameters: the schema its notebook's parameters cell is written from
+    (:mod:`lrc_utils.book.params`)."""
+
+    seeds: list = param([0, 1, 2], "one training run per seed and panel (initialisation and minibatches)")
+
+    def check(self) -> None:
+        check(self)
+
 
 TABLES = ("local_rank",)
 COLUMNS = ["panel", "seed", "step", "layer", "local_rank", "train_loss", "train_acc", "test_acc"]
@@ -31,8 +46,9 @@ def check(p) -> None:
     check_seeds(p.seeds)
 
 
-def compute(p, ctx: StudyContext) -> dict:
+def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     """Table ``local_rank``: one row per (panel, seed, eval step, hidden layer) with :data:`COLUMNS`."""
+    ctx = ctx or StudyContext()
     identity = study_identity("figure1", p)
     data: dict = {}
 

@@ -7,11 +7,49 @@ The runs are those of :mod:`lrc_utils.book.chapters.vib.grid`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ....data import hierarchical_gaussian_mixture
+from ...params import RunParams, param
 from .. import StudyContext
 from ..vib.grid import TABLES, check, vib_runs  # noqa: F401 - TABLES and check are this study's
+
+
+@dataclass(kw_only=True)
+class Params(RunParams):
+    """Figure 2's parameters: the schema its notebook's parameters cell is written from
+    (:mod:`lrc_utils.book.params`)."""
+
+    seeds: list = param([0, 1, 2], "one run per seed and beta (initialisation, minibatches, samples of z)")
+    data_seed: int = param(0, "seed of the Gaussian mixture (the same data for every run)")
+    input_dim: int = param(16, "D: dimension of the inputs")
+    separations: list = param([8.0, 3.0, 1.5], "distance between the two halves of each binary distinction")
+    n_train: int = param(2000, "training points")
+    n_test: int = param(1000, "test points")
+    n_rank_points: int = param(256, "held-out points at which local rank is averaged")
+    encoder_widths: list = param([64, 64], "hidden widths of the encoder (ReLU)")
+    latent_dim: int = param(8, "K: dimension of the bottleneck z")
+    beta_min: float = param(0.01, "smallest beta of the log-spaced grid")
+    beta_max: float = param(10.0, "largest beta")
+    n_betas: int = param(25, "number of beta values")
+    steps: int = param(6000, "Adam steps per run")
+    lr: float = param(0.001, "initial learning rate")
+    lr_final_ratio: float = param(0.1, "the learning rate decays exponentially to lr * lr_final_ratio")
+    adam_beta1: float = param(0.5, "Adam's first-moment decay (0.5 in the original VIB)")
+    batch_size: int = param(100, "minibatch size")
+    n_predict_samples: int = param(12, "samples of z averaged for predictions and for the CE column")
+    atol: float = param(0.1, "absolute tolerance of the local rank")
+    rtol: float = param(0.1, "relative tolerance of the local rank (times the largest singular value)")
+    atol_grid: list = param([0.001, 0.01, 0.1, 0.3], "further absolute tolerances, for the tolerance figure")
+    rtol_grid: list = param([0.0001, 0.001, 0.01, 0.1, 0.3], "further relative tolerances")
+    jump_min_change: float = param(0.5, "a sharp step: the seed-mean rank changes this much between neighbouring betas")
+    accuracy_min_drop: float = param(0.1, "a phase transition: the seed-mean test accuracy drops this much")
+
+    def check(self) -> None:
+        check(self)
+
 
 DATASET = "gaussian"
 
@@ -20,7 +58,8 @@ def n_classes(p) -> int:
     return 2 ** len(p.separations)
 
 
-def compute(p, ctx: StudyContext) -> dict:
+def compute(p: Params, ctx: StudyContext | None = None) -> dict:
+    ctx = ctx or StudyContext()
     def load(dataset: str):
         n = p.n_train + p.n_test + p.n_rank_points
         x, y = hierarchical_gaussian_mixture(n, p.input_dim, p.separations, p.data_seed)

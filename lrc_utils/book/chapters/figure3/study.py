@@ -8,12 +8,50 @@ those of :mod:`lrc_utils.book.chapters.vib.grid`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ....data import disjoint_subsets, load_fashion_mnist, load_mnist
+from ...params import RunParams, param
 from .. import StudyContext
 from ..vib.grid import TABLES, vib_runs
 from ..vib.grid import check as check_grid
 
-__all__ = ["TABLES", "check", "compute"]
+__all__ = ["TABLES", "Params", "check", "compute"]
+
+
+@dataclass(kw_only=True)
+class Params(RunParams):
+    """Figure 3's parameters: the schema its notebook's parameters cell is written from
+    (:mod:`lrc_utils.book.params`)."""
+
+    datasets: list = param(["mnist", "fashion_mnist"], "panels, left to right")
+    seeds: list = param([0, 1], "one run per dataset, seed and beta (initialisation, minibatches, samples of z)")
+    data_seed: int = param(0, "seed of the image subsets (the same for every run)")
+    mnist_split: str = param("test", '"test": all MNIST images from the test split; "train": as Fashion-MNIST')
+    n_train: int = param(7000, "training images per dataset")
+    n_test: int = param(2000, "test images per dataset")
+    n_rank_points: int = param(256, "held-out images at which local rank is averaged")
+    encoder_widths: list = param([256, 256], "hidden widths of the encoder (ReLU)")
+    latent_dim: int = param(32, "K: dimension of the bottleneck z")
+    beta_min: float = param(0.0001, "smallest beta of the log-spaced grid")
+    beta_max: float = param(10.0, "largest beta")
+    n_betas: int = param(21, "number of beta values")
+    steps: int = param(4000, "Adam steps per run")
+    lr: float = param(0.001, "initial learning rate")
+    lr_final_ratio: float = param(0.1, "the learning rate decays exponentially to lr * lr_final_ratio")
+    adam_beta1: float = param(0.5, "Adam's first-moment decay (0.5 in the original VIB)")
+    batch_size: int = param(100, "minibatch size")
+    n_predict_samples: int = param(12, "samples of z averaged for predictions and for the CE column")
+    atol: float = param(0.1, "absolute tolerance of the local rank")
+    rtol: float = param(0.1, "relative tolerance of the local rank (times the largest singular value)")
+    atol_grid: list = param([0.001, 0.01, 0.1, 0.3], "further absolute tolerances, for the tolerance figure")
+    rtol_grid: list = param([0.0001, 0.001, 0.01, 0.1, 0.3], "further relative tolerances")
+    jump_min_change: float = param(0.5, "a sharp step: the seed-mean rank changes this much between neighbouring betas")
+
+    def check(self) -> None:
+        check(self)
+
+
 DATASETS = ("mnist", "fashion_mnist")
 
 
@@ -25,7 +63,8 @@ def check(p) -> None:
         raise ValueError(f"datasets must be distinct names from {list(DATASETS)}, got {p.datasets}")
 
 
-def compute(p, ctx: StudyContext) -> dict:
+def compute(p: Params, ctx: StudyContext | None = None) -> dict:
+    ctx = ctx or StudyContext()
     def load(name: str):
         if name == "mnist" and p.mnist_split == "test":
             data = load_mnist("test", ctx.data_dir)

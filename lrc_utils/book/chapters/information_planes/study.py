@@ -14,6 +14,7 @@ subset, the same for every run, in small presets) and the training and test accu
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -25,7 +26,33 @@ from ....grid import run_grid
 from ....models import ACTIVATIONS, MLP, init_like_chelombiev
 from ....planes import InformationMonitor, check_estimators
 from ....training import Checkpoint, ClassifierMetrics, FitConfig, eval_epochs, fit, l2_penalised_cross_entropy
+from ...params import RunParams, param
 from .. import StudyContext, check_seeds, study_identity
+
+
+@dataclass(kw_only=True)
+class Params(RunParams):
+    """The information-plane chapter's parameters: the schema its notebook's parameters cell is written from
+    (:mod:`lrc_utils.book.params`)."""
+
+    seeds: list = param([0, 1, 2, 3, 4], "one run per seed, activation and L2 (initialisation and minibatches)")
+    data_seed: int = param(0, "seed of the training/test split (the same for every run)")
+    train_fraction: float = param(0.8, "share of the 4,096 patterns used for training (ours)")
+    activations: list = param(["tanh", "relu", "elu", "softplus"], "hidden activations")
+    l2_penalties: list = param([0.0, 0.015], "L2 penalties (the loss adds l2 times half the squared hidden weights)")
+    widths: list = param([10, 7, 5, 4, 3], "hidden widths (Shwartz-Ziv & Tishby's network)")
+    epochs: int = param(2000, "training epochs (steps: epochs x ceil(n_train / batch_size))")
+    n_evals: int = param(20, "about this many log-spaced evaluation epochs")
+    mi_inputs: int = param(4096, "patterns X is uniform over for the MI estimates (all 4,096, or a fixed random "
+                           "subset)")
+    batch_size: int = param(512, "minibatch size")
+    lr: float = param(0.001, "Adam learning rate")
+    estimators: list = param(["binning_sz", "binning", "kde_upper", "adaptive_binning", "adaptive_kde"], "see the "
+                             "table above")
+
+    def check(self) -> None:
+        check(self)
+
 
 TABLES = ("planes",)
 COLUMNS = ["run", "seed", "activation", "l2", "epoch", "step", "layer", "estimator", "ixt", "ity",
@@ -58,8 +85,9 @@ def run_label(activation: str, l2: float, seed: int) -> str:
     return f"{activation}-l2={l2:g}-seed{seed}"
 
 
-def compute(p, ctx: StudyContext) -> dict:
+def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     """Table ``planes``: one row per (run, eval epoch, hidden layer, estimator) with :data:`COLUMNS`."""
+    ctx = ctx or StudyContext()
     identity = study_identity("information_planes", p)
     data: dict = {}
     n_train = round(p.train_fraction * N_PATTERNS)

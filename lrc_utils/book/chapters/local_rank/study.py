@@ -4,6 +4,8 @@ recipe and an autograd loop."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
@@ -14,7 +16,35 @@ from ....local_rank import local_rank, ranks_at_tolerances, singular_values
 from ....local_rank_reference import time_methods
 from ....models import MLP
 from ....training import BatchLoss, FitConfig, accuracy, cross_entropy_loss, fit
+from ...params import RunParams, param
 from .. import StudyContext
+
+
+@dataclass(kw_only=True)
+class Params(RunParams):
+    """The local-rank chapter's parameters: the schema its notebook's parameters cell is written from
+    (:mod:`lrc_utils.book.params`)."""
+
+    seed: int = param(0, "seed for weights, data subsets and minibatches")
+    toy_input_dim: int = param(12, "known-answer network: input width")
+    toy_width: int = param(8, "known-answer network: width of both hidden layers, at most toy_input_dim")
+    toy_points: int = param(500, "known-answer network: number of Gaussian inputs")
+    mnist_split: str = param("test", 'MNIST split the training and evaluation subsets are drawn from (offline: "test")')
+    n_train: int = param(1000, "training images, disjoint from the evaluation images")
+    n_eval: int = param(256, "evaluation images at which Jacobians are measured")
+    hidden_widths: list = param([200, 200, 200, 200], "hidden widths of the MNIST MLP")
+    train_steps: int = param(3000, "AdamW steps")
+    lr: float = param(0.001, "AdamW learning rate")
+    weight_decay: float = param(0.01, "AdamW weight decay, on weight matrices only")
+    batch_size: int = param(64, "minibatch size")
+    atol: float = param(0.01, "the absolute tolerance used for local rank elsewhere in the book")
+    tol_points: int = param(41, "number of tolerances in each sweep")
+    speed_sizes: list = param([64, 256, 1024], "numbers of inputs for the speed comparison")
+    loop_max: int = param(256, "largest number of inputs at which the slow autograd loop is timed")
+
+    def check(self) -> None:
+        check(self)
+
 
 TABLES = ("known_answer", "summary", "training", "tolerance", "spectrum", "speed")
 MACHINE_DEPENDENT = {"speed": ("seconds", "device", "threads")}
@@ -47,7 +77,8 @@ def spectrum_table(spectra: list[torch.Tensor]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "index", "mean", "q10", "median", "q90"])
 
 
-def compute(p, ctx: StudyContext) -> dict:
+def compute(p: Params, ctx: StudyContext | None = None) -> dict:
+    ctx = ctx or StudyContext()
     dev = ctx.device
     tables = {"known_answer": known_answer(p)}
     seed_everything(p.seed)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -12,7 +13,25 @@ import torch
 from .... import mi
 from ....config import seed_everything
 from ....models import NoisyMLP
+from ...params import RunParams, param
 from .. import StudyContext
+
+
+@dataclass(kw_only=True)
+class Params(RunParams):
+    """The MI-estimator chapter's parameters: the schema its notebook's parameters cell is written from
+    (:mod:`lrc_utils.book.params`)."""
+
+    seed: int = param(0, "seed of every synthetic sample")
+    sample_sizes: list = param([256, 1024, 4096], "N, the number of distinct inputs")
+    dims: list = param([1, 2, 5, 10], "dimensions d of the layer")
+    bin_counts: list = param([2, 5, 10, 30, 100, 1000], "numbers of bins for the binning estimators")
+    noise_vars: list = param([0.001, 0.01, 0.1, 1.0], "s^2, the channel (and KDE) noise variance")
+    n_mc: int = param(4000, "Monte Carlo samples per entropy")
+    noisy_samples: list = param([4, 16, 64], "samples per input for sample propagation in a noisy network")
+    noisy_inputs: int = param(128, "inputs of the noisy network")
+    noisy_sigma: float = param(0.5, "standard deviation of the noise in every hidden unit of the noisy network")
+
 
 TABLES = ("binning", "gaussian_channel", "mixture_entropy", "noisy_network")
 
@@ -84,6 +103,7 @@ def noisy_study(p, device) -> pd.DataFrame:
                                        "log_n"])
 
 
-def compute(p, ctx: StudyContext) -> dict:
+def compute(p: Params, ctx: StudyContext | None = None) -> dict:
+    ctx = ctx or StudyContext()
     return {"binning": binning_study(p), "gaussian_channel": channel_study(p, ctx.device),
             "mixture_entropy": mixture_study(p, ctx.device), "noisy_network": noisy_study(p, ctx.device)}

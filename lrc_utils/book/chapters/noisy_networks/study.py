@@ -24,6 +24,7 @@ parameters give identical tables, interrupted or not.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -33,7 +34,36 @@ from ....grid import run_grid
 from ....models import ACTIVATIONS, NoisyMLP, noisy_cross_entropy
 from ....planes import NoisyInformation, NoisyMetrics
 from ....training import Checkpoint, FitConfig, fit, log_spaced_steps
+from ...params import RunParams, param
 from .. import StudyContext, check_seeds, study_identity
+
+
+@dataclass(kw_only=True)
+class Params(RunParams):
+    """The noisy-network chapter's parameters: the schema its notebook's parameters cell is written from
+    (:mod:`lrc_utils.book.params`)."""
+
+    seeds: list = param([0, 1, 2], "one training run per seed (initialisation, minibatches, training noise, Monte "
+                        "Carlo draws)")
+    data_seed: int = param(0, "seed of the split of the 4,096 patterns into training and test patterns (the same for "
+                           "every run)")
+    train_fraction: float = param(0.8, "fraction of the patterns used for training (ours); the rest are the test "
+                                  "patterns")
+    widths: list = param([10, 7, 5, 4, 3], "hidden widths: the 12-bit task's network 12-10-7-5-4-3-2")
+    activation: str = param("tanh", "activation of every hidden layer (a name of lrc_utils.models.ACTIVATIONS)")
+    noise_std: float = param(0.1, "sigma: standard deviation of the Gaussian noise added to every hidden unit (ours)")
+    steps: int = param(50000, "AdamW steps")
+    lr: float = param(0.01, "learning rate")
+    batch_size: int = param(64, "minibatch size (drawn with replacement)")
+    weight_decay: float = param(0.0, "AdamW weight decay on weight matrices")
+    n_evals: int = param(50, "number of log-spaced steps at which I(X;T_l) and the clustering ratio are measured")
+    n_samples: int = param(8, "samples per pattern for sample propagation")
+    n_mc: int = param(2000, "Monte Carlo samples for the entropy h(T_l) (the conditional entropies get about 4 n_mc / "
+                      "4,096 each)")
+
+    def check(self) -> None:
+        check(self)
+
 
 TABLES = ("noisy",)
 COLUMNS = ["seed", "step", "layer", "width", "ixt", "stderr", "h_t", "h_t_given_x", "clustering", "train_loss",
@@ -77,8 +107,9 @@ def split(p, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return train_idx, test_idx
 
 
-def compute(p, ctx: StudyContext) -> dict:
+def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     """Table ``noisy``: one row per (seed, eval step, hidden layer) with :data:`COLUMNS`."""
+    ctx = ctx or StudyContext()
     identity = study_identity("noisy_networks", p)
     data: dict = {}
 

@@ -43,8 +43,52 @@ from ....training import (
     l2_penalised_cross_entropy,
     log_spaced_steps,
 )
+from ...params import RunParams, param
 from .. import StudyContext, check_seeds, study_identity
 from ..panels import panel_data
+
+
+@dataclass(kw_only=True)
+class Params(RunParams):
+    """The rank-and-information chapter's parameters: the schema its notebook's parameters cell is written from
+    (:mod:`lrc_utils.book.params`)."""
+
+    seeds: list = param([0, 1, 2], "12-bit networks: one run per seed, activation and L2 penalty")
+    data_seed: int = param(0, "seed of the 12-bit training split and of the MNIST subsets (the same for every run)")
+    atol: float = param(0.01, "absolute tolerance of the local rank (Figure 1's)")
+    n_evals: int = param(30, "log-spaced steps (12-bit: epochs) at which rank and information are recorded")
+    estimators: list = param(["binning", "adaptive_binning", "kde_upper"], "names from lrc_utils.planes.ESTIMATORS")
+    train_fraction: float = param(0.8, "12-bit networks: fraction of the 4,096 patterns used for training")
+    widths: list = param([10, 7, 5, 4, 3], "12-bit networks: hidden widths")
+    activations: list = param(["tanh", "relu"], "12-bit networks: activations")
+    l2_penalties: list = param([0.0, 0.015], "12-bit networks: L2 penalties (Chelombiev et al.'s loss)")
+    epochs: int = param(2000, "12-bit networks: epochs")
+    batch_size: int = param(512, "12-bit networks: minibatch size")
+    lr: float = param(0.001, "12-bit networks: Adam learning rate")
+    noisy_seeds: list = param([0, 1, 2], "noisy tanh network: one run per seed (empty: none)")
+    noise_std: float = param(0.1, "noisy network: noise standard deviation in every hidden unit")
+    noisy_steps: int = param(50000, "noisy network: AdamW steps")
+    noisy_lr: float = param(0.01, "noisy network: learning rate")
+    noisy_batch_size: int = param(64, "noisy network: minibatch size")
+    n_samples: int = param(8, "noisy network: samples per pattern for sample propagation")
+    n_mc: int = param(2000, "noisy network: Monte Carlo samples per entropy")
+    mnist_seeds: list = param([0, 1], "Figure 1's MNIST network: one run per seed (empty: none)")
+    mnist_split: str = param("test", 'MNIST split the disjoint subsets are drawn from (offline: "test")')
+    mnist_widths: list = param([200, 200, 200, 200], "MNIST network: hidden widths")
+    mnist_n_train: int = param(1000, "MNIST network: training images")
+    mnist_n_test: int = param(2000, "MNIST network: test images")
+    mnist_n_measure: int = param(1000, "MNIST network: held-out images at which rank and information are measured")
+    mnist_steps: int = param(150000, "MNIST network: AdamW steps")
+    mnist_lr: float = param(0.001, "MNIST network: learning rate")
+    mnist_weight_decay: float = param(0.1, "MNIST network: decoupled weight decay on weight matrices")
+    mnist_batch_size: int = param(64, "MNIST network: minibatch size")
+    terminal_gap: float = param(0.02, "terminal phase: from the first step with training accuracy within this of the "
+                                "final (ours)")
+    alpha: float = param(0.05, "significance level of the correlations")
+
+    def check(self) -> None:
+        check(self)
+
 
 TABLES = ("rank_information",)
 COLUMNS = ["run", "network", "activation", "l2", "seed", "step", "layer", "local_rank", "estimator", "ixt",
@@ -110,8 +154,9 @@ def merged(records: dict, ranks: pd.DataFrame | None = None) -> pd.DataFrame:
     return table.merge(records["metrics"], on="step", how="left")
 
 
-def compute(p, ctx: StudyContext) -> dict:
+def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     """Table ``rank_information`` (see the module docstring)."""
+    ctx = ctx or StudyContext()
     identity = study_identity("rank_and_information", p)
     data: dict = {}
 

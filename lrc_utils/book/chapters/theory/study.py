@@ -17,6 +17,7 @@ Two kinds of work:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,36 @@ from ....grid import run_grid
 from ....local_rank import singular_values
 from ....models import MLP
 from ....training import Checkpoint, ClassifierMetrics, FitConfig, cross_entropy_loss, fit, log_spaced_steps
+from ...params import param
 from .. import StudyContext, study_identity
-from ..panels import PANELS, panel_data
+from ..panels import PANELS, PanelParams, panel_data
+
+
+@dataclass(kw_only=True)
+class Params(PanelParams):
+    """The theory chapter's parameters: the schema its notebook's parameters cell is written from
+    (:mod:`lrc_utils.book.params`)."""
+
+    seed: int = param(0, "seed of the two trained networks (initialisation and minibatches) and of the random channels")
+    tolerances: list = param([0.0001, 0.001, 0.01, 0.1, 1.0], "tolerances tau of the information-rate check")
+    channel_ranks: list = param([1, 2, 4], "ranks r of the linear channels: T is AX with A of shape 8 x 10")
+    bottlenecks: list = param([1, 2], "bottleneck widths of the random ReLU networks of the slope check")
+    network_seeds: list = param([0, 1, 2], "seeds of those random networks")
+    n_samples: int = param(4096, "draws of X for the channel and slope checks (log N bounds every estimate)")
+    n_sigmas: int = param(11, "noise levels, log-spaced from sigma_max down to sigma_min")
+    sigma_min: float = param(0.003, "smallest noise level (absolute for channels, relative to the scale for networks)")
+    sigma_max: float = param(1.0, "largest noise level")
+    info_margin: float = param(2.0, "an estimate is trusted while at least this many nats below log N (ours)")
+    slope_tolerance: float = param(0.15, "largest relative gap between slope and local rank allowed (ours)")
+    slope_max_sigma: float = param(0.3, "slopes are fitted at noise levels up to this fraction of the layer's scale "
+                                   "(ours)")
+    nn_quantile: float = param(0.9, "and down to this quantile of the samples' nearest-neighbour distances (ours)")
+    decay_tolerance: float = param(0.25, "crossings counted as earlier than predicted below (1 - this) x the "
+                                   "prediction")
+
+    def check(self) -> None:
+        check(self)
+
 
 TABLES = ("spectrum", "depth", "relu", "rate", "margin", "channel", "slope")
 #: Input dimension and output width of the channels with a known answer.
@@ -115,8 +144,9 @@ def slope_table(p) -> pd.DataFrame:
     return pd.DataFrame(rows).assign(log_n=math.log(p.n_samples))
 
 
-def compute(p, ctx: StudyContext) -> dict:
+def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     """Tables :data:`TABLES` (see the module docstring); the panel tables carry a ``panel`` column."""
+    ctx = ctx or StudyContext()
     identity = study_identity("theory", p)
 
     def run_one(key: dict) -> dict:

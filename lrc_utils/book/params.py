@@ -1,0 +1,144 @@
+"""A study's parameters as one typed schema: a dataclass whose fields carry their type, default, help and bounds.
+
+Each chapter's study declares ``Params``, a subclass of :class:`RunParams` (the six parameters that say where and
+how to run, the same for every notebook). The schema is the source: the notebook's ``parameters`` cell is written
+from it (``python -m lrc_utils.book.cells`` rewrites every cell; a test checks that each cell is what it writes),
+its presets are checked against it before any notebook runs, and a study can be called from Python::
+
+    from lrc_utils.book.chapters.figure1 import study
+    tables = study.compute(study.Params(seeds=[0], gauss_steps=2000, mnist_steps=2000))
+
+Building a ``Params`` checks every value before any work: names, types (:func:`check_values`), bounds (``low``,
+``high``, ``choices`` of :func:`param`; every float must be finite), then the study's own rules (``check``).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import math
+from dataclasses import MISSING, Field, dataclass, field, fields
+
+#: The types a parameter may have (papermill passes JSON-like values).
+TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
+
+
+class PresetError(ValueError):
+    """An unknown notebook, preset or parameter name, or a parameter of the wrong type or out of its bounds."""
+
+
+def param(default, help: str, *, low: float | None = None, high: float | None = None,
+          choices: tuple | None = None) -> Field:
+    """A parameter's field: its ``default`` (lists and dicts copied for every instance), one line of ``help``,
+    and optional inclusive bounds ``low``/``high`` (numbers) or ``choices`` (allowed values)."""
+    metadata = {"help": help, "low": low, "high": high, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def schema(cls: type) -> dict[str, tuple[type, object, Field]]:
+    """name -> (type, default, field) of a parameter dataclass, in the order of its fields."""
+    out = {}
+    for f in fields(cls):
+        kind = TYPES[f.type] if isinstance(f.type, str) else f.type
+        default = f.default if f.default is not MISSING else f.default_factory()
+        out[f.name] = (kind, default, f)
+    return out
+
+
+def type_error(key: str, value: object, expected: type) -> str | None:
+    """Why ``value`` is not of the ``expected`` type (an int passes for a float, a bool for nothing but a bool)."""
+    if expected is bool or isinstance(value, bool):
+        ok = isinstance(value, bool) and expected is bool
+    elif expected is float:
+        ok = isinstance(value, (int, float))
+    else:
+        ok = isinstance(value, expected)
+    if ok:
+        return None
+    hint = " (papermill reads YAML 1.1: write 1.0e-3, not 1e-3)" if isinstance(value, str) and expected in (
+        int, float) else ""
+    return f"{key} = {value!r} is a {type(value).__name__}, expected {expected.__name__}{hint}"
+
+
+def check_parameters(values: dict[str, object], declared: dict[str, type], where: str) -> None:
+    """Raise :class:`PresetError` if ``values`` has a name not in ``declared`` (with the closest valid names)
+    or a value of another type. ``where`` says whose values these are, for the message."""
+    errors = []
+    for key in sorted(set(values) - set(declared)):
+        close = difflib.get_close_matches(key, list(declared), n=2)
+        errors.append(f"unknown parameter {key!r}" + (f" (did you mean {' or '.join(map(repr, close))}?)"
+                                                       if close else ""))
+    errors += [e for k, v in values.items() if k in declared and (e := type_error(k, v, declared[k]))]
+    if errors:
+        raise PresetError(f"{where}: " + "; ".join(errors) + f". Valid parameters: {', '.join(sorted(declared))}")
+
+
+def bound_error(key: str, value: object, f: Field) -> str | None:
+    """Why ``value`` is outside the bounds of field ``f`` (floats must be finite), or None."""
+    low, high, choices = f.metadata.get("low"), f.metadata.get("high"), f.metadata.get("choices")
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{key} = {value!r} is not a finite number"
+    if choices is not None and value not in choices:
+        return f"{key} = {value!r} is not one of {list(choices)}"
+    if low is not None and value < low:
+        return f"{key} = {value!r} is below its lower bound {low}"
+    if high is not None and value > high:
+        return f"{key} = {value!r} is above its upper bound {high}"
+    return None
+
+
+def check_values(cls: type, values: dict[str, object], where: str) -> None:
+    """Names and types (:func:`check_parameters`), then bounds (:func:`bound_error`) of ``values`` against the
+    parameter dataclass ``cls``; raises :class:`PresetError` naming every problem."""
+    declared = schema(cls)
+    check_parameters(values, {k: kind for k, (kind, _, _) in declared.items()}, where)
+    errors = [e for k, v in values.items() if (e := bound_error(k, v, declared[k][2]))]
+    if errors:
+        raise PresetError(f"{where}: " + "; ".join(errors))
+
+
+@dataclass(kw_only=True)
+class RunParams:
+    """Where and how a study runs: the parameters every notebook declares first. They say nothing of what is
+    computed, so they are not compared when deciding whether stored results still match, and they do not name a
+    study's runs (:data:`lrc_utils.book.chapters.RUN_PARAMETERS`)."""
+
+    preset: str = param("custom", "preset name; results go to results/<preset>/<notebook>/")
+    results_dir: str = param("", "results root folder; empty: results/ of the repository (installed: of the "
+                                 "working folder)")
+    recompute: str = param("auto", '"auto": reuse stored results; "always": from scratch; "never": only load')
+    device: str = param("auto", '"auto" (CUDA when available), "cpu" or "cuda"')
+    data_dir: str = param("", "data folder; empty: $LRC_DATA_DIR, else ~/.cache/lrc/data")
+    cluster: str = param("", 'where runs are computed: empty, here one by one; "local:4", 4 local Dask workers; '
+                             "or an address")
+
+    def __post_init__(self) -> None:
+        check_values(type(self), vars(self), f"{type(self).__module__}.{type(self).__qualname__}")
+        self.check()
+
+    def check(self) -> None:
+        """The study's own rules beyond types and bounds (a subclass overrides it), run before any work."""
+
+
+def literal(value: object) -> str:
+    """``value`` as Python source, strings in double quotes (as the book's code writes them)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(map(literal, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def parameters_cell(cls: type, notebook: str) -> str:
+    """The source of notebook ``notebook``'s ``parameters`` cell: one ``name: type = default  # help`` line per
+    field of ``cls``."""
+    lines = []
+    for name, (kind, default, f) in schema(cls).items():
+        text = f.metadata["help"].replace("<notebook>", notebook)
+        lines.append(f"{name}: {kind.__name__} = {literal(default)}  # {text}")
+    return "\n".join(lines)
