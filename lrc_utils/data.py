@@ -469,6 +469,19 @@ def load_szt_12bit(data_root=None, download=None) -> tuple[torch.Tensor, torch.T
     return x, y
 
 
+def szt_12bit_split(train_fraction: float, seed: int, data_root=None) -> tuple[torch.Tensor, ...]:
+    """The 12-bit task and its split, as every study that trains on it draws it: ``(x, y, train_idx, test_idx)``
+    with all 4,096 patterns (:func:`load_szt_12bit`), ``round(train_fraction * 4096)`` training indices and the
+    rest for testing, drawn by :func:`disjoint_subsets` with ``seed``."""
+    x, y = load_szt_12bit(data_root)
+    n = len(y)
+    n_train = round(train_fraction * n)
+    if not 0 < n_train < n:
+        raise ValueError(f"train_fraction {train_fraction} leaves no training or no test pattern of {n}")
+    train_idx, test_idx = disjoint_subsets(n, [n_train, n - n_train], seed)
+    return x, y, train_idx, test_idx
+
+
 def disjoint_subsets(n_total: int, sizes: list[int], seed: int) -> list[torch.Tensor]:
     """Draw disjoint random index sets of the given sizes from ``range(n_total)``.
 

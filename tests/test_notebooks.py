@@ -3,6 +3,8 @@
 import ast
 import json
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -181,3 +183,16 @@ def test_figure1_and_theory_share_one_panel_schema():
         assert issubclass(params, PanelParams)
         assert {k: d for k, (_, d, _) in schema(params).items() if k in schema(PanelParams)} == {
             k: d for k, (_, d, _) in schema(PanelParams).items()}
+
+
+def test_importing_the_figures_leaves_the_users_matplotlib_settings_alone():
+    """Only a notebook's ``start`` sets the book's theme; a library user's settings survive the imports."""
+    code = ("import matplotlib, importlib, pkgutil; before = dict(matplotlib.rcParams)\n"
+            "import lrc_utils.book.chapters as chapters\n"
+            "names = [m.name for m in pkgutil.walk_packages(chapters.__path__, 'lrc_utils.book.chapters.')]\n"
+            "[importlib.import_module(n) for n in names if n.endswith(('.figures', '.readings'))]\n"
+            "import lrc_utils.book.style\n"
+            "print(sum(n.endswith('.figures') for n in names), dict(matplotlib.rcParams) == before)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, unchanged = done.stdout.split()
+    assert int(count) >= 9 and unchanged == "True"

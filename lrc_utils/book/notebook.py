@@ -28,6 +28,7 @@ from .chapters import RUN_PARAMETERS, StudyContext, load_study
 from .cluster import DaskRuns, parse_cluster
 from .params import PresetError, check_parameters, check_values, schema
 from .store import ResultStore, display_path, has_grid, one_thread
+from .style import apply_theme
 
 
 def _injected_values(namespace: dict) -> dict[str, object]:
@@ -77,6 +78,15 @@ class NotebookRun:
         self.where = str(self.device)
         return self.store.tables(list(self.study.TABLES), self._compute, device=lambda: self.where)
 
+    def glue(self, values: dict[str, object]) -> None:
+        """Glue computed values into the page's prose (MyST-NB): a number as ``{glue:text}`name:.2f```, a string
+        (Markdown) as ``{glue:md}`name```. Nothing is shown where the call is."""
+        from IPython.display import Markdown
+        from myst_nb import glue
+
+        for name, value in values.items():
+            glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
+
     def save_figure(self, fig, name: str, table: str | None = None) -> None:
         """Save ``fig`` beside the tables, stamped with ``table``'s provenance (see :class:`ResultStore`)."""
         self.store.save_figure(fig, name, table)
@@ -97,6 +107,7 @@ def start(name: str, namespace: dict) -> NotebookRun:
         raise ValueError(f"notebook {name} computes no grid of runs, so a cluster has nothing to run; leave cluster "
                          f"empty (got {values['cluster']!r})")
     p = study.Params(**values)  # checked again, and by the study's own rules (Params.check)
+    apply_theme()  # the book's figure style, for this notebook's kernel
     device = get_device(p.device) if not p.cluster else None  # with a cluster: resolved on its workers
     store = ResultStore(name, p.preset, computing_parameters(values), p.results_dir or None, p.recompute,
                         code_module=study.__name__)

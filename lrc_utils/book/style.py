@@ -1,39 +1,26 @@
-"""The style every figure of the book shares, applied per figure, never to the user's matplotlib settings.
+"""The style every figure of the book shares: set by a notebook of the book, never by importing a figure module.
 
 Each chapter's figures (``lrc_utils.book.chapters.<name>.figures``) draw from the study's tidy tables and compute
 nothing new. Sizes are chosen for the book's text column (at most 7.5 inches wide, fonts of at least 8 pt); curves
 over seeds are seaborn's ``lineplot`` with the mean and a band (one standard deviation, or the range over seeds
-where there are only a few); legends sit outside the axes, never on the data. A figure function decorated with
-:func:`styled` draws under the book's seaborn theme inside :func:`matplotlib.pyplot.rc_context`, so importing
-or calling it leaves the caller's global settings as they were.
+where there are only a few); legends sit outside the axes, never on the data. The theme (:data:`THEME`) is set
+by :func:`apply_theme`, which a notebook's :func:`~lrc_utils.book.notebook.start` calls: importing this module or a
+chapter's figures changes none of the user's matplotlib settings.
 """
 
 from __future__ import annotations
 
-import functools
-
-import matplotlib.pyplot as plt
 import seaborn as sns
-from matplotlib import cycler
 
 #: seaborn's theme of the book's figures (the arguments of ``seaborn.set_theme``).
 THEME = {"context": "paper", "style": "ticks", "font_scale": 1.0, "palette": "deep",
          "rc": {"axes.grid": True, "grid.alpha": 0.3}}
 
 
-def theme_rc() -> dict:
-    """The matplotlib rc values ``seaborn.set_theme(**THEME)`` would set globally."""
-    return {**sns.axes_style(THEME["style"]), **sns.plotting_context(THEME["context"], THEME["font_scale"]),
-            "axes.prop_cycle": cycler(color=sns.color_palette(THEME["palette"])), **THEME["rc"]}
-
-
-def styled(draw):
-    """Run the figure function ``draw`` under the book's theme, restoring the caller's rc values after."""
-    @functools.wraps(draw)
-    def in_theme(*args, **kwargs):
-        with plt.rc_context(theme_rc()):
-            return draw(*args, **kwargs)
-    return in_theme
+def apply_theme() -> None:
+    """Set the book's theme globally (``seaborn.set_theme(**THEME)``). :func:`lrc_utils.book.notebook.start` calls
+    it, so a notebook of the book draws in it; importing or calling a figure function changes no global setting."""
+    sns.set_theme(**THEME)
 
 
 #: The band of a seed-aggregated VIB curve: the range over seeds (there are 2 or 3).

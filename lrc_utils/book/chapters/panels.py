@@ -60,3 +60,10 @@ def panel_data(p, panel: str, ctx: StudyContext):
         sizes = [x.shape[1], *p.mnist_widths, 10]
     x, y = x.to(ctx.device), y.to(ctx.device)
     return (x[train_idx], y[train_idx]), (x[test_idx], y[test_idx]), x[rank_idx], sizes
+
+
+def panel_schedule(p, panel: str) -> tuple[int, float, float]:
+    """(steps, learning rate, weight decay) of ``panel``'s training, from ``p``'s ``gauss_*`` or ``mnist_*``."""
+    if panel == "gaussian":
+        return p.gauss_steps, p.gauss_lr, p.gauss_weight_decay
+    return p.mnist_steps, p.mnist_lr, p.mnist_weight_decay

@@ -7,10 +7,9 @@ import pandas as pd
 import seaborn as sns
 
 from ...readings import first_step_at_accuracy
-from ...style import legend_below, seeds, styled
+from ...style import legend_below, seeds
 
 
-@styled
 def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dict[str, tuple[int, str]] | None = None):
     """Top: local rank per hidden layer against the training step (mean over seeds, band: one standard
     deviation); bottom: training loss and accuracies. One column per panel; dotted: 99% training accuracy;

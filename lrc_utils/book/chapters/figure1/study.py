@@ -24,7 +24,7 @@ from ....training import (
 )
 from ...params import param
 from .. import StudyContext, check_seeds, study_identity
-from ..panels import PANELS, PanelParams, panel_data
+from ..panels import PANELS, PanelParams, panel_data, panel_schedule
 
 
 @dataclass(kw_only=True)
@@ -57,8 +57,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
         if panel not in data:  # data are loaded only when a run has to be computed
             data[panel] = panel_data(p, panel, ctx)
         train, test, x_rank, sizes = data[panel]
-        steps, lr, wd = ((p.gauss_steps, p.gauss_lr, p.gauss_weight_decay) if panel == "gaussian"
-                         else (p.mnist_steps, p.mnist_lr, p.mnist_weight_decay))
+        steps, lr, wd = panel_schedule(p, panel)
         seed_everything(seed)
         model = MLP(sizes, "relu", init="normal").to(ctx.device)
         config = FitConfig(steps=steps, lr=lr, weight_decay=wd, batch_size=p.batch_size, seed=seed,

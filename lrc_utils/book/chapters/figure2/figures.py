@@ -5,11 +5,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ...style import seeds, styled
+from ...style import seeds
 from ..vib.figures import kl_coloured_by_rank, rank_and_accuracy
 
 
-@styled
 def figure2(sweep: pd.DataFrame, atol: float, rtol: float, latent_dim: int, n_classes: int):
     """Left: the KL term against beta coloured by the local rank (absolute, relative tolerance); right: local
     rank and test accuracy against beta."""

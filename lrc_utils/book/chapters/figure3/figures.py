@@ -5,11 +5,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ...style import seeds, styled
+from ...style import seeds
 from ..vib.figures import rank_and_accuracy
 
 
-@styled
 def figure3(sweep: pd.DataFrame, titles: dict[str, str], atol: float, rtol: float):
     """One row per dataset: local rank of the bottleneck (both conventions) and test accuracy against beta."""
     datasets = list(dict.fromkeys(sweep.dataset))

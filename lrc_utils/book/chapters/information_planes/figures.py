@@ -6,14 +6,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ...style import legend_right, seeds, styled
+from ...style import legend_right, seeds
 
 ESTIMATOR_TITLES = {"binning_sz": "binning, Shwartz-Ziv & Tishby", "binning": "binning, Saxe et al.",
                     "kde_upper": "KDE upper bound, Saxe et al.", "adaptive_binning": "adaptive binning, Chelombiev",
                     "adaptive_kde": "adaptive KDE (ours)"}
 
 
-@styled
 def information_planes(planes: pd.DataFrame, estimators: list[str], activations: list[str], l2: float):
     """I(T;Y) against I(X;T) over training, one panel per (estimator: row, activation: column), hidden layers
     as colours: the seed mean as a thick line from a hollow circle (first evaluation: the initialisation in the
@@ -55,7 +54,6 @@ def information_planes(planes: pd.DataFrame, estimators: list[str], activations:
     return fig
 
 
-@styled
 def compression_by_layer(summary: pd.DataFrame, estimators: list[str], activations: list[str], threshold: float):
     """Relative compression of every run per hidden layer (points: seeds; bar: median), without and with L2,
     one panel per (estimator: row, activation: column); dotted: the threshold of "compresses"."""
@@ -89,7 +87,6 @@ def _l2_label(value: float) -> str:
     return "no L2" if value == 0 else f"L2 = {value:g}"
 
 
-@styled
 def compression_and_generalisation(summary: pd.DataFrame, correlations: pd.DataFrame, estimator: str,
                                    activations: list[str]):
     """Per hidden layer: final test accuracy against relative compression, one point per run (colour:

@@ -21,7 +21,7 @@ import torch
 
 from ....config import seed_everything
 from ....data import SZT_PATTERNS as N_PATTERNS
-from ....data import disjoint_subsets, load_szt_12bit
+from ....data import disjoint_subsets, szt_12bit_split
 from ....grid import run_grid
 from ....models import ACTIVATIONS, MLP, init_like_chelombiev
 from ....planes import InformationMonitor, check_estimators
@@ -97,8 +97,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     def run_one(key: dict) -> dict:
         activation, l2, seed = key["activation"], key["l2"], key["seed"]
         if not data:  # loaded only when a run has to be computed
-            x, y = load_szt_12bit(ctx.data_dir)
-            train_idx, test_idx = disjoint_subsets(N_PATTERNS, [n_train, N_PATTERNS - n_train], p.data_seed)
+            x, y, train_idx, test_idx = szt_12bit_split(p.train_fraction, p.data_seed, ctx.data_dir)
             x, y = x.to(ctx.device), y.to(ctx.device)
             mi_idx = (torch.arange(N_PATTERNS) if p.mi_inputs == N_PATTERNS
                       else disjoint_subsets(N_PATTERNS, [p.mi_inputs], p.data_seed + 1)[0])

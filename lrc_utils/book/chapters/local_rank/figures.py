@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ...style import legend_below, legend_right, styled
+from ...style import legend_below, legend_right
 
 
-@styled
 def known_answer(toy: pd.DataFrame, width: int):
     """Rank of the second layer's Jacobian against the number of active units of the first layer."""
     fig, ax = plt.subplots(figsize=(4.5, 3.4))
@@ -25,7 +24,6 @@ def known_answer(toy: pd.DataFrame, width: int):
     return fig
 
 
-@styled
 def tolerance_curves(tolerance: pd.DataFrame, atol: float):
     """Mean local rank per layer against the tolerance, absolute (left) and relative (right)."""
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2), sharey=True)
@@ -40,7 +38,6 @@ def tolerance_curves(tolerance: pd.DataFrame, atol: float):
     return fig
 
 
-@styled
 def spectra(spectrum: pd.DataFrame, atol: float):
     """Median (band: 10-90% over inputs) i-th singular value of each layer's input Jacobian."""
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
@@ -55,7 +52,6 @@ def spectra(spectrum: pd.DataFrame, atol: float):
     return fig
 
 
-@styled
 def speed(speed_table: pd.DataFrame):
     """Seconds against the number of inputs for each method; the title gives the ratio at the largest size."""
     fig, ax = plt.subplots(figsize=(5.5, 3.4))

@@ -8,10 +8,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ...style import legend_right, styled
+from ...style import legend_right
 
 
-@styled
 def binning_vs_bins(binned: pd.DataFrame, n: int):
     """I(X;T) estimates of an injective layer against the number of bins (truth log N)."""
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2), sharey=True)
@@ -26,7 +25,6 @@ def binning_vs_bins(binned: pd.DataFrame, n: int):
     return fig
 
 
-@styled
 def gaussian_channel(chan: pd.DataFrame, n: int):
     """Estimates of I(X;T) against the noise variance, one panel per dimension d, beside the closed form;
     shaded: from (1/2) log N up, where an N-sample estimate saturates."""
@@ -51,7 +49,6 @@ def gaussian_channel(chan: pd.DataFrame, n: int):
     return fig
 
 
-@styled
 def mixture_gaps(mix: pd.DataFrame, n: int):
     """Where the Monte Carlo entropy sits between the KDE bounds: both gaps against the noise variance."""
     fig, ax = plt.subplots(figsize=(6.0, 3.4))
@@ -65,7 +62,6 @@ def mixture_gaps(mix: pd.DataFrame, n: int):
     return fig
 
 
-@styled
 def noisy_network(noisy: pd.DataFrame, n_inputs: int):
     """Sample-propagation I(X;T_l) per layer against the samples per input (bars: two standard errors)."""
     fig, ax = plt.subplots(figsize=(5.5, 3.4))

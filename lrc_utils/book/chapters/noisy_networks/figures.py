@@ -8,10 +8,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ...style import SEED_RANGE, seeds, styled
+from ...style import SEED_RANGE, seeds
 
 
-@styled
 def noisy_training(noisy: pd.DataFrame, n_inputs: int):
     """Over training (log steps), one column per hidden layer: top, I(X;T_l) (nats) by sample propagation, one
     thin line per seed with a band of two standard errors, dotted: log N; middle, the clustering ratio of the
@@ -73,7 +72,6 @@ def noisy_training(noisy: pd.DataFrame, n_inputs: int):
     return fig
 
 
-@styled
 def ixt_vs_clustering(noisy: pd.DataFrame):
     """One panel per hidden layer: I(X;T_l) (nats) against the clustering ratio at every recorded step of every
     seed, coloured by the training step (log scale); each seed's points joined in step order by a thin grey line."""

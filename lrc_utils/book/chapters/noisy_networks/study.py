@@ -26,10 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-
 from ....config import seed_everything
-from ....data import disjoint_subsets, load_szt_12bit
+from ....data import szt_12bit_split
 from ....grid import run_grid
 from ....models import ACTIVATIONS, NoisyMLP, noisy_cross_entropy
 from ....planes import NoisyInformation, NoisyMetrics
@@ -97,16 +95,6 @@ def check(p) -> None:
 # the study
 
 
-def split(p, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Disjoint training and test indices of the ``n`` patterns: ``round(train_fraction * n)`` for training, the
-    rest for testing, drawn with ``data_seed``."""
-    n_train = round(p.train_fraction * n)
-    if not 0 < n_train < n:
-        raise ValueError(f"train_fraction {p.train_fraction} leaves no training or no test pattern of {n}")
-    train_idx, test_idx = disjoint_subsets(n, [n_train, n - n_train], p.data_seed)
-    return train_idx, test_idx
-
-
 def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     """Table ``noisy``: one row per (seed, eval step, hidden layer) with :data:`COLUMNS`."""
     ctx = ctx or StudyContext()
@@ -116,8 +104,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     def run_one(key: dict) -> dict:
         seed = key["seed"]
         if not data:  # loaded only when a run has to be computed
-            x, y = load_szt_12bit(ctx.data_dir)
-            train_idx, test_idx = split(p, len(y))
+            x, y, train_idx, test_idx = szt_12bit_split(p.train_fraction, p.data_seed, ctx.data_dir)
             x, y = x.to(ctx.device), y.to(ctx.device)
             data.update(x=x, y=y, train=(x[train_idx], y[train_idx]), test=(x[test_idx], y[test_idx]))
         seed_everything(seed)

@@ -6,11 +6,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ...style import styled
 from .readings import CONFIG, config_label
 
 
-@styled
 def rank_against_information(table: pd.DataFrame, panels: list[tuple[str, str]], terminal: pd.Series):
     """Local rank (x) against I(X;T) (y) per hidden layer (columns) for each (network, estimator) in ``panels``
     (rows): one line per run in step order, coloured by configuration; the terminal-phase points (``terminal``,

@@ -27,8 +27,7 @@ import torch
 
 from .... import mi
 from ....config import seed_everything
-from ....data import SZT_PATTERNS as N_PATTERNS
-from ....data import disjoint_subsets, load_szt_12bit
+from ....data import szt_12bit_split
 from ....grid import run_grid
 from ....models import MLP, NoisyMLP, init_like_chelombiev, noisy_cross_entropy
 from ....planes import InformationMonitor, NoisyInformation, NoisyMetrics, check_estimators, chelombiev_low
@@ -140,9 +139,7 @@ class MnistInformation:
 
 def twelve_bit_data(p, ctx: StudyContext, train_fraction: float) -> dict:
     """All 4,096 patterns (measurement inputs) and the training and test split of ``train_fraction``."""
-    x, y = load_szt_12bit(ctx.data_dir)
-    n_train = round(train_fraction * N_PATTERNS)
-    train_idx, test_idx = disjoint_subsets(N_PATTERNS, [n_train, N_PATTERNS - n_train], p.data_seed)
+    x, y, train_idx, test_idx = szt_12bit_split(train_fraction, p.data_seed, ctx.data_dir)
     x, y = x.to(ctx.device), y.to(ctx.device)
     return {"x": x, "y": y, "train": (x[train_idx], y[train_idx]), "test": (x[test_idx], y[test_idx])}
 

@@ -9,11 +9,10 @@ import seaborn as sns
 
 from ....theory import decay_per_step
 from ...readings import first_step_at_accuracy
-from ...style import legend_below, styled
+from ...style import legend_below
 from .readings import panel_prefix, slope_window
 
 
-@styled
 def information_slopes(channel: pd.DataFrame, slope: pd.DataFrame, info_margin: float, max_relative_sigma: float):
     """Left: I(X;T) of linear channels against log(1/sigma), closed form (lines) and KDE upper/lower estimates
     (markers). Right: KDE upper estimates of the random ReLU networks against log(1/(sigma/scale)), each with a
@@ -49,7 +48,6 @@ def information_slopes(channel: pd.DataFrame, slope: pd.DataFrame, info_margin: 
     return fig
 
 
-@styled
 def weight_decay_spectra(spectrum: pd.DataFrame, p, every: int = 10):
     """Per panel: singular values of the first weight matrix over training (grey), the tolerance ``p.atol``
     (red), and from the fit step the pure weight-decay prediction of every ``every``-th singular value (dashed)."""

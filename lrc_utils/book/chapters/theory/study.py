@@ -31,7 +31,7 @@ from ....models import MLP
 from ....training import Checkpoint, ClassifierMetrics, FitConfig, cross_entropy_loss, fit, log_spaced_steps
 from ...params import param
 from .. import StudyContext, study_identity
-from ..panels import PANELS, PanelParams, panel_data
+from ..panels import PANELS, PanelParams, panel_data, panel_schedule
 
 
 @dataclass(kw_only=True)
@@ -152,8 +152,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     def run_one(key: dict) -> dict:
         panel = key["panel"]
         train, test, x_rank, sizes = panel_data(p, panel, ctx)
-        steps, lr, wd = ((p.gauss_steps, p.gauss_lr, p.gauss_weight_decay) if panel == "gaussian"
-                         else (p.mnist_steps, p.mnist_lr, p.mnist_weight_decay))
+        steps, lr, wd = panel_schedule(p, panel)
         seed_everything(p.seed)
         model = MLP(sizes, "relu", init="normal").to(ctx.device)
         config = FitConfig(steps=steps, lr=lr, weight_decay=wd, batch_size=p.batch_size, seed=p.seed,

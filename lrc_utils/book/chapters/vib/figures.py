@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ...style import CONVENTIONS, SEED_RANGE, legend_below, legend_right, styled
+from ...style import CONVENTIONS, SEED_RANGE, legend_below, legend_right
 
 
 def rank_and_accuracy(ax, sweep: pd.DataFrame, atol: float, rtol: float, chance: float | None = None) -> None:
@@ -37,7 +37,6 @@ def kl_coloured_by_rank(ax, sweep: pd.DataFrame, column: str, vmax: float, title
     return points
 
 
-@styled
 def vib_tolerances(tolerance: pd.DataFrame, spectrum: pd.DataFrame, atol: float, titles: dict[str, str]):
     """Per dataset (columns): seed-mean local rank against beta at every absolute (row 1) and relative (row 2)
     tolerance, and the mean singular values of the bottleneck Jacobian against beta (row 3)."""
