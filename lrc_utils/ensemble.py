@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from .config import progress_enabled
 from .models import MLP
-from .training import Data, FitConfig, Monitor
+from .training import Data, FitConfig, Monitor, l2_penalised_cross_entropy
 
 #: Members' slices of every operand of a matrix product start on 64-byte boundaries (16 float32 values): MKL's
 #: products of equal matrices differ in the last bits with the operands' alignment (measured: 160 of 900 small
@@ -280,6 +280,4 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
 
 def _member_loss(model: MLP, x: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
     """The loss one run would report for this minibatch: the study's own loss function on the member alone."""
-    from .training import l2_penalised_cross_entropy
-
     return l2_penalised_cross_entropy(l2)(model, x, y)

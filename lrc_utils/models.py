@@ -5,6 +5,10 @@ The contract every model of this package keeps (and :func:`lrc_utils.local_rank`
 ``[N, width_l]`` per hidden layer: the affine output of that layer before its nonlinearity. The logits
 are not a hidden layer. (The Deep VIB model, :class:`lrc_utils.vib.VIB`, keeps it too, with the
 bottleneck mean as its last entry.)
+
+Also here: Goldfeld et al.'s noisy MLP (:class:`NoisyMLP`) with its noise-reproducible forward pass
+(:func:`noisy_logits`, :func:`noisy_cross_entropy`, :func:`noiseless_representations`), and the initialisation
+of Chelombiev et al.'s code (:func:`init_like_chelombiev`).
 """
 
 from __future__ import annotations

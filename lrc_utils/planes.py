@@ -21,6 +21,9 @@ The estimators (:data:`ESTIMATORS`, name -> what it computes):
   deviation 0.1 x the layer's range). Chelombiev et al.'s paper scales the noise to the largest activity;
   their public code has no adaptive rule (a fixed variance 0.01 on ``|t + jitter|``, ``rule="chelombiev"``),
   so the claims made with their adaptive KDE are measured with ours, which follows the paper's idea.
+
+For noisy networks (Goldfeld et al.): :class:`NoisyInformation` and :class:`NoisyMetrics` record I(X;T_l) by
+sample propagation and :func:`clustering_ratio` how clustered each layer's noiseless representations are.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ Every experiment of the book trains through :func:`fit`::
   and study parameters, run key), the identity is stored inside and compared on load, and the file is read
   with ``torch.load(weights_only=True)``: only tensors and plain Python values, never pickled objects.
   A run resumed from a checkpoint gives exactly the records of an uninterrupted run; a finished run removes it.
+* Losses: :func:`cross_entropy_loss` and Chelombiev et al.'s :func:`l2_penalised_cross_entropy`; their
+  evaluation epochs, :func:`eval_epochs`.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def new_environment(folder: Path, extras: tuple[str, ...] = ()) -> Path:
 
 #: What the core may not import: the book's and the cluster's libraries.
 NOT_CORE = ("matplotlib", "seaborn", "yaml", "nbformat", "papermill", "ipykernel", "IPython", "jupyter_book",
-            "distributed", "dask", "torchvision", "threadpoolctl")
+            "distributed", "dask", "torchvision", "threadpoolctl", "myst_nb")
 
 CORE_USE = """
 import sys
@@ -109,13 +109,19 @@ ranks = local_rank(model, x, atol=1e-6)
 active = (model.layers[0](x) > 0).double()
 by_hand = [float(torch.linalg.matrix_rank(model.layers[1].weight.detach().double() * a @ w, atol=1e-6)) for a in active]
 assert abs(float(ranks[0]) - 4.0) < 1e-12 and abs(float(ranks[1]) - sum(by_hand) / len(by_hand)) < 1e-12, ranks
+import importlib, pkgutil, lrc_utils
+core = [m.name for m in pkgutil.iter_modules(lrc_utils.__path__, "lrc_utils.") if m.name != "lrc_utils.book"]
+assert len(core) >= 12, core
+for name in core:  # every module of the core imports without the extras
+    importlib.import_module(name)
 print("not core:", sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[1].split(","))))
 """
 
 
 def test_the_core_installs_without_extras_and_computes_a_local_rank(wheel, tmp_path):
     """``pip install lrc-utils`` (no extras, no index) where only the core's requirements are at hand: it imports,
-    computes the local rank of a small ReLU MLP equal to a count by hand, and imports none of the book's libraries."""
+    computes the local rank of a small ReLU MLP equal to a count by hand, imports every module of the core, and
+    imports none of the book's libraries."""
     python = new_environment(tmp_path)
     env = {**os.environ, "PIP_NO_INDEX": "1"}
     env.pop("PYTHONPATH", None)
