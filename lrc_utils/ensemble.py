@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from .config import progress_enabled
 from .models import MLP
-from .training import Data, FitConfig, Monitor, l2_penalised_cross_entropy
+from .training import Data, FitConfig, FlatAdamW, Monitor, l2_penalised_cross_entropy
 
 #: Members' slices of every operand of a matrix product start on 64-byte boundaries (16 float32 values): MKL's
 #: products of equal matrices differ in the last bits with the operands' alignment (measured: 160 of 900 small
@@ -238,9 +238,8 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
                           "ensemble computes them member by member (the same numbers, slower)", stacklevel=2)
     ens = MLPEnsemble(members, batched=batched)
     l2_rates = torch.tensor([float(v) for v in l2], dtype=x.dtype, device=x.device)
-    opt = torch.optim.AdamW([{"params": list(ens.weights), "weight_decay": config.weight_decay},
-                             {"params": list(ens.biases), "weight_decay": 0.0}], lr=config.lr,
-                            betas=(config.adam_beta1, 0.999))
+    opt = FlatAdamW((list(ens.weights), list(ens.biases)), config.lr, config.weight_decay,
+                    betas=(config.adam_beta1, 0.999))
     gens = [torch.Generator().manual_seed(c.seed) for c in configs]
     with torch.random.fork_rng():  # building the copies draws from the global generator; a lone run does not
         copies = [MLP(members[0].sizes, members[0].activation) for _ in members]
@@ -248,8 +247,7 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
     evals = set(config.eval_steps)
     for step in tqdm(range(1, config.steps + 1), disable=not progress_enabled(progress), desc=desc, mininterval=2.0,
                      leave=False):
-        for group in opt.param_groups:
-            group["lr"] = config.lr_at(step)
+        opt.lr = config.lr_at(step)
         idx = torch.stack([torch.randint(0, len(x), (batch,), generator=g) for g in gens])
         xb, yb = x[idx], y[idx]
         logits = ens(xb)
