@@ -254,7 +254,9 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), reduction="none")
         loss = ce.view(e_count, batch).mean(1) + ens.penalty(l2_rates)
         opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        with warnings.catch_warnings():  # the stacked parameters' padded (64-byte aligned) layout is not "dense";
+            warnings.filterwarnings("ignore", message="grad and param do not obey")  # gradients still add in place
+            loss.sum().backward()
         evaluate = step in evals
         if evaluate:  # the minibatch loss a run reports is computed before its step, by the member alone
             with torch.no_grad():

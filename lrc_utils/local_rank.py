@@ -9,8 +9,8 @@ Two paths compute the same numbers:
 
 * **General** (any ``nn.Module`` with ``preactivations``): per-sample Jacobians with ``torch.func``
   (``vmap`` of ``jacfwd`` or ``jacrev``, whichever needs fewer passes), all layers at once.
-* **Fast** (:class:`lrc_utils.MLP`, :class:`lrc_utils.vib.VIB`: any model with ``chain_layers()`` and
-  ``act_derivative``): the chain rule written out,
+* **Fast** (:class:`lrc_utils.MLP`, :class:`lrc_utils.vib.VIB`: the subclasses of
+  :class:`lrc_utils.models.ActivationChain`, whose contract it relies on): the chain rule written out,
   ``J_l(x) = W_l diag(f'(z_{l-1}(x))) ... diag(f'(z_1(x))) W_1``, for all layers in one pass. Three facts
   cut the work. (1) ``W_1 = L Q^T`` with ``Q`` of orthonormal columns (a QR of ``W_1^T``, once per
   call), so ``J_l(x) = A_l(x) Q^T`` and ``A_l(x)`` (``[width_l, min(width_1, input_dim)]``) has the
@@ -52,6 +52,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import torch
 from torch import nn
+
+from .models import ActivationChain
 
 METHODS = ("auto", "inertia", "eigh", "svd")
 #: Memory budget (bytes) for one chunk's per-layer factors; sets the default chunk size.
@@ -139,9 +141,10 @@ def input_jacobians(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def has_fast_path(model: nn.Module) -> bool:
-    """Whether ``model`` is a chain of affine layers and one elementwise activation (``chain_layers()`` and
-    ``act_derivative``, as :class:`lrc_utils.MLP` and :class:`lrc_utils.vib.VIB` have)."""
-    return callable(getattr(model, "chain_layers", None)) and callable(getattr(model, "act_derivative", None))
+    """Whether ``model`` claims the fast path's contract: it is an :class:`lrc_utils.models.ActivationChain` (as
+    :class:`lrc_utils.MLP` and :class:`lrc_utils.vib.VIB` are). Methods named ``chain_layers`` and
+    ``act_derivative`` on another model do not make it one: a residual network may have both and is no chain."""
+    return isinstance(model, ActivationChain)
 
 
 def _first_factor(w1: torch.Tensor) -> torch.Tensor:

@@ -52,7 +52,18 @@ ACTIVATIONS = {
 
 class ActivationChain(nn.Module):
     """Base of the package's models: one elementwise activation (a name of :data:`ACTIVATIONS`) between
-    affine layers, with its derivative for the exact fast path of :func:`lrc_utils.local_rank`."""
+    affine layers, with its derivative for the exact fast path of :func:`lrc_utils.local_rank`.
+
+    The fast path's contract, which a subclass claims by being one (never by having methods of these names):
+    ``chain_layers()`` returns the ``nn.Linear`` layers ``L_1 ... L_k`` whose outputs are ``preactivations(x)``,
+    and they form a plain chain, ``z_1 = L_1(x)`` and ``z_{l+1} = L_{l+1}(act(z_l))``: no skip connection, no
+    normalisation, no other operation between them. tests/test_local_rank.py checks every model of the package
+    against the general path; a model that breaks the chain (a residual block, say) must not subclass this.
+    """
+
+    def chain_layers(self) -> list[nn.Linear]:
+        """The affine layers behind :meth:`preactivations`, in order (see the class's contract)."""
+        raise NotImplementedError(f"{type(self).__name__} subclasses ActivationChain but defines no chain_layers()")
 
     def __init__(self, activation: str):
         super().__init__()
