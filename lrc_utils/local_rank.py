@@ -48,6 +48,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -76,8 +77,8 @@ GRAM_RESOLUTION = 1e3
 def _check_inputs(model: nn.Module, x: torch.Tensor, atol: float = 0.0, rtol: float = 0.0) -> None:
     if not callable(getattr(model, "preactivations", None)):
         raise TypeError(
-            f"{type(model).__name__} has no preactivations(x) method; local rank needs a model that returns "
-            "its hidden pre-activations (see lrc_utils.MLP)"
+            f"{type(model).__name__} has no preactivations(x) method; name the layers to measure instead: "
+            "local_rank(model, x, layers=[names from model.named_modules()])"
         )
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor of shape [N, input_dim], got {type(x).__name__}")
@@ -416,8 +417,15 @@ def local_rank(
     per_sample: bool = False,
     chunk_size: int | None = None,
     method: str = "auto",
-) -> torch.Tensor:
-    """Local rank of every hidden layer of ``model`` at the inputs ``x``.
+    layers: Sequence[str] | None = None,
+    jacobian: str = "auto",
+) -> torch.Tensor | LayerRanks:
+    """Local rank of every hidden layer of ``model`` at the inputs ``x``; with ``layers``, of those named layers of
+    any ``nn.Module`` (:func:`named_layer_ranks`, which gets ``jacobian`` too, and returns a :class:`LayerRanks`
+    whatever ``per_sample`` says)::
+
+        ranks = local_rank(my_cnn.eval(), images, layers=["features.0", "features.3"], atol=1e-2)
+        ranks.frame()   # layer, local_rank
 
     Args:
         model: an :class:`lrc_utils.MLP` or :class:`lrc_utils.vib.VIB` (fast path), or any ``nn.Module``
@@ -433,6 +441,8 @@ def local_rank(
         float64 ``[n_layers]`` (mean over inputs), or int64 ``[N, n_layers]`` with ``per_sample=True``;
         on the CPU.
     """
+    if layers is not None:
+        return named_layer_ranks(model, x, layers, atol, rtol, jacobian, chunk_size, method)
     _check_inputs(model, x, atol, rtol)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
@@ -465,6 +475,146 @@ def local_rank(
             rows.append(torch.stack(counts, dim=1).cpu())
         ranks = torch.cat(rows)
     return ranks if per_sample else ranks.to(torch.float64).mean(0)
+
+
+@dataclass(frozen=True)
+class LayerRanks:
+    """The local rank of named layers: ``layers`` (their dotted names), ``local_rank`` float64 ``[n_layers]`` (mean
+    over the inputs) and ``per_input`` int64 ``[N, n_layers]``, on the CPU, whatever was asked."""
+
+    layers: tuple[str, ...]
+    local_rank: torch.Tensor
+    per_input: torch.Tensor
+
+    def frame(self) -> pd.DataFrame:
+        """A tidy table: one row per layer, columns ``layer`` and ``local_rank``."""
+        return pd.DataFrame({"layer": list(self.layers), "local_rank": self.local_rank.tolist()})
+
+    def __getitem__(self, layer: str) -> float:
+        return float(self.local_rank[self.layers.index(layer)])
+
+
+#: Jacobian modes of :func:`named_layer_ranks`.
+JACOBIANS = ("auto", "fwd", "rev")
+
+
+def _check_named_layers(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dict[str, nn.Module]:
+    if isinstance(layers, str) or not layers or not all(isinstance(n, str) for n in layers):
+        raise TypeError(f"layers must be a non-empty list of module names (model.named_modules()), got {layers!r}")
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"layers must be distinct, got {list(layers)}")
+    modules = dict(model.named_modules())
+    unknown = [n for n in layers if n not in modules]
+    if unknown:
+        names = [n for n in modules if n]
+        raise ValueError(f"no submodule named {unknown} in {type(model).__name__}; its submodules: {names}")
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or x.shape[0] == 0 or not x.is_floating_point():
+        raise ValueError("x must be a non-empty floating-point tensor of shape [N, *input_shape]")
+    if not torch.isfinite(x).all():
+        raise ValueError("x contains NaN or Inf values")
+    training_norms = [n for n, m in modules.items() if isinstance(m, nn.modules.batchnorm._NormBase) and m.training]
+    if training_norms:
+        raise ValueError(f"{training_norms} are in training mode, where batch statistics mix the inputs and the "
+                         "Jacobian of one input is not defined: call model.eval() first")
+    return {n: modules[n] for n in layers}
+
+
+def _layer_outputs(model: nn.Module, modules: dict[str, nn.Module]):
+    """``f(x_one) -> tuple`` of the named modules' outputs (flattened) for one input, collected by forward hooks
+    (the model is not edited: the hooks are removed after each call). A module that runs twice in one forward
+    pass, or never, is an error: its "output" would be ambiguous or missing."""
+
+    def outputs(x_one: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        seen: dict[str, list] = {n: [] for n in modules}
+        handles = [m.register_forward_hook(lambda _m, _i, out, n=n: seen[n].append(out)) for n, m in modules.items()]
+        try:
+            model(x_one[None])
+        finally:
+            for handle in handles:
+                handle.remove()
+        twice = [n for n, outs in seen.items() if len(outs) > 1]
+        if twice:
+            raise ValueError(f"{twice} run more than once in one forward pass; their output is ambiguous: name a "
+                             "module that runs once")
+        missing = [n for n, outs in seen.items() if not outs]
+        if missing:
+            raise ValueError(f"{missing} are not reached by the forward pass of {type(model).__name__}")
+        bad = [n for n, outs in seen.items() if not isinstance(outs[0], torch.Tensor)]
+        if bad:
+            raise TypeError(f"the outputs of {bad} are not tensors; name a module that returns one tensor")
+        return tuple(seen[n][0][0].reshape(-1) for n in modules)
+
+    return outputs
+
+
+def named_layer_ranks(model: nn.Module, x: torch.Tensor, layers: Sequence[str], atol: float = 1e-2,
+                      rtol: float = 0.0, jacobian: str = "auto", chunk_size: int | None = None,
+                      method: str = "auto") -> LayerRanks:
+    """Local rank of the named layers of any ``nn.Module``: for each name, the mean over the inputs of the
+    numerical rank of the Jacobian of that submodule's output (its pre-activation, flattened) with respect to the
+    input (flattened).
+
+    Args:
+        model: any module, in eval mode where it has batch norm (checked); called as ``model(x[i:i+1])``.
+        x: ``[N, *input_shape]`` on the model's device and dtype.
+        layers: dotted names from ``model.named_modules()``; each must run exactly once per forward pass.
+        atol, rtol: a singular value counts when it is ``> max(atol, rtol * sigma_max)`` (per input).
+        jacobian: ``"fwd"`` (``torch.func.jacfwd``), ``"rev"`` (``jacrev``) or ``"auto"``: the one with fewer
+            passes (input size against total output size), falling back to ``jacrev`` where an operation has no
+            forward-mode derivative (e.g. attention's fused kernels).
+        chunk_size: inputs per chunk (memory bound; default from :data:`CHUNK_BYTES`).
+        method: how to count, see :func:`count_singular_values_above` (a wide Jacobian ``[C*H*W, in]`` is counted
+            through the Gram matrix of its smaller side).
+    Returns:
+        :class:`LayerRanks`.
+
+    Outputs are collected by forward hooks rather than ``torchvision.models.feature_extraction``: hooks need no
+    symbolic trace (which fails on data-dependent control flow) and no torchvision in the core; the cost is that a
+    module called twice per pass is refused instead of split into its two calls.
+    """
+    from torch.func import jacfwd, jacrev, vmap
+
+    modules = _check_named_layers(model, x, layers)
+    if jacobian not in JACOBIANS:
+        raise ValueError(f"jacobian must be one of {JACOBIANS}, got {jacobian!r}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    for name, value in (("atol", atol), ("rtol", rtol)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    param = next(model.parameters(), None)
+    if param is not None and (param.device != x.device or param.dtype != x.dtype):
+        raise ValueError(f"x is {x.dtype} on {x.device} but the model is {param.dtype} on {param.device}")
+    outputs = _layer_outputs(model, modules)
+    with torch.no_grad(), torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        widths = [o.numel() for o in outputs(x[0])]
+    inner = x[0].numel()
+    chunk_size = chunk_size or _default_chunk(widths, inner)
+    mode = jacobian if jacobian != "auto" else ("fwd" if inner <= sum(widths) else "rev")
+
+    def flat(x_flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return outputs(x_flat.reshape(x.shape[1:]))
+
+    def jacobians(chunk: torch.Tensor, how: str) -> tuple[torch.Tensor, ...]:
+        # random operations in the forward pass (a VIB's sample of z) are allowed, drawn from a forked generator so
+        # that the caller's stays where it was; the measured outputs must not depend on them
+        with quiet_forward_ad(), torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+            jac = jacfwd(flat, randomness="different") if how == "fwd" else jacrev(flat)
+            return vmap(jac, randomness="different")(
+                chunk.reshape(len(chunk), -1).clone())
+
+    rows = []
+    for chunk in torch.split(x, chunk_size):
+        try:
+            jacs = jacobians(chunk, mode)
+        except (NotImplementedError, RuntimeError) as err:
+            if jacobian != "auto" or mode != "fwd" or "forward" not in str(err).lower():
+                raise
+            mode = "rev"  # an operation without a forward-mode derivative: reverse mode from here on
+            jacs = jacobians(chunk, mode)
+        rows.append(torch.stack([count_singular_values_above(j.detach(), atol, rtol, method) for j in jacs], 1).cpu())
+    per_input = torch.cat(rows)
+    return LayerRanks(tuple(layers), per_input.to(torch.float64).mean(0), per_input)
 
 
 def singular_values(model: nn.Module, x: torch.Tensor, chunk_size: int | None = None) -> list[torch.Tensor]:
