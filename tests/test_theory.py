@@ -2,7 +2,9 @@
 references: hand-worked cases, plain autograd loops, closed forms; and the rank-and-information readings on hand-made
 tables."""
 
+import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ import torch
 from lrc_utils import theory
 from lrc_utils.book.chapters.rank_and_information import readings as rank_information
 from lrc_utils.book.chapters.theory import readings as statements
+from lrc_utils.book.paths import REPO_ROOT
 from lrc_utils.book.readings import first_step_at_accuracy, require
 from lrc_utils.models import MLP
 
@@ -278,3 +281,136 @@ def test_terminal_correlation_hand_worked():
     assert row.points == 3 and row["pooled rho"] == pytest.approx(1.0)  # ranks 3,2,1 and ixt 3,2.5,2
     constant = rank_information.terminal_correlations(hand_table().assign(ixt=8.3), 0.02, 0.05).iloc[0]
     assert constant.together == "constant"
+
+
+# ----------------------------------------------------------------------------------------------------
+# the numbers the prose quotes
+
+
+def paper_parameters(chapter, table):
+    meta = json.loads((REPO_ROOT / "results" / "paper" / chapter / "meta.json").read_text())
+    return SimpleNamespace(**meta["tables"][table]["parameters"])
+
+
+def test_latex_power_hand_written():
+    assert statements.latex_power(1.0000000000000002e-4) == "$10^{-4}$"
+    assert statements.latex_power(46051.7) == "$4.6\\cdot 10^{4}$"
+    assert statements.latex_power(2995.7) == "$3\\cdot 10^{3}$"
+    assert statements.latex_power(7.26e-8, 1) == "$7\\cdot 10^{-8}$"
+
+
+def theory_hand_checks(rises=0):
+    depth = pd.DataFrame({"panel": ["gaussian", "mnist", "mnist"], "layer": [2, 2, 3], "inputs": 4,
+                          "rank at tau rises": [0, rises, 0], "max gain g": [3.0, 2.5, 5.0]})
+    rate = pd.DataFrame({"panel": ["gaussian", "mnist", "mnist"], "layer": [1, 1, 2], "exact rank": [100.0, 200.0, 7.0],
+                         "rank > 0.0001": [99.0, 28.0, 7.0], "rank > 0.01": [65.0, 24.0, 6.0]})
+    decay = pd.DataFrame({"panel": ["gaussian", "mnist"], "layer": 1, "crossing tol": [10, 20],
+                          "earlier than predicted": [1, 0], "median observed / predicted": [1.1, 1.3]})
+    margin = pd.DataFrame({"panel": ["gaussian", "mnist"], "max_ratio": [0.08, 0.01]})
+    return {"depth": depth, "rate": rate, "decay": decay, "margin": margin}
+
+
+def theory_hand_tables():
+    relu = pd.DataFrame({"panel": ["mnist"] * 4 + ["gaussian"], "layer": [2, 2, 2, 3, 2],
+                         "min_active": [3.0, 4.0, 6.0, 2.0, 50.0]})
+    # MNIST fits at step 2; the loss rises at step 2 (before the fit: not counted) and most at step 5 (x 2000);
+    # the Gaussian panel's larger spike belongs to another panel.
+    mnist = pd.DataFrame({"panel": "mnist", "step": [1, 2, 3, 4, 5, 6], "train_acc": [0.5, 1, 1, 1, 1, 1],
+                          "train_loss": [0.01, 1.0, 1e-3, 1e-5, 2e-2, 1e-6]})
+    gauss = pd.DataFrame({"panel": "gaussian", "step": [1, 2, 3], "train_acc": 1.0, "train_loss": [1e-9, 1.0, 0.5]})
+    return {"relu": relu, "spectrum": pd.concat([mnist, gauss], ignore_index=True)}
+
+
+def test_theory_prose_numbers_on_hand_made_tables():
+    p = SimpleNamespace(mnist_lr=2e-3, mnist_weight_decay=0.5, atol=0.05, gauss_input_dim=20, gauss_intrinsic_dim=5)
+    got = statements.prose_numbers(theory_hand_tables(), theory_hand_checks(), p)
+    assert got["theory_eta_lambda_md"] == "$10^{-3}$"
+    assert got["theory_decay_steps_md"] == "$3\\cdot 10^{3}$"  # ln(20) / 1e-3 = 2996
+    assert got["theory_unfed_directions"] == 15
+    assert got["theory_depth_rises_md"] == "did not rise either, at any of the 4 inputs"
+    assert (got["theory_gain_max_gaussian"], got["theory_gain_max_mnist"]) == (3.0, 5.0)
+    assert got["theory_mnist_active"] == pytest.approx(13 / 3)
+    assert (got["theory_mnist_exact_rank"], got["theory_mnist_smallest_tol_count"]) == (200.0, 28.0)
+    assert (got["theory_crossings"], got["theory_crossings_early"]) == (30, 1)
+    assert (got["theory_decay_median_min"], got["theory_decay_median_max"]) == (1.1, 1.3)
+    assert got["theory_spike_step"] == 5
+    assert (got["theory_spike_before_md"], got["theory_spike_after_md"]) == ("$10^{-5}$", "$2\\cdot 10^{-2}$")
+    assert (got["theory_margin_gaussian"], got["theory_margin_mnist"]) == (0.08, 0.01)
+    rose = statements.prose_numbers(theory_hand_tables(), theory_hand_checks(rises=2), p)
+    assert rose["theory_depth_rises_md"] == "rose at 2 of the 12 (input, layer) cases"
+
+
+def test_theory_prose_numbers_on_the_paper_tables():
+    folder = REPO_ROOT / "results" / "paper" / "theory"
+    tables = {f.stem: pd.read_csv(f) for f in folder.glob("*.csv")}
+    p = paper_parameters("theory", "depth")
+    got = statements.prose_numbers(tables, statements.theory_checks(tables, p), p)
+    assert got["theory_eta_lambda_md"] == "$10^{-4}$" and got["theory_decay_steps_md"] == "$4.6\\cdot 10^{4}$"
+    assert got["theory_unfed_directions"] == 90
+    assert got["theory_depth_rises_md"] == "did not rise either, at any of the 128 inputs"
+    assert got["theory_gain_max_gaussian"] == pytest.approx(9.28, abs=0.005)
+    assert got["theory_gain_max_mnist"] == pytest.approx(6.57, abs=0.005)
+    assert got["theory_mnist_active"] == pytest.approx(6.625)
+    assert (got["theory_mnist_exact_rank"], got["theory_mnist_smallest_tol_count"]) == (200.0, 28.0)
+    assert (got["theory_crossings"], got["theory_crossings_early"]) == (785, 4)
+    assert got["theory_decay_median_min"] == pytest.approx(1.08, abs=0.005)
+    assert got["theory_decay_median_max"] == pytest.approx(1.29, abs=0.005)
+    assert got["theory_spike_step"] == 13_175
+    assert (got["theory_spike_before_md"], got["theory_spike_after_md"]) == ("$7\\cdot 10^{-8}$", "$7\\cdot 10^{-4}$")
+    assert got["theory_margin_gaussian"] == pytest.approx(0.081, abs=5e-4)
+    assert got["theory_margin_mnist"] == pytest.approx(0.012, abs=5e-4)
+
+
+def rank_information_hand_table(noisy_first=(10.0, 10.0, 10.0, 10.0)):
+    rows = []
+
+    def add(network, activation, run, layer, estimator, ranks, ixt):
+        for step, (rank, info) in enumerate(zip(ranks, ixt), start=1):
+            rows.append({"run": run, "network": network, "activation": activation, "l2": 0.0, "seed": 0,
+                         "step": step, "layer": layer, "local_rank": rank, "estimator": estimator, "ixt": info,
+                         "train_acc": 1.0})
+
+    # 12-bit ReLU without L2, every step terminal: together (rho 1), constant, opposite (rho -1), no (rho 0.6).
+    add("12bit", "relu", "r", 1, "binning", [1, 2, 3, 4, 5], [1.0, 2.0, 3.0, 4.0, 5.0])
+    add("12bit", "relu", "r", 2, "binning", [1, 2, 3, 4, 5], [8.3] * 5)
+    add("12bit", "relu", "r", 3, "binning", [1, 2, 3, 4, 5], [5.0, 4.0, 3.0, 2.0, 1.0])
+    add("12bit", "relu", "r", 4, "binning", [1, 2, 3, 4, 5], [2.0, 1.0, 4.0, 3.0, 5.0])
+    # MNIST: layer 1 is not a deeper layer (its rank 200 is no peak here) but its estimate falls most (0.7).
+    add("mnist", "relu", "m", 1, "binning", [200, 200, 150, 24], [5.0, 6.9, 6.2, 6.9])
+    add("mnist", "relu", "m", 2, "binning", [50, 120, 30, 5], [6.9, 6.5, 6.8, 6.6])
+    add("mnist", "relu", "m", 3, "binning", [40, 100, 80, 7], [6.0, 6.9, 6.8, 6.85])
+    add("noisy", "tanh", "n", 1, "noisy_sp", list(noisy_first), [3.0, 2.5, 2.0, 1.5])
+    return pd.DataFrame(rows).iloc[::-1]  # in no particular order: the readings sort by step
+
+
+def test_rank_information_prose_numbers_on_a_hand_made_table():
+    p = SimpleNamespace(terminal_gap=0.02, alpha=0.05, widths=[10, 7], mnist_n_measure=500)
+    got = rank_information.prose_numbers(rank_information_hand_table(), p)
+    assert got["rank_info_log_n_md"] == "$\\log 500 = 6.21$"
+    assert (got["rank_info_mnist_peak_min"], got["rank_info_mnist_peak_max"]) == (100.0, 120.0)
+    assert (got["rank_info_mnist_last_min"], got["rank_info_mnist_last_max"]) == (5.0, 7.0)
+    assert got["rank_info_mnist_fall_max"] == pytest.approx(0.7)
+    assert got["rank_info_noisy_first_md"] == "the first layer keeps its full rank, 10"
+    counts = [got[f"rank_info_relu_{k}"] for k in ("cases", "together", "opposite", "no", "constant")]
+    assert counts == [4, 1, 1, 1, 1]
+    moving = rank_information.prose_numbers(rank_information_hand_table((10.0, 9.5, 10.0, 10.0)), p)
+    assert moving["rank_info_noisy_first_md"] == "the first layer's rank stays between 9.5 and 10.0"
+
+
+def test_rank_information_largest_fall_hand_worked():
+    assert rank_information.largest_fall(pd.Series([1.0, 3.0, 2.0, 4.0, 3.5, 1.5])) == pytest.approx(2.5)
+    assert rank_information.largest_fall(pd.Series([1.0, 2.0, 3.0])) == 0.0
+
+
+def test_rank_information_prose_numbers_on_the_paper_table():
+    table = pd.read_csv(REPO_ROOT / "results" / "paper" / "rank_and_information" / "rank_information.csv")
+    got = rank_information.prose_numbers(table, paper_parameters("rank_and_information", "rank_information"))
+    assert got["rank_info_log_n_md"] == "$\\log 1000 = 6.91$"
+    assert got["rank_info_mnist_peak_min"] == pytest.approx(120.5, abs=0.05)
+    assert got["rank_info_mnist_peak_max"] == pytest.approx(141.1, abs=0.05)
+    assert got["rank_info_mnist_last_min"] == pytest.approx(4.4, abs=0.05)
+    assert got["rank_info_mnist_last_max"] == pytest.approx(6.6, abs=0.05)
+    assert got["rank_info_mnist_fall_max"] == pytest.approx(0.40, abs=0.005)
+    assert got["rank_info_noisy_first_md"] == "the first layer keeps its full rank, 10"
+    counts = [got[f"rank_info_relu_{k}"] for k in ("cases", "together", "opposite", "no", "constant")]
+    assert counts == [15, 3, 3, 6, 3]

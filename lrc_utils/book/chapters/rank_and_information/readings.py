@@ -7,6 +7,7 @@ ixt, train_acc``) in, tables or Markdown out.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ...readings import spearman
@@ -91,3 +92,52 @@ def describe_compute(info: dict) -> str:
     return (f"Measured in this run: computing the table took {info['wall_time_s'] / 60:.1f} minutes of wall time "
             f"({n_runs} runs, one torch thread) on {info['device']}, as recorded in `meta.json` on "
             f"{info['computed_utc'][:10]}.")
+
+
+#: Input dimension of the 12-bit networks (the noisy network is one of them).
+INPUT_BITS = 12
+
+
+def largest_fall(values: pd.Series) -> float:
+    """The largest fall of a series (in its order): max over positions of (running maximum - value)."""
+    return float((values.cummax() - values).max()) if len(values) else float("nan")
+
+
+def prose_numbers(table: pd.DataFrame, p) -> dict[str, float | int | str]:
+    """The numbers the chapter's prose quotes, from the table and the notebook's parameters ``p``
+    (``terminal_gap``, ``alpha``, ``widths``, ``mnist_n_measure``). Keys (``rank_info_`` prefix):
+
+    * ``log_n_md``: ``$\\log N = ...$`` for N = ``mnist_n_measure`` (nats), LaTeX.
+    * ``mnist_peak_min``, ``mnist_peak_max``: over the MNIST runs and their layers after the first, the smallest
+      and largest highest local rank; ``mnist_last_min``, ``mnist_last_max``: the same for the local rank at the
+      last recorded step.
+    * ``mnist_fall_max``: the largest fall of an MNIST estimate of I(X;T) over training (nats; any run, layer and
+      estimator; :func:`largest_fall` in the order of the steps).
+    * ``noisy_first_md``: a phrase on the noisy network's first layer: whether its local rank stays at its full
+      rank min(12, ``widths[0]``) at every recorded step, else its range.
+    * ``relu_cases``, ``relu_together``, ``relu_opposite``, ``relu_no``, ``relu_constant``: of the (layer,
+      estimator) cases of the 12-bit ReLU network without L2, how many fall in each class of
+      :func:`terminal_correlations` (``together``: yes, opposite, no, constant).
+    """
+    mnist = table[table.network == "mnist"].sort_values("step")
+    deep = mnist[mnist.layer > 1].groupby(["run", "layer"]).local_rank
+    peak, last = deep.max(), deep.last()
+    falls = mnist.groupby(["run", "layer", "estimator"]).ixt.apply(largest_fall)
+    first = table[(table.network == "noisy") & (table.layer == 1)].local_rank
+    full = min(INPUT_BITS, p.widths[0])
+    if len(first) and first.min() == first.max() == full:
+        noisy_first = f"the first layer keeps its full rank, {full}"
+    else:
+        noisy_first = f"the first layer's rank stays between {first.min():.1f} and {first.max():.1f}"
+    correlations = terminal_correlations(table, p.terminal_gap, p.alpha)
+    relu = correlations[(correlations.network == "12bit") & (correlations.activation == "relu")
+                        & (correlations.l2 == 0)].together
+    return {"rank_info_log_n_md": f"$\\log {p.mnist_n_measure} = {np.log(p.mnist_n_measure):.2f}$",
+            "rank_info_mnist_peak_min": float(peak.min()), "rank_info_mnist_peak_max": float(peak.max()),
+            "rank_info_mnist_last_min": float(last.min()), "rank_info_mnist_last_max": float(last.max()),
+            "rank_info_mnist_fall_max": float(falls.max()),
+            "rank_info_noisy_first_md": noisy_first,
+            "rank_info_relu_cases": len(relu),
+            **{f"rank_info_relu_{name}": int((relu == kind).sum())
+               for name, kind in [("together", "yes"), ("opposite", "opposite"), ("no", "no"),
+                                  ("constant", "constant")]}}

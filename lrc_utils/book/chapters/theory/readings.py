@@ -190,3 +190,75 @@ def decay_checks(spectrum: pd.DataFrame, p) -> pd.DataFrame:
 def panel_prefix(panel: str) -> str:
     """The parameter prefix of a Figure 1 panel: ``gauss`` or ``mnist``."""
     return {"gaussian": "gauss", "mnist": "mnist"}[panel]
+
+
+def latex_power(value: float, digits: int = 2) -> str:
+    """``value`` in LaTeX scientific notation with ``digits`` significant digits, e.g. ``$4.6\\cdot 10^{4}$``, or
+    ``$10^{-4}$`` when the mantissa is 1."""
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    power = f"10^{{{int(exponent)}}}"
+    return f"${power}$" if mantissa == "1" else f"${mantissa}\\cdot {power}$"
+
+
+def loss_spike(spectrum: pd.DataFrame, panel: str = "mnist") -> dict[str, float]:
+    """The largest spike of the training loss of ``panel`` after its fit step (the first recorded step with 99%
+    training accuracy): the recorded step at which the loss rose most, as a ratio to the record before, with
+    the loss before (``before``) and at it (``after``)."""
+    part = spectrum[spectrum.panel == panel]
+    loss = part.groupby("step").train_loss.first().sort_index()
+    loss = loss[loss.index >= first_step_at_accuracy(part, 0.99)]
+    step = (loss / loss.shift()).idxmax()
+    position = loss.index.get_loc(step)
+    return {"step": int(step), "before": float(loss.iloc[position - 1]), "after": float(loss.iloc[position])}
+
+
+def prose_numbers(tables: dict[str, pd.DataFrame], checks: dict[str, pd.DataFrame], p) -> dict[str, float | int | str]:
+    """The numbers the theory chapter's prose quotes, from the study's ``tables`` (``relu``, ``spectrum``), the
+    checks of :func:`theory_checks` and the notebook's parameters ``p``. Keys (``theory_`` prefix):
+
+    * ``eta_lambda_md``: the MNIST panel's learning rate x weight decay (per step), LaTeX; ``decay_steps_md``:
+      ln(1 / atol) / (lr x weight decay), the steps pure weight decay takes to bring a singular value from 1 to
+      ``atol``, LaTeX; ``unfed_directions``: Gaussian input dimension - intrinsic dimension.
+    * ``depth_rises_md``: whether the rank at the fixed tolerance rose with depth (a phrase naming the number of
+      inputs, or the number of (input, layer) cases where it rose); ``gain_max_gaussian``, ``gain_max_mnist``:
+      the largest layer gain g of each panel.
+    * ``mnist_active``: the mean number of active units of the MNIST panel's first layer per input.
+    * ``mnist_exact_rank``: the mean exact rank of the MNIST panel's first layer; ``mnist_smallest_tol_count``:
+      its mean number of singular values above the smallest tolerance of the rate check.
+    * ``crossings``: singular values that cross ``atol`` after the fit (all panels and layers);
+      ``crossings_early``: those that cross earlier than (1 - ``decay_tolerance``) x the prediction;
+      ``decay_median_min``, ``decay_median_max``: the smallest and largest per-layer median ratio observed /
+      predicted.
+    * ``spike_step``: the step of the MNIST panel's largest loss spike after the fit (:func:`loss_spike`);
+      ``spike_before_md``, ``spike_after_md``: the loss before and at it, LaTeX.
+    * ``margin_gaussian``, ``margin_mnist``: the largest ratio of the margin check per panel.
+    """
+    depth, rate, decay, margin = checks["depth"], checks["rate"], checks["decay"], checks["margin"]
+    rises, inputs = int(depth["rank at tau rises"].sum()), int(depth.inputs.max())
+    depth_rises = (f"did not rise either, at any of the {inputs} inputs" if rises == 0 else
+                   f"rose at {rises} of the {int(depth.inputs.sum())} (input, layer) cases")
+    relu = tables["relu"]
+    active = relu[(relu.panel == "mnist") & (relu.layer == 2)].min_active.mean()
+    first = rate[(rate.panel == "mnist") & (rate.layer == 1)].iloc[0]
+    smallest = min(float(c.split(" > ")[1]) for c in rate.columns if c.startswith("rank > "))
+    eta_lambda = p.mnist_lr * p.mnist_weight_decay
+    spike = loss_spike(tables["spectrum"], "mnist")
+    return {"theory_eta_lambda_md": latex_power(eta_lambda),
+            "theory_decay_steps_md": latex_power(np.log(1 / p.atol) / eta_lambda),
+            "theory_unfed_directions": int(p.gauss_input_dim - p.gauss_intrinsic_dim),
+            "theory_depth_rises_md": depth_rises,
+            "theory_gain_max_gaussian": float(depth[depth.panel == "gaussian"]["max gain g"].max()),
+            "theory_gain_max_mnist": float(depth[depth.panel == "mnist"]["max gain g"].max()),
+            "theory_mnist_active": float(active),
+            "theory_mnist_exact_rank": float(first["exact rank"]),
+            "theory_mnist_smallest_tol_count": float(first[f"rank > {smallest:g}"]),
+            "theory_crossings": int(decay["crossing tol"].sum()),
+            "theory_crossings_early": int(decay["earlier than predicted"].sum()),
+            "theory_decay_median_min": float(decay["median observed / predicted"].min()),
+            "theory_decay_median_max": float(decay["median observed / predicted"].max()),
+            "theory_spike_step": spike["step"],
+            "theory_spike_before_md": latex_power(spike["before"], 1),
+            "theory_spike_after_md": latex_power(spike["after"], 1),
+            "theory_margin_gaussian": float(margin[margin.panel == "gaussian"].max_ratio.max()),
+            "theory_margin_mnist": float(margin[margin.panel == "mnist"].max_ratio.max())}
