@@ -88,3 +88,12 @@ def test_a_preset_out_of_a_study_rules_is_refused_before_any_notebook_runs(tmp_p
     with pytest.raises(ValueError, match="seeds must be a non-empty list of distinct"):
         runner.run_notebooks(["figure1"], "smoke", tmp_path)
     assert not list(tmp_path.iterdir())  # no executed copy: nothing ran
+
+
+@pytest.mark.parametrize("bad", ["../../escaped", "a/b", "", ".hidden", "/abs"])
+def test_a_preset_name_cannot_leave_the_results_root(bad):
+    from lrc_utils.book.params import PresetError
+
+    with pytest.raises(PresetError, match="must be a plain name"):
+        load_study("figure2").Params(preset=bad)
+    assert load_study("figure2").Params(preset="my-run_2.b").preset == "my-run_2.b"

@@ -18,8 +18,11 @@ import copy
 import difflib
 import json
 import math
+import re
 from dataclasses import MISSING, Field, dataclass, field, fields
 
+#: A preset's name: it names a folder under the results root, so it may not hold a path.
+PRESET_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 #: The types a parameter may have (papermill passes JSON-like values).
 TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
 
@@ -116,7 +119,11 @@ class RunParams:
                              "or an address")
 
     def __post_init__(self) -> None:
-        check_values(type(self), vars(self), f"{type(self).__module__}.{type(self).__qualname__}")
+        where = f"{type(self).__module__}.{type(self).__qualname__}"
+        check_values(type(self), vars(self), where)
+        if not re.fullmatch(PRESET_NAME, self.preset):
+            raise PresetError(f"{where}: preset = {self.preset!r} must be a plain name (letters, digits, '_', '.', "
+                              "'-'; no path): it names the folder results/<preset>/")
         self.check()
 
     def check(self) -> None:
