@@ -1,5 +1,7 @@
 """The preset and parameter checks, the runner's error reporting, and where executed copies go."""
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
@@ -98,3 +100,17 @@ def test_a_broken_notebook_fails_the_run_and_is_named_with_its_error(tmp_path):
 def test_only_the_paper_preset_lands_where_the_book_reads(tmp_path):
     assert executed_dir_for("paper", tmp_path) == tmp_path
     assert executed_dir_for("smoke", tmp_path) == tmp_path / "smoke"
+
+
+def test_a_relative_results_folder_is_the_callers_and_is_printed(tmp_path, monkeypatch, capsys):
+    import papermill
+
+    from lrc_utils.book import runner
+
+    seen = {}
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, out, parameters, **kw: seen.update(parameters))
+    monkeypatch.setattr(runner, "_hide_injected_parameters", lambda path: None)
+    monkeypatch.chdir(tmp_path)
+    runner.run_notebooks(["mi_estimators"], "smoke", tmp_path / "out", results_dir=Path("mine"))
+    assert seen["results_dir"] == str(tmp_path / "mine")
+    assert f"results root: {tmp_path / 'mine'}" in capsys.readouterr().out

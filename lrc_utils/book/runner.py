@@ -150,6 +150,9 @@ def run_notebooks(names: Iterable[str] | None, preset: str, output_dir: Path | N
             study = load_study(name)
             check_values(study.Params, full, f"{name}.{preset}.yaml")
             study.Params(**full)
+    if results_dir is not None:  # the caller's relative path, not the notebooks' folder (where they run)
+        results_dir = Path(results_dir).expanduser().resolve()
+        print(f"[lrc] results root: {results_dir}", flush=True)
     output_dir = Path(output_dir) if output_dir is not None else executed_dir_for(preset)
     output_dir.mkdir(parents=True, exist_ok=True)
     env_backup = {k: os.environ.get(k) for k in ("MPLBACKEND", PROGRESS_ENV)}
