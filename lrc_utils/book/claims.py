@@ -20,7 +20,6 @@ reproduced** otherwise. Every function here is pure: tables in, a row (a dict) o
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -36,7 +35,7 @@ from .chapters.rank_and_information import readings as rank_information
 from .chapters.theory import readings as statements
 from .chapters.vib import readings as vib
 from .paths import REPO_ROOT, RESULTS_DIR
-from .store import atomic_write_text, display_path
+from .store import atomic_write_text, display_path, read_meta, read_table
 
 #: The columns of :func:`claims_table`.
 COLUMNS = ("claim", "chapter", "criterion", "verdict", "measured")
@@ -462,10 +461,10 @@ def _read(results_dir: Path, notebook: str, table: str) -> tuple[pd.DataFrame, d
         if not path.exists():
             raise FileNotFoundError(f"{display_path(path)} is missing: the claims are read from the committed "
                                     f"results of notebook {notebook} (run it at this preset first)")
-    info = json.loads(meta_path.read_text()).get("tables", {}).get(table)
+    info = read_meta(meta_path).get("tables", {}).get(table)
     if not info or "parameters" not in info:
         raise ValueError(f"{display_path(meta_path)} records no parameters for table {table}")
-    return pd.read_csv(csv), info["parameters"]
+    return read_table(results_dir / notebook, table, info), info["parameters"]
 
 
 def _planes(results_dir: Path) -> tuple[pd.DataFrame, int]:

@@ -62,6 +62,50 @@ NOT_COMPUTING = tuple(f"lrc_utils.book.{m}" for m in (
 RECOMPUTE_MODES = ("auto", "always", "never")
 
 
+class StoredResultsDamaged(RuntimeError):
+    """A stored file is not what was written: unreadable metadata, or a table whose content hash differs from the
+    one recorded when it was written (cut, edited, or corrupted)."""
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_meta(path: Path) -> dict:
+    """``meta.json`` of a results folder ({} when there is none); damaged metadata is an error naming the file."""
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise StoredResultsDamaged(f"{display_path(path)} is damaged ({err}); delete that results folder, or rerun "
+                                   "with recompute = 'always' (--recompute), to compute its tables again") from err
+    if not isinstance(meta, dict):
+        raise StoredResultsDamaged(f"{display_path(path)} holds no mapping; delete that results folder to recompute")
+    return meta
+
+
+def read_table(folder: Path, table: str, info: dict) -> pd.DataFrame:
+    """``<folder>/<table>.csv``, after checking its bytes against the SHA-256 recorded in ``info`` (its entry in
+    ``meta.json``): a table that was cut, edited or corrupted since it was written is an error, never read."""
+    path = Path(folder) / f"{table}.csv"
+    recorded = info.get("sha256")
+    if recorded is None:
+        raise StoredResultsDamaged(f"{display_path(path)} has no checksum in meta.json (written by older code); "
+                                   "rerun with recompute = 'always' (--recompute) to compute and record it again")
+    actual = file_sha256(path)
+    if actual != recorded:
+        raise StoredResultsDamaged(f"{display_path(path)} is not the table that was written: its SHA-256 is "
+                                   f"{actual[:16]}..., meta.json records {recorded[:16]}...; rerun with recompute = "
+                                   "'always' (--recompute) to compute it again")
+    return pd.read_csv(path)
+
+
 class StoredResultsMissing(RuntimeError):
     """``recompute = "never"`` and a table is not stored with the run's parameters."""
 
@@ -279,7 +323,7 @@ class ResultStore:
         self.key = json.loads(json.dumps(parameters, default=str))
         self.dir = Path(root or default_results_dir()) / preset / notebook
         self.meta_path = self.dir / "meta.json"
-        self.meta = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
+        self.meta = read_meta(self.meta_path)
         self.loaded: dict[str, bool] = {}
         self._lock = FolderLock(self.dir, f"notebook {notebook}, preset {preset}")
 
@@ -303,7 +347,7 @@ class ResultStore:
         ``device`` (or ``device()``, asked after computing) says where they were computed."""
         if self.recompute != "always" and all(self.stored_matches(n) for n in names):
             self.loaded.update(dict.fromkeys(names, True))
-            return {n: pd.read_csv(self.dir / f"{n}.csv") for n in names}
+            return {n: read_table(self.dir, n, self.meta["tables"][n]) for n in names}
         if self.recompute == "never":
             raise StoredResultsMissing(
                 f"tables {names} of {self.notebook} at preset {self.preset} are not stored with these parameters "
@@ -326,7 +370,7 @@ class ResultStore:
             self.meta.update(notebook=self.notebook, preset=self.preset)
             for name in names:
                 atomic_write(self.dir / f"{name}.csv", lambda tmp, n=name: frames[n].to_csv(tmp, index=False))
-                self.meta.setdefault("tables", {})[name] = info
+                self.meta.setdefault("tables", {})[name] = {**info, "sha256": file_sha256(self.dir / f"{name}.csv")}
                 self.loaded[name] = False
             self._write_meta()
         finally:
