@@ -198,3 +198,62 @@ def test_terminal_phase_falls_on_a_hand_made_table():
     assert falls.loc[1, "falls in terminal phase"] and falls.loc[1, "fall from max (%)"] == 50
     assert not falls.loc[2, "falls in terminal phase"]  # 50% below its maximum, but not after the fit
     assert falls.loc[1, "step at 99% train acc"] == 10
+
+
+def test_figure1_prose_numbers_on_a_hand_made_table():
+    from types import SimpleNamespace
+
+    from lrc_utils.book.chapters.figure1.readings import prose_numbers
+
+    steps, rows = [1, 10, 100, 1000, 10000], []
+    accuracies = {"gaussian": [0.5, 0.995, 1.0, 1.0, 1.0], "mnist": [0.5, 0.9, 1.0, 1.0, 1.0]}  # fits at 10 and 100
+    ranks = {("gaussian", 1): {0: [10, 10, 10, 8, 6], 1: [10, 10, 10, 8, 6]},  # starts falling at 1000
+             ("gaussian", 2): {0: [20, 20, 20, 20, 10], 1: [20, 20, 20, 20, 10]},  # at 10000: 3 decades after 10
+             ("mnist", 1): {0: [4, 4, 4, 4, 4], 1: [4, 4, 4, 3, 2]},  # full rank (4) in both seeds up to 100
+             ("mnist", 2): {0: [8, 8, 8, 8, 2], 1: [8, 8, 8, 8, 2]}}  # at 10000: 2 decades after 100
+    for (panel, layer), per_seed in ranks.items():
+        for seed, values in per_seed.items():
+            rows += [(panel, seed, s, layer, r, a) for s, r, a in zip(steps, values, accuracies[panel])]
+    table = pd.DataFrame(rows, columns=["panel", "seed", "step", "layer", "local_rank", "train_acc"])
+    p = SimpleNamespace(mnist_lr=2e-3, mnist_weight_decay=0.1, atol=0.01, gauss_input_dim=100,
+                        gauss_intrinsic_dim=10, mnist_widths=[4])
+    n = prose_numbers(table, p, mark_step=5000)
+    assert (n["fig1_gauss_fit_step"], n["fig1_mnist_fit_step"]) == (10, 100)
+    assert (n["fig1_fall_start_min"], n["fig1_fall_start_max"]) == (10000, 10000)
+    assert n["fig1_fall_decades_min"] == pytest.approx(2) and n["fig1_fall_decades_max"] == pytest.approx(3)
+    assert n["fig1_falls_md"] == "every layer of both panels"  # mnist layer 1: mean 3 at the end, max 4
+    assert n["fig1_falls_seeds_md"] == "7 of the 8 (seed, layer) curves fall"  # seed 0's first MNIST layer stays
+    assert (n["fig1_gauss_l1_max"], n["fig1_gauss_l1_last"], n["fig1_gauss_l1_fall_start"]) == (10, 6, 1000)
+    assert n["fig1_mnist_l1_full_until"] == 100
+    assert n["fig1_mark_step"] == 1000 and n["fig1_mnist_l1_at_mark_md"] == "at rank 3 to 4 across seeds"
+    assert n["fig1_mnist_deep_at_mark"] == 8
+    assert (n["fig1_lr_factor"], n["fig1_wd_factor"]) == pytest.approx((20, 10))
+    assert n["fig1_public_factor_md"] == "20 and 10 times"
+    assert n["fig1_shrink_md"] == "$1 - 2\\cdot 10^{-4}$"
+    assert n["fig1_decay_steps_md"] == "$\\ln(100)/2\\cdot 10^{-4} \\approx 2.3\\cdot 10^{4}$"  # ln(100) / 2e-4
+    assert n["fig1_public_eta_lambda_md"] == "$10^{-6}$" and n["fig1_public_decay_steps_md"] == "$4.6\\cdot 10^{6}$"
+    assert n["fig1_unfed_directions"] == 90
+
+
+def test_figure1_prose_numbers_on_the_committed_paper_tables():
+    import json
+    from types import SimpleNamespace
+
+    from lrc_utils.book.chapters.figure1.readings import prose_numbers
+    from lrc_utils.book.paths import RESULTS_DIR
+
+    folder = RESULTS_DIR / "paper" / "figure1"
+    if not (folder / "local_rank.csv").exists():
+        pytest.skip("no paper results")
+    p = SimpleNamespace(**json.loads((folder / "meta.json").read_text())["tables"]["local_rank"]["parameters"])
+    n = prose_numbers(pd.read_csv(folder / "local_rank.csv"), p, mark_step=30000)
+    # the audit's values: fit at 130 (MNIST); layer 1 at 200 in all seeds up to 34,857; Gaussian layer 1 ends at
+    # 67.7; ln(100) / 1e-4 = 46,052 and ln(100) / 1e-6 = 4.6e6 steps; 100 - 10 = 90 directions; 10 times
+    assert (n["fig1_mnist_fit_step"], n["fig1_gauss_fit_step"]) == (130, 129)
+    assert n["fig1_mnist_l1_full_until"] == 34857 and n["fig1_mnist_l1_at_mark_md"] == "at rank 200 in every seed"
+    assert n["fig1_gauss_l1_last"] == pytest.approx(67.7, abs=0.05)
+    assert n["fig1_decay_steps_md"] == "$\\ln(100)/10^{-4} \\approx 4.6\\cdot 10^{4}$"
+    assert n["fig1_public_decay_steps_md"] == "$4.6\\cdot 10^{6}$" and n["fig1_shrink_md"] == "$1 - 10^{-4}$"
+    assert n["fig1_unfed_directions"] == 90 and n["fig1_public_factor_md"] == "10 times"
+    assert n["fig1_falls_md"] == "every layer of both panels"
+    assert 1 <= n["fig1_fall_decades_min"] <= n["fig1_fall_decades_max"] <= 2.5

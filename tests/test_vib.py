@@ -255,3 +255,149 @@ def test_sharp_steps_and_summary_on_a_hand_made_sweep():
     summary = vib_sweep_summary(sweep, {"d": 4}).iloc[0]
     assert summary["kl falls"] and summary["accuracy falls"] and summary["chance at max beta"]
     assert not vib_sweep_summary(sweep, {"d": 10}).iloc[0]["chance at max beta"]  # 0.27 is not 0.1 +- 0.05
+
+
+def hand_made_vib_tables(per_dataset, spectrum_rows, tolerance_rows):
+    """A VIB sweep (two identical seeds per dataset and beta), spectrum and tolerance tables from
+    ``{dataset: (betas, abs ranks, rel ranks, test accuracies)}``, ``(dataset, beta, index, singular value)`` and
+    ``(dataset, convention, tolerance, ranks per beta)`` rows."""
+    sweep = pd.DataFrame([{"dataset": d, "seed": seed, "beta": b, "local_rank_abs": a, "local_rank_rel": r,
+                           "test_acc": acc}
+                          for d, columns in per_dataset.items() for seed in (0, 1) for b, a, r, acc in zip(*columns)])
+    spectrum = pd.DataFrame([{"dataset": d, "seed": seed, "beta": b, "index": i, "singular_value": s}
+                             for d, b, i, s in spectrum_rows for seed in (0, 1)])
+    tolerance = pd.DataFrame([{"dataset": d, "seed": seed, "beta": b, "convention": c, "tolerance": t,
+                               "local_rank": r}
+                              for d, c, t, ranks in tolerance_rows for seed in (0, 1)
+                              for b, r in zip(per_dataset[d][0], ranks)])
+    return {"vib_sweep": sweep, "spectrum": spectrum, "tolerance": tolerance}
+
+
+def test_figure2_prose_numbers_on_hand_made_tables():
+    from lrc_utils.book.chapters.vib.readings import figure2_prose_numbers
+
+    betas = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+    columns = (betas, [4, 3.8, 3, 2.2, 0, 0, 0], [3, 2.8, 2.5, 3.2, 2.0, 3.5, 3.9],
+               [0.9, 0.9, 0.88, 0.62, 0.5, 0.255, 0.25])
+    spectrum = [("g", b, 1, 1.0) for b in betas[:5]] + [("g", 3.0, 1, 0.02), ("g", 10.0, 1, 0.04)]
+    spectrum += [("g", b, 2, 0.001) for b in betas]  # not the largest: ignored
+    tolerance = [("g", "absolute", 1e-3, [4, 4, 4, 4, 4, 3.9, 4]), ("g", "absolute", 1e-2, [4, 4, 4, 4, 3, 2, 1]),
+                 ("g", "relative", 1e-4, [4] * 7), ("g", "relative", 1e-2, [4, 4, 3.5, 4, 4, 4, 4]),
+                 ("g", "relative", 0.1, [1] * 7)]  # above 1e-2: not counted
+    p = SimpleNamespace(jump_min_change=0.5, accuracy_min_drop=0.1, latent_dim=4, lr=1e-3, lr_final_ratio=0.1,
+                        separations=[8.0, 3.0])
+    n = figure2_prose_numbers(hand_made_vib_tables({"g": columns}, spectrum, tolerance), p)
+    # absolute: 4 -> 0, sharp steps -0.8, -0.8, -2.2 from beta 0.03 to 1
+    assert (n["fig2_abs_first"], n["fig2_abs_last"]) == (4, 0)
+    assert (n["fig2_abs_steps_from"], n["fig2_abs_steps_to"]) == (0.03, 1.0)
+    assert (n["fig2_abs_step_min"], n["fig2_abs_step_max"]) == pytest.approx((0.8, 2.2))
+    # accuracy drops of at least 0.1 at 0.1 -> 0.3, 0.3 -> 1, 1 -> 3; within 0.01 of 0.25 from beta 3 on
+    assert n["fig2_acc_plateau"] == pytest.approx((0.9 + 0.9 + 0.88) / 3) and n["fig2_acc_plateau_2"] == 0.62
+    assert n["fig2_collapse_beta"] == 3.0 and n["fig2_s1_collapsed"] == pytest.approx(0.03)
+    # relative: sharp steps +0.7, -1.2, +1.5; the largest rise (1 -> 3) alone
+    assert (n["fig2_rel_first"], n["fig2_rel_last"], n["fig2_rel_min"], n["fig2_rel_min_beta"]) == (3, 3.9, 2, 1)
+    assert (n["fig2_rel_jump_from"], n["fig2_rel_jump_to"], n["fig2_rel_jump_steps"]) == (1, 3, 1)
+    assert n["fig2_rel_jump_value"] == 3.5 and n["fig2_rel_sharp_count"] == 3
+    assert n["fig2_rel_sharp_md"] == ("$\\beta = 0.1$ to $0.3$ ($+0.70$), $\\beta = 0.3$ to $1$ ($-1.20$), "
+                                      "$\\beta = 1$ to $3$ ($+1.50$)")
+    assert n["fig2_atol_small_md"] == "3.90 or more of the 4 directions"
+    assert n["fig2_atol_mid_collapsed"] == pytest.approx(1.5)
+    assert n["fig2_rtol_small_md"] == "3.50 or more of the 4 directions"
+    assert n["fig2_lr_final_md"] == "$10^{-4}$"
+    assert n["fig2_separation_error_1"] == pytest.approx(3.167e-5, rel=1e-3)  # Phi(-4)
+    assert n["fig2_separation_error_2"] == pytest.approx(0.0668, abs=1e-4)  # Phi(-1.5)
+
+
+def test_figure3_prose_numbers_on_hand_made_tables():
+    from lrc_utils.book.chapters.vib.readings import figure3_prose_numbers
+
+    betas = [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0]
+    sweeps = {"mnist": (betas, [10, 9, 8, 7, 2, 2], [4, 4.5, 5, 8, 16, 16], [0.95, 0.95, 0.96, 0.7, 0.1, 0.1]),
+              "fashion_mnist": (betas, [12, 11, 10, 8, 5, 3], [5, 5, 6, 7, 10, 15],
+                                [0.85, 0.85, 0.85, 0.84, 0.3, 0.11])}
+    spectrum = [(d, b, i, s) for d in sweeps for b in betas[:4] for i, s in ((1, 1.0), (2, 0.5))]
+    spectrum += [("mnist", b, i, s) for b in (1.0, 10.0) for i, s in ((1, 0.2), (2, 0.05))]
+    spectrum += [("fashion_mnist", 1.0, 1, 0.5), ("fashion_mnist", 1.0, 2, 0.2)]
+    spectrum += [("fashion_mnist", 10.0, 1, 0.3), ("fashion_mnist", 10.0, 2, 0.04)]
+    tolerance = [(d, "absolute", t, [16] * 6) for d in sweeps for t in (1e-3, 1e-2)]
+    tolerance += [("mnist", "relative", 1e-2, [16] * 6), ("fashion_mnist", "relative", 1e-2, [16, 14.5] + [16] * 4),
+                  ("mnist", "relative", 0.3, [3, 2, 1, 4, 10, 12]), ("fashion_mnist", "relative", 0.3, [2] * 6)]
+    p = SimpleNamespace(latent_dim=16, steps=700, batch_size=100, n_train=7000, lr=1e-3, lr_final_ratio=0.1)
+    n = figure3_prose_numbers(hand_made_vib_tables(sweeps, spectrum, tolerance), p)
+    m, f = "fig3_mnist_", "fig3_fashion_mnist_"
+    # MNIST: collapsed (accuracy within 0.01 of 0.1) from beta 1; largest fall 5 (0.1 -> 1) after 3 falls of 1
+    assert (n[m + "abs_first"], n[m + "collapse_beta"], n[m + "abs_collapsed"]) == (10, 1, 2)
+    assert (n[m + "abs_largest_step"], n[m + "abs_mean_step"]) == pytest.approx((5, 1))
+    assert n[m + "acc_plateau"] == pytest.approx((0.95 + 0.95 + 0.96) / 3)  # before the drop 0.01 -> 0.1
+    # Fashion-MNIST: collapsed only at beta 10; largest fall 3 (0.1 -> 1) after falls of 1, 1, 2
+    assert (n[f + "abs_first"], n[f + "collapse_beta"], n[f + "abs_collapsed"]) == (12, 10, 3)
+    assert (n[f + "abs_largest_step"], n[f + "abs_mean_step"]) == pytest.approx((3, 4 / 3))
+    assert n[f + "acc_plateau"] == pytest.approx((0.85 * 3 + 0.84) / 4)
+    assert n["fig3_abs_largest_md"] == "$\\beta = 0.1$ and $1$"
+    assert (n[m + "s1_collapsed"], n[f + "s1_collapsed"]) == pytest.approx((0.2, 0.3))
+    assert (n["fig3_collapsed_sv_min"], n["fig3_collapsed_sv_max"]) == pytest.approx((0.04, 0.3))
+    # relative: average steps 2.4 and 2; faster rises +3, +8 and +3, +5
+    assert (n[m + "rel_first"], n[m + "rel_last_md"]) == (4, "16 (all of $K$)")
+    assert (n[f + "rel_first"], n[f + "rel_last_md"]) == (5, "15.0 (of $K = 16$)")
+    assert n[m + "rel_fast_md"] == "3.0 to 8.0 per grid point between $\\beta \\approx 0.01$ and $1$"
+    assert n[f + "rel_fast_md"] == "3.0 to 5.0 per grid point between $\\beta \\approx 0.1$ and $10$"
+    assert n["fig3_atol_small_md"] == "all 16 directions"
+    assert n["fig3_rtol_small_md"] == "14.50 or more of the 16 directions"
+    assert (n[m + "rtol_high_first"], n[m + "rtol_high_min"], n[m + "rtol_high_last"]) == (3, 1, 12)
+    assert (n[f + "rtol_high_first"], n[f + "rtol_high_min"], n[f + "rtol_high_last"]) == (2, 2, 2)
+    assert n["fig3_epochs"] == 10 and n["fig3_lr_final_md"] == "$10^{-4}$"
+
+
+def committed_vib_tables(name):
+    import json
+
+    from lrc_utils.book.paths import RESULTS_DIR
+
+    folder = RESULTS_DIR / "paper" / name
+    if not (folder / "vib_sweep.csv").exists():
+        pytest.skip("no paper results")
+    p = SimpleNamespace(**json.loads((folder / "meta.json").read_text())["tables"]["vib_sweep"]["parameters"])
+    return {t: pd.read_csv(folder / f"{t}.csv") for t in ("vib_sweep", "spectrum", "tolerance")}, p
+
+
+def test_figure2_prose_numbers_on_the_committed_paper_tables():
+    """The values the audit recomputed from results/paper/figure2."""
+    from lrc_utils.book.chapters.vib.readings import figure2_prose_numbers
+
+    n = figure2_prose_numbers(*committed_vib_tables("figure2"))
+    assert n["fig2_abs_first"] == pytest.approx(7.495, abs=5e-4) and n["fig2_abs_last"] == 0
+    assert round(n["fig2_abs_steps_from"], 2) == 0.13 and round(n["fig2_abs_steps_to"], 2) == 0.75
+    assert (n["fig2_abs_step_min"], n["fig2_abs_step_max"]) == pytest.approx((0.54, 1.08), abs=0.005)
+    assert 0.663 <= n["fig2_acc_plateau"] <= 0.687 and 0.451 <= n["fig2_acc_plateau_2"] <= 0.486
+    assert n["fig2_rel_first"] == pytest.approx(6.087, abs=5e-4) and n["fig2_rel_sharp_count"] == 3
+    assert (n["fig2_rel_min"], n["fig2_rel_jump_value"]) == pytest.approx((4.01, 7.51), abs=0.005)
+    assert (round(n["fig2_rel_jump_from"], 2), n["fig2_rel_jump_to"], n["fig2_rel_jump_steps"]) == (0.56, 1, 2)
+    assert 0.016 <= n["fig2_s1_collapsed"] <= 0.019
+    assert n["fig2_atol_small_md"] == "7.98 or more of the 8 directions"
+    assert 2.06 <= n["fig2_atol_mid_collapsed"] <= 2.29
+    assert n["fig2_rtol_small_md"] == "7.84 or more of the 8 directions"
+    assert n["fig2_lr_final_md"] == "$10^{-4}$"
+    assert (round(n["fig2_separation_error_2"], 3), round(n["fig2_separation_error_3"], 3)) == (0.067, 0.227)
+
+
+def test_figure3_prose_numbers_on_the_committed_paper_tables():
+    """The values the audit recomputed from results/paper/figure3."""
+    from lrc_utils.book.chapters.vib.readings import figure3_prose_numbers
+
+    n = figure3_prose_numbers(*committed_vib_tables("figure3"))
+    m, f = "fig3_mnist_", "fig3_fashion_mnist_"
+    assert (n[m + "abs_first"], n[f + "abs_first"]) == pytest.approx((19.39, 22.62), abs=0.005)
+    assert 2.40 <= n[m + "abs_collapsed"] <= 2.52 and 2.36 <= n[f + "abs_collapsed"] <= 2.55
+    assert round(n[m + "collapse_beta"], 1) == 1.8
+    assert (n[m + "abs_mean_step"], n[f + "abs_mean_step"]) == pytest.approx((0.80, 1.04), abs=0.005)
+    assert 0.964 <= n[m + "acc_plateau"] <= 0.972 and 0.853 <= n[f + "acc_plateau"] <= 0.865
+    assert (n[m + "abs_largest_step"], n[f + "abs_largest_step"]) == pytest.approx((4.31, 3.82), abs=0.005)
+    assert n["fig3_abs_largest_md"] == "$\\beta = 0.56$ and $1$"
+    assert round(n[m + "s1_collapsed"], 2) == round(n[f + "s1_collapsed"], 2) == 0.11
+    assert (n[m + "rel_first"], n[f + "rel_first"]) == pytest.approx((9.19, 8.36), abs=0.005)
+    assert n[m + "rel_last_md"] == n[f + "rel_last_md"] == "32 (all of $K$)"
+    assert round(n["fig3_collapsed_sv_min"], 2) == 0.03 and round(n["fig3_collapsed_sv_max"], 2) == 0.11
+    assert n["fig3_atol_small_md"] == "all 32 directions" and n["fig3_rtol_small_md"].startswith("29.71 or more")
+    assert (n[m + "rtol_high_first"], n[m + "rtol_high_min"]) == pytest.approx((5.76, 3.12), abs=0.005)
+    assert (n[f + "rtol_high_first"], n[f + "rtol_high_min"]) == pytest.approx((4.79, 3.54), abs=0.005)
+    assert round(n["fig3_epochs"], 1) == 57.1 and n["fig3_lr_final_md"] == "$10^{-4}$"

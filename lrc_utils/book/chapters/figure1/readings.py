@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ...readings import first_step_at_accuracy
@@ -32,3 +33,110 @@ def describe_terminal_phase(falls: pd.DataFrame) -> str:
         lines.append(f"* {r.panel}, layer {r.layer}: {r['max']:.1f} at its maximum, {r['last']:.1f} at the last "
                      f"step ({r['fall from max (%)']:.0f}% lower): {verdict}.")
     return "\n".join(lines)
+
+
+#: The first author's public code (for a later paper): its learning rate and weight decay, which the prose
+#: compares with ours.
+PUBLIC_LR, PUBLIC_WEIGHT_DECAY = 1e-4, 0.01
+
+
+def latex_power(value: float, digits: int = 2) -> str:
+    """``value`` in LaTeX scientific notation with ``digits`` significant digits, without the dollars, e.g.
+    ``4.6\\cdot 10^{4}``, or ``10^{-4}`` when the mantissa is 1."""
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else f"{mantissa}\\cdot {power}"
+
+
+def fall_start(rows: pd.DataFrame, fit_step: int, drop: float = 0.1) -> int | None:
+    """The first recorded step at which the seed-mean ``local_rank`` of ``rows`` (one panel and layer) lies
+    ``drop`` below its maximum over the steps from ``fit_step`` on, after that maximum; ``None`` if it never
+    does."""
+    mean = rows.groupby("step").local_rank.mean()
+    after = mean[mean.index >= fit_step]
+    below = after[(after.index > after.idxmax()) & (after <= (1 - drop) * after.max())]
+    return int(below.index.min()) if len(below) else None
+
+
+def full_rank_until(rows: pd.DataFrame, width: int) -> int | None:
+    """The last step of the initial stretch of recorded steps at which every seed of ``rows`` (one panel and
+    layer) has local rank ``width``; ``None`` if the first step already falls short."""
+    ranks = rows.groupby("step").local_rank.min().sort_index()
+    short = ranks[ranks < width]
+    full = ranks if short.empty else ranks[ranks.index < short.index.min()]
+    return int(full.index.max()) if len(full) else None
+
+
+def prose_numbers(table: pd.DataFrame, p, mark_step: int, drop: float = 0.1,
+                  threshold: float = 0.99) -> dict[str, float | int | str]:
+    """The numbers Figure 1's prose quotes, from the ``local_rank`` table, the notebook's parameters ``p`` (MNIST
+    and Gaussian panel settings, ``atol``), the step ``mark_step`` marked in the MNIST panel (the length of our
+    earlier runs) and the criterion of :func:`terminal_phase_falls` (``drop``, ``threshold``). Keys (``fig1_``
+    prefix; steps are training steps, ranks seed means unless said):
+
+    * ``mnist_fit_step``, ``gauss_fit_step``: the first step with seed-mean training accuracy >= ``threshold``.
+    * ``fall_decades_min``, ``fall_decades_max``: over the deeper layers (2 on) of both panels, log10 of the
+      step at which the rank starts to fall (:func:`fall_start`: ``drop`` below its maximum after the fit)
+      over the fit step; ``fall_start_min``, ``fall_start_max``: those steps.
+    * ``falls_md``: which layers fall in the terminal phase (:func:`terminal_phase_falls`), a phrase;
+      ``falls_seeds_md``: the same criterion on every seed's own curve, a phrase.
+    * ``gauss_l1_max``, ``gauss_l1_last``: the Gaussian first layer's rank at its maximum after the fit and at
+      the last step; ``gauss_l1_fall_start``: the step at which it starts to fall.
+    * ``mnist_l1_full_until``: the last step of the first stretch at which every seed's first MNIST layer has
+      full rank (the first width, :func:`full_rank_until`).
+    * ``mark_step``: the last recorded step <= ``mark_step``; ``mnist_l1_at_mark_md``: the first MNIST layer's
+      rank there, per seed (a phrase); ``mnist_deep_at_mark``: the largest seed-mean rank of the deeper MNIST
+      layers there.
+    * ``lr_factor``, ``wd_factor``: the MNIST panel's learning rate and weight decay over the public code's
+      (:data:`PUBLIC_LR`, :data:`PUBLIC_WEIGHT_DECAY`); ``public_factor_md``: the two as a phrase ("10 times").
+    * ``shrink_md``: the per-step factor of pure weight decay, ``$1 - lr \\cdot wd$`` (LaTeX);
+      ``decay_steps_md``: ln(1 / atol) / (lr x wd), the steps it takes to bring a singular value from 1 to
+      ``atol`` (LaTeX, with the formula's numbers); ``public_eta_lambda_md``, ``public_decay_steps_md``: the
+      same product and steps with the public code's settings (LaTeX).
+    * ``unfed_directions``: Gaussian input dimension - intrinsic dimension (input directions without data).
+    """
+    fit = {panel: first_step_at_accuracy(table[table.panel == panel], threshold) for panel in ("gaussian", "mnist")}
+    deep = [(panel, fall_start(rows, fit[panel], drop)) for (panel, layer), rows in table.groupby(["panel", "layer"])
+            if layer >= 2]
+    starts = [start for _, start in deep if start is not None]
+    decades = [np.log10(start / fit[panel]) for panel, start in deep if start is not None]
+    falls = terminal_phase_falls(table, drop, threshold)
+    n_falls = int(falls["falls in terminal phase"].sum())
+    per_seed = pd.concat([terminal_phase_falls(rows, drop, threshold) for _, rows in table.groupby("seed")])
+    n_seed_falls = int(per_seed["falls in terminal phase"].sum())
+    gauss1, mnist = table[(table.panel == "gaussian") & (table.layer == 1)], table[table.panel == "mnist"]
+    gauss1_mean = gauss1.groupby("step").local_rank.mean()
+    mark = int(mnist.step[mnist.step <= mark_step].max())
+    at_mark = mnist[mnist.step == mark]
+    first_at_mark = at_mark[at_mark.layer == 1].local_rank
+    lo, hi = first_at_mark.min(), first_at_mark.max()
+    eta_lambda = p.mnist_lr * p.mnist_weight_decay
+    public = PUBLIC_LR * PUBLIC_WEIGHT_DECAY
+    lr_factor, wd_factor = p.mnist_lr / PUBLIC_LR, p.mnist_weight_decay / PUBLIC_WEIGHT_DECAY
+    return {
+        "fig1_mnist_fit_step": int(fit["mnist"]), "fig1_gauss_fit_step": int(fit["gaussian"]),
+        "fig1_fall_decades_min": float(min(decades)), "fig1_fall_decades_max": float(max(decades)),
+        "fig1_fall_start_min": int(min(starts)), "fig1_fall_start_max": int(max(starts)),
+        "fig1_falls_md": ("every layer of both panels" if n_falls == len(falls)
+                          else f"{n_falls} of the {len(falls)} layers of the two panels"),
+        "fig1_falls_seeds_md": ("every layer falls, in every seed" if n_seed_falls == len(per_seed)
+                                else f"{n_seed_falls} of the {len(per_seed)} (seed, layer) curves fall"),
+        "fig1_gauss_l1_max": float(gauss1_mean[gauss1_mean.index >= fit["gaussian"]].max()),
+        "fig1_gauss_l1_last": float(gauss1_mean.iloc[-1]),
+        "fig1_gauss_l1_fall_start": fall_start(gauss1, fit["gaussian"], drop) or int(gauss1_mean.index.max()),
+        "fig1_mnist_l1_full_until": full_rank_until(mnist[mnist.layer == 1], int(p.mnist_widths[0])) or 0,
+        "fig1_mark_step": mark,
+        "fig1_mnist_l1_at_mark_md": (f"at rank {lo:.0f} in every seed" if lo == hi
+                                     else f"at rank {lo:.0f} to {hi:.0f} across seeds"),
+        "fig1_mnist_deep_at_mark": float(at_mark[at_mark.layer >= 2].groupby("layer").local_rank.mean().max()),
+        "fig1_lr_factor": float(lr_factor), "fig1_wd_factor": float(wd_factor),
+        "fig1_public_factor_md": (f"{lr_factor:g} times" if lr_factor == wd_factor
+                                  else f"{lr_factor:g} and {wd_factor:g} times"),
+        "fig1_shrink_md": f"$1 - {latex_power(eta_lambda)}$",
+        "fig1_decay_steps_md": (f"$\\ln({1 / p.atol:g})/{latex_power(eta_lambda)} \\approx "
+                                f"{latex_power(np.log(1 / p.atol) / eta_lambda)}$"),
+        "fig1_public_eta_lambda_md": f"${latex_power(public)}$",
+        "fig1_public_decay_steps_md": f"${latex_power(np.log(1 / p.atol) / public)}$",
+        "fig1_unfed_directions": int(p.gauss_input_dim - p.gauss_intrinsic_dim),
+    }

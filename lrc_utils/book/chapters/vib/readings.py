@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 
 
@@ -66,3 +69,215 @@ def describe_vib_sweep(sweep: pd.DataFrame, n_classes: int, atol: float, rtol: f
     lines.append(f"{prefix}KL from {s['kl at min beta']:.2f} to {s['kl at max beta']:.4f} nats; test accuracy from "
                  f"{s['test acc at min beta']:.3f} to {s['test acc at max beta']:.3f} (chance {s['chance']:.3f}).")
     return "\n".join(f"* {line}" for line in lines)
+
+
+def latex_power(value: float, digits: int = 2) -> str:
+    """``value`` in LaTeX scientific notation with ``digits`` significant digits, with dollars, e.g.
+    ``$4.6\\cdot 10^{4}$``, or ``$10^{-4}$`` when the mantissa is 1."""
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    power = f"10^{{{int(exponent)}}}"
+    return f"${power}$" if mantissa == "1" else f"${mantissa}\\cdot {power}$"
+
+
+def collapse_beta(sweep: pd.DataFrame, margin: float = 0.01) -> float:
+    """The smallest beta of a VIB sweep table (one dataset) from which on the seed-mean test accuracy stays
+    within ``margin`` of its value at the largest beta: where the encoder has collapsed."""
+    acc = seed_mean_over_beta(sweep, "test_acc")
+    off = acc[(acc - acc.iloc[-1]).abs() > margin]
+    return float(acc.index[-1] if off.empty else acc.index[acc.index > off.index.max()].min())
+
+
+def accuracy_plateaus(sweep: pd.DataFrame, min_drop: float) -> list[float]:
+    """The seed-mean test accuracy of a VIB sweep table (one dataset) averaged over each stretch of the beta
+    grid between its sharp drops (falls of at least ``min_drop`` between neighbouring betas), smallest beta
+    first."""
+    acc = seed_mean_over_beta(sweep, "test_acc")
+    drops = sharp_steps(sweep, "test_acc", min_drop).query("change < 0")
+    edges = [acc.index.min(), *drops.beta_to, float("inf")]
+    return [float(acc[(acc.index >= lo) & (acc.index < hi)].mean()) for lo, hi in zip(edges, edges[1:])]
+
+
+def tolerance_curve(tolerance: pd.DataFrame, dataset: str, convention: str, tol: float) -> pd.Series:
+    """The seed-mean local rank per beta (ascending) of the ``tolerance`` table at one dataset, convention
+    (``absolute``/``relative``) and tolerance."""
+    rows = tolerance[(tolerance.dataset == dataset) & (tolerance.convention == convention)
+                     & np.isclose(tolerance.tolerance, tol)]
+    return rows.groupby("beta").local_rank.mean().sort_index()
+
+
+def count_phrase(count: float, latent_dim: int) -> str:
+    """A seed-mean count of directions as words: ``all 8 directions`` when it is ``latent_dim``, else
+    ``7.98 or more of the 8 directions`` (for a minimum)."""
+    if count >= latent_dim:
+        return f"all {latent_dim} directions"
+    return f"{count:.2f} or more of the {latent_dim} directions"
+
+
+def fast_rise_md(sweep: pd.DataFrame, column: str) -> str:
+    """Where the seed-mean ``column`` of a VIB sweep table (one dataset) rises faster than its average step from
+    the smallest to the largest beta: ``1.6 to 6.7 per grid point between $\\beta \\approx 0.1$ and $1$``
+    (the smallest and largest of those steps, from the first one's beta to the last one's)."""
+    mean = seed_mean_over_beta(sweep, column)
+    average = (mean.iloc[-1] - mean.iloc[0]) / (len(mean) - 1)
+    steps = sharp_steps(sweep, column, abs(average)).query("change > 0")
+    if steps.empty:
+        return "no faster steps"
+    return (f"{steps.change.min():.1f} to {steps.change.max():.1f} per grid point between "
+            f"$\\beta \\approx {steps.beta_from.iloc[0]:.2g}$ and ${steps.beta_to.iloc[-1]:.2g}$")
+
+
+def steps_md(steps: pd.DataFrame) -> str:
+    """The rows of :func:`sharp_steps` as a Markdown list: ``$\\beta = 0.42$ to $0.56$ ($-0.62$), ...``."""
+    return ", ".join(f"$\\beta = {r.beta_from:.2g}$ to ${r.beta_to:.2g}$ (${r.change:+.2f}$)"
+                     for r in steps.itertuples()) or "none"
+
+
+def figure2_prose_numbers(tables: dict[str, pd.DataFrame], p, small_atols: tuple[float, float] = (1e-3, 1e-2),
+                          max_small_rtol: float = 1e-2, margin: float = 0.01) -> dict[str, float | int | str]:
+    """The numbers Figure 2's prose quotes, from the study's ``tables`` (``vib_sweep``, ``spectrum``,
+    ``tolerance``; one dataset) and the notebook's parameters ``p`` (``jump_min_change``, ``accuracy_min_drop``,
+    ``latent_dim``, ``lr``, ``lr_final_ratio``, ``separations``). Ranks are seed means (directions of the
+    bottleneck), betas grid values. Keys (``fig2_`` prefix):
+
+    * ``abs_first``, ``abs_last``: the rank at ``atol`` at the smallest and the largest beta;
+      ``abs_steps_from``, ``abs_steps_to``: the beta before the first and after the last of its sharp steps
+      (:func:`sharp_steps` with ``jump_min_change``); ``abs_step_min``, ``abs_step_max``: the smallest and
+      largest size of those steps (rank units per grid point).
+    * ``acc_plateau``, ``acc_plateau_2``: the mean test accuracy over the first and second stretch of the grid
+      between sharp drops of at least ``accuracy_min_drop`` (:func:`accuracy_plateaus`).
+    * ``collapse_beta``: the beta from which on the accuracy stays within ``margin`` of its final, chance value
+      (:func:`collapse_beta`); ``s1_collapsed``: the mean largest singular value of the bottleneck Jacobian
+      over those betas.
+    * ``rel_first``, ``rel_last``: the rank at ``rtol`` at the smallest and the largest beta; ``rel_min``,
+      ``rel_min_beta``: its minimum and where; ``rel_jump_from``, ``rel_jump_to``: the betas at the ends of
+      the run of consecutive sharp rises around its largest rise; ``rel_jump_steps``: the grid steps of that run;
+      ``rel_jump_value``: the rank at its end; ``rel_sharp_md``: all its sharp steps (Markdown);
+      ``rel_sharp_count``: how many.
+    * ``atol_small_md``: the smallest rank at the first of ``small_atols`` over all betas, as words
+      (:func:`count_phrase`); ``atol_mid_collapsed``: the mean rank at the second over the collapsed betas;
+      ``rtol_small_md``: the smallest rank at any relative tolerance <= ``max_small_rtol``, as words.
+    * ``lr_final_md``: the final learning rate ``lr`` x ``lr_final_ratio`` (LaTeX); ``separation_error_<i>``
+      (i = 1, 2, ...): the Bayes error of the i-th binary distinction, Phi(-s_i / 2) for separation s_i and
+      unit noise (a fraction).
+    """
+    sweep, spectrum, tolerance = tables["vib_sweep"], tables["spectrum"], tables["tolerance"]
+    dataset = sweep.dataset.iloc[0]
+    absolute, relative = seed_mean_over_beta(sweep, "local_rank_abs"), seed_mean_over_beta(sweep, "local_rank_rel")
+    abs_steps = sharp_steps(sweep, "local_rank_abs", p.jump_min_change)
+    rel_steps = sharp_steps(sweep, "local_rank_rel", p.jump_min_change)
+    plateaus = accuracy_plateaus(sweep, p.accuracy_min_drop)
+    collapsed = collapse_beta(sweep, margin)
+    s1 = spectrum[spectrum["index"] == 1].groupby("beta").singular_value.mean()
+    changes = relative.diff()
+    top = int(np.argmax(changes.fillna(-np.inf).to_numpy()))  # the end of the largest rise
+    start, end = top, top
+    while start - 1 >= 1 and changes.iloc[start - 1] >= p.jump_min_change:
+        start -= 1
+    while end + 1 < len(changes) and changes.iloc[end + 1] >= p.jump_min_change:
+        end += 1
+    first_small, second_small = small_atols
+    rtol_small = [t for t in tolerance[tolerance.convention == "relative"].tolerance.unique() if t <= max_small_rtol]
+    rtol_small_min = min(tolerance_curve(tolerance, dataset, "relative", t).min() for t in rtol_small)
+    mid = tolerance_curve(tolerance, dataset, "absolute", second_small)
+    numbers = {
+        "fig2_abs_first": float(absolute.iloc[0]), "fig2_abs_last": float(absolute.iloc[-1]),
+        "fig2_abs_steps_from": float(abs_steps.beta_from.iloc[0]) if len(abs_steps) else float("nan"),
+        "fig2_abs_steps_to": float(abs_steps.beta_to.iloc[-1]) if len(abs_steps) else float("nan"),
+        "fig2_abs_step_min": float(abs_steps.change.abs().min()) if len(abs_steps) else float("nan"),
+        "fig2_abs_step_max": float(abs_steps.change.abs().max()) if len(abs_steps) else float("nan"),
+        "fig2_acc_plateau": plateaus[0],
+        "fig2_acc_plateau_2": plateaus[1] if len(plateaus) > 1 else float("nan"),
+        "fig2_collapse_beta": collapsed,
+        "fig2_s1_collapsed": float(s1[s1.index >= collapsed].mean()),
+        "fig2_rel_first": float(relative.iloc[0]), "fig2_rel_last": float(relative.iloc[-1]),
+        "fig2_rel_min": float(relative.min()), "fig2_rel_min_beta": float(relative.idxmin()),
+        "fig2_rel_jump_from": float(relative.index[start - 1]), "fig2_rel_jump_to": float(relative.index[end]),
+        "fig2_rel_jump_steps": int(end - start + 1), "fig2_rel_jump_value": float(relative.iloc[end]),
+        "fig2_rel_sharp_md": steps_md(rel_steps), "fig2_rel_sharp_count": int(len(rel_steps)),
+        "fig2_atol_small_md": count_phrase(float(tolerance_curve(tolerance, dataset, "absolute", first_small).min()),
+                                           int(p.latent_dim)),
+        "fig2_atol_mid_collapsed": float(mid[mid.index >= collapsed].mean()),
+        "fig2_rtol_small_md": count_phrase(float(rtol_small_min), int(p.latent_dim)),
+        "fig2_lr_final_md": latex_power(p.lr * p.lr_final_ratio),
+    }
+    for i, separation in enumerate(p.separations, start=1):
+        numbers[f"fig2_separation_error_{i}"] = 0.5 * math.erfc(separation / 2 / math.sqrt(2))
+    return numbers
+
+
+def figure3_prose_numbers(tables: dict[str, pd.DataFrame], p, accuracy_min_drop: float = 0.1,
+                          small_atols: tuple[float, float] = (1e-3, 1e-2), max_small_rtol: float = 1e-2,
+                          high_rtol: float = 0.3, margin: float = 0.01) -> dict[str, float | int | str]:
+    """The numbers Figure 3's prose quotes, from the study's ``tables`` (``vib_sweep``, ``spectrum``,
+    ``tolerance``; datasets ``mnist`` and ``fashion_mnist``) and the notebook's parameters ``p``
+    (``latent_dim``, ``steps``, ``batch_size``, ``n_train``, ``lr``, ``lr_final_ratio``). Ranks are seed means
+    (directions of the bottleneck), betas grid values. Keys (``fig3_`` prefix; ``<d>`` is the dataset):
+
+    * ``<d>_abs_first``: the rank at ``atol`` at the smallest beta; ``<d>_collapse_beta``: the beta from which
+      on the accuracy stays within ``margin`` of its final, chance value (:func:`collapse_beta`);
+      ``<d>_abs_collapsed``: the mean rank at ``atol`` over those betas.
+    * ``<d>_abs_largest_step``: the size of the largest fall of that rank between neighbouring betas;
+      ``<d>_abs_mean_step``: its mean fall per grid point from the smallest beta to the start of that largest
+      fall; ``abs_largest_md``: the betas of the largest fall, for both datasets (LaTeX).
+    * ``<d>_acc_plateau``: the mean test accuracy over the betas before its first sharp drop (at least
+      ``accuracy_min_drop``, :func:`accuracy_plateaus`).
+    * ``<d>_s1_collapsed``: the mean largest singular value of the bottleneck Jacobian over the collapsed betas;
+      ``collapsed_sv_min``, ``collapsed_sv_max``: the smallest and largest mean singular value (any index,
+      both datasets) there.
+    * ``<d>_rel_first``: the rank at ``rtol`` at the smallest beta; ``<d>_rel_last_md``: at the largest, as
+      Markdown (``32 (all of $K$)`` when it is ``latent_dim``); ``<d>_rel_fast_md``: where it rises faster than
+      its average step (:func:`fast_rise_md`).
+    * ``atol_small_md``: the smallest rank at either of ``small_atols`` over all betas and datasets, as words
+      (:func:`count_phrase`); ``rtol_small_md``: the same at relative tolerances <= ``max_small_rtol``.
+    * ``<d>_rtol_high_first``, ``<d>_rtol_high_min``, ``<d>_rtol_high_last``: the rank at relative tolerance
+      ``high_rtol`` at the smallest beta, at its minimum and at the largest beta.
+    * ``epochs``: ``steps`` x ``batch_size`` / ``n_train``; ``lr_final_md``: ``lr`` x ``lr_final_ratio`` (LaTeX).
+    """
+    sweep, spectrum, tolerance = tables["vib_sweep"], tables["spectrum"], tables["tolerance"]
+    k = int(p.latent_dim)
+    numbers: dict[str, float | int | str] = {}
+    largest, collapsed_values, small_counts, rtol_counts = [], [], [], []
+    for dataset, part in sweep.groupby("dataset", sort=False):
+        key = f"fig3_{dataset}_"
+        absolute, relative = (seed_mean_over_beta(part, "local_rank_abs"),
+                              seed_mean_over_beta(part, "local_rank_rel"))
+        collapsed = collapse_beta(part, margin)
+        fall = absolute.diff()
+        end = int(np.argmin(fall.fillna(np.inf).to_numpy()))
+        largest.append((dataset, absolute.index[end - 1], absolute.index[end]))
+        sv = spectrum[(spectrum.dataset == dataset) & (spectrum.beta >= collapsed)]
+        sv = sv.groupby(["beta", "index"]).singular_value.mean()
+        collapsed_values.append(sv)
+        small_counts += [tolerance_curve(tolerance, dataset, "absolute", t).min() for t in small_atols]
+        small_rtols = [t for t in tolerance[tolerance.convention == "relative"].tolerance.unique()
+                       if t <= max_small_rtol]
+        rtol_counts += [tolerance_curve(tolerance, dataset, "relative", t).min() for t in small_rtols]
+        high = tolerance_curve(tolerance, dataset, "relative", high_rtol)
+        last = float(relative.iloc[-1])
+        numbers.update({
+            key + "abs_first": float(absolute.iloc[0]), key + "collapse_beta": collapsed,
+            key + "abs_collapsed": float(absolute[absolute.index >= collapsed].mean()),
+            key + "abs_largest_step": float(-fall.iloc[end]),
+            key + "abs_mean_step": float((absolute.iloc[0] - absolute.iloc[end - 1]) / max(end - 1, 1)),
+            key + "acc_plateau": accuracy_plateaus(part, accuracy_min_drop)[0],
+            key + "s1_collapsed": float(sv.xs(1, level="index").mean()),
+            key + "rel_first": float(relative.iloc[0]),
+            key + "rel_last_md": f"{k} (all of $K$)" if last >= k else f"{last:.1f} (of $K = {k}$)",
+            key + "rel_fast_md": fast_rise_md(part, "local_rank_rel"),
+            key + "rtol_high_first": float(high.iloc[0]), key + "rtol_high_min": float(high.min()),
+            key + "rtol_high_last": float(high.iloc[-1]),
+        })
+    ranges = {(lo, hi) for _, lo, hi in largest}
+    numbers["fig3_abs_largest_md"] = (
+        "$\\beta = {:.2g}$ and ${:.2g}$".format(*ranges.pop()) if len(ranges) == 1 else
+        " and ".join(f"$\\beta = {lo:.2g}$ and ${hi:.2g}$ ({d})" for d, lo, hi in largest))
+    values = pd.concat(collapsed_values)
+    numbers.update({
+        "fig3_collapsed_sv_min": float(values.min()), "fig3_collapsed_sv_max": float(values.max()),
+        "fig3_atol_small_md": count_phrase(float(min(small_counts)), k),
+        "fig3_rtol_small_md": count_phrase(float(min(rtol_counts)), k),
+        "fig3_epochs": float(p.steps * p.batch_size / p.n_train),
+        "fig3_lr_final_md": latex_power(p.lr * p.lr_final_ratio),
+    })
+    return numbers
