@@ -330,3 +330,58 @@ def test_padded_rows_add_no_singular_values(method):
         expected[i] = (sigma > 0.7).sum()
     assert torch.equal(_count_above(a, 0.7, 0.0, method, n_rows), expected)
     assert torch.equal(_count_above(a, 0.7, 0.0, method), expected)
+
+
+# ----------------------------------------------------------------------------------------------------
+# readings: the numbers of the chapter's prose
+
+
+def test_power_of_ten_as_latex():
+    from lrc_utils.book.chapters.local_rank.readings import power_of_ten
+
+    assert (power_of_ten(1e-7), power_of_ten(2.4e-8), power_of_ten(0.031)) == (
+        "$10^{-7}$", "$2\\cdot10^{-8}$", "$3\\cdot10^{-2}$")
+    assert power_of_ten(float("nan")) == "n/a"
+
+
+def test_prose_numbers_on_hand_set_spectra_and_counts():
+    import pandas as pd
+
+    from lrc_utils.book.chapters.local_rank import readings
+
+    # median spectra: layer 1 decays smoothly; layer 2 falls from 0.25 to 2e-8 of the largest, layer 3 from
+    # 2e-3 to 4e-8: cliffs after index 2, at the median 3e-8 of the largest
+    spectrum = pd.DataFrame({"layer": [1] * 3 + [2] * 3 + [3] * 3, "index": [1, 2, 3] * 3,
+                             "median": [4.0, 2.0, 1.0, 2.0, 0.5, 4e-8, 1.0, 2e-3, 4e-8]})
+    cliffs = readings.cliffs(spectrum)
+    assert cliffs.layer.tolist() == [2, 3] and cliffs["index"].tolist() == [2, 2]
+    assert cliffs.above.tolist() == pytest.approx([0.25, 2e-3]) and cliffs.below.tolist() == pytest.approx([2e-8, 4e-8])
+    # mean counts at relative tolerances 1e-9 .. 1 (only those below the cliffs' upper edge 2e-3 count): layer 2
+    # moves by 0.9 going down to 1e-8, layer 3 by 0.8 to 1e-9; stable from 1e-7 on, where layer 2 counts 2 of
+    # layer 1's 3 directions
+    tolerances = [1e-9, 1e-8, 1e-7, 1e-6, 1e-2, 1.0]
+    counts = {1: [3, 3, 3, 3, 3, 1], 2: [3, 2.9, 2, 2, 1, 1], 3: [3, 2.2, 2, 2, 1, 1]}
+    tolerance = pd.DataFrame([(layer, "relative", t, c) for layer, cs in counts.items() for t, c in zip(tolerances, cs)]
+                             + [(2, "absolute", 1e-9, 0.0), (2, "absolute", 1e-8, 3.0)],
+                             columns=["layer", "convention", "tolerance", "local_rank"])
+    out = readings.prose_numbers(tolerance, spectrum)
+    assert out["local_rank_cliff"] == pytest.approx(3e-8) and out["local_rank_cliff_md"] == "$3\\cdot10^{-8}$"
+    assert out["local_rank_noise_tol"] == pytest.approx(1e-8) and out["local_rank_noise_tol_md"] == "$10^{-8}$"
+    assert out["local_rank_active_units"] == 2.0 and out["local_rank_inactive_percent"] == pytest.approx(100 / 3)
+    smooth = readings.prose_numbers(tolerance, spectrum[spectrum.layer == 1])
+    assert math.isnan(smooth["local_rank_cliff"]) and math.isnan(smooth["local_rank_inactive_percent"])
+    assert smooth["local_rank_cliff_md"] == "n/a"
+
+
+def test_prose_numbers_on_the_committed_paper_tables():
+    import pandas as pd
+
+    from lrc_utils.book.chapters.local_rank import readings
+    from lrc_utils.book.paths import REPO_ROOT
+
+    folder = REPO_ROOT / "results" / "paper" / "local_rank"
+    out = readings.prose_numbers(pd.read_csv(folder / "tolerance.csv"), pd.read_csv(folder / "spectrum.csv"))
+    assert out["local_rank_cliff"] == pytest.approx(2e-8, rel=0.05) and out["local_rank_cliff_md"] == "$2\\cdot10^{-8}$"
+    assert out["local_rank_noise_tol"] == pytest.approx(2.5e-8, rel=0.01)  # stable down to 4e-8
+    assert out["local_rank_active_units"] == pytest.approx(130.9, abs=0.05)
+    assert out["local_rank_inactive_percent"] == pytest.approx(35, abs=0.5)

@@ -204,3 +204,19 @@ def test_check_refuses_bad_parameters(name, value, message):
     setattr(p, name, value)
     with pytest.raises(ValueError, match=message):
         study.check(p)
+
+
+def test_prose_numbers_log_of_the_patterns():
+    assert clustering.prose_numbers(4096)["noisy_log_n"] == pytest.approx(12 * math.log(2))
+    assert clustering.prose_numbers(1)["noisy_log_n"] == 0.0
+    with pytest.raises(ValueError, match="n_patterns"):
+        clustering.prose_numbers(0)
+
+
+def test_prose_numbers_on_the_committed_paper_table():
+    from lrc_utils.book.paths import REPO_ROOT
+
+    log_n = clustering.prose_numbers(4096)["noisy_log_n"]
+    assert log_n == pytest.approx(8.32, abs=0.005)
+    noisy = pd.read_csv(REPO_ROOT / "results" / "paper" / "noisy_networks" / "noisy.csv")
+    assert noisy.ixt.max() <= log_n  # every estimate below the ceiling the prose quotes

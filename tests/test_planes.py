@@ -1,6 +1,7 @@
 """Information planes (lrc_utils.planes, the study information_planes) and their readings
 (lrc_utils.book.chapters.information_planes.readings): each number against a case counted by hand or a closed form."""
 
+import json
 import math
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ import torch
 from lrc_utils import mi, planes
 from lrc_utils.book.chapters.information_planes import readings as compression
 from lrc_utils.book.chapters.information_planes import study
+from lrc_utils.book.paths import REPO_ROOT
 from lrc_utils.models import MLP, init_like_chelombiev
 from lrc_utils.training import eval_epochs, l2_penalised_cross_entropy
 
@@ -303,3 +305,83 @@ def test_a_tiny_study_run_records_initialisation_and_every_epoch(tmp_path):
     assert table.train_acc.between(0, 1).all() and table.run.unique().tolist() == ["relu-l2=0-seed0"]
     again = study.compute(p, StudyContext(checkpoint_dir=tmp_path / "again"))["planes"]
     pd.testing.assert_frame_equal(table, again)  # seeded: the same numbers
+
+
+# ----------------------------------------------------------------------------------------------------
+# the numbers of the chapter's prose
+
+
+def prose_table() -> pd.DataFrame:
+    """tanh without L2 under binning_sz: layers 1, 2 pinned, layer 3 fits then compresses, layer 4 does not;
+    ReLU without L2 (seed 0, and seed 1 for adaptive binning's layer 4 only) and with L2 = 0.015 (seed 0)."""
+    log_n = math.log(4096)
+    tanh = pd.concat([curve("tanh", 1, "binning_sz", [log_n] * 3), curve("tanh", 2, "binning_sz", [log_n] * 3),
+                      curve("tanh", 3, "binning_sz", [1.0, 2.0, 1.0], [0.1, 0.5, 0.6]),
+                      curve("tanh", 4, "binning_sz", [1.0, 2.0, 2.0])]).assign(train_acc=0.9)
+    none = relu_table({"binning": [False] * 4, "kde_upper": [False, False, False, True],
+                       "adaptive_binning": [False, False, False, True],
+                       "adaptive_kde": [False, False, True, True]}).assign(train_acc=0.8)
+    seed1 = curve("relu-0.0-1", 4, "adaptive_binning", [1.0, 2.0, 1.8], activation="relu", seed=1,
+                  test_acc=0.8).assign(train_acc=0.6)  # relative compression 0.1
+    with_l2 = relu_table({"adaptive_binning": [True, True, False, True], "adaptive_kde": [True, False, True, False]},
+                         l2=0.015).assign(train_acc=0.5)
+    return pd.concat([tanh, none, seed1, with_l2], ignore_index=True)
+
+
+def test_prose_numbers_by_hand():
+    p = SimpleNamespace(mi_inputs=4096, train_fraction=0.8, batch_size=1000)
+    out = compression.prose_numbers(prose_table(), p, wall_time_s=120.0)
+    assert out["planes_log_n"] == pytest.approx(12 * math.log(2))
+    # 4 hidden layers; runs tanh, relu seed 0 and 1, relu with L2; epochs 1 and 10; ceil(3277 / 1000) = 4
+    assert (out["planes_hidden_layers"], out["planes_runs"], out["planes_eval_epochs"],
+            out["planes_steps_per_epoch"]) == (4, 4, 2, 4)
+    assert out["planes_wall_minutes"] == pytest.approx(2.0)
+    assert (out["planes_a_pinned"], out["planes_a_where"], out["planes_a_layers"], out["planes_a_resolved"]) == (
+        "layers 1 and 2 are pinned", "layer 3", 1, 2)
+    assert out["planes_b_counts"] == "0 of 4 under `binning`; 1 of 4 under `kde_upper`"
+    assert out["planes_c_counts"] == "1 of 4 under `adaptive_binning`; 2 of 4 under `adaptive_kde`"
+    assert out["planes_c_where"] == "the last one or two layers"
+    # L2 against none, seed-median relative compression per layer: adaptive binning 0.5/0, 0.5/0, 0/0 (tie),
+    # 0.5/0.3 (the median of 0.5 and 0.1): 3 larger; adaptive KDE 0.5/0, 0/0 and 0.5/0.5 (ties), 0/0.5 (smaller):
+    # larger in 4 of the 5 untied cells
+    assert (out["planes_d_larger"], out["planes_d_cells"]) == (4, 5)
+    # adaptive binning cells where some seed compresses: relu/none layer 4 (seeds 0.5 and 0.1: range 0.4) and
+    # relu/L2 layers 1, 2, 4 (one seed: range 0); the largest range's seeds reach 10 and 50 per cent
+    assert out["planes_e_median_spread"] == pytest.approx(0.0)
+    assert out["planes_e_max_spread"] == pytest.approx(0.4)
+    assert (out["planes_e_low_percent"], out["planes_e_high_percent"]) == (pytest.approx(10.0), pytest.approx(50.0))
+    # last layer, ranked within groups: compression (1, 0.5) and test accuracy (0.9, 0.8 -> 1, 0.5) in the ReLU
+    # group without L2, (1) and (1) with L2: identical ranks, rho = 1
+    assert out["planes_f_rho"] == pytest.approx(1.0)
+    assert (out["planes_train_acc_tanh_none"], out["planes_train_acc_relu_none"],
+            out["planes_train_acc_relu_l2"]) == (pytest.approx(0.9), pytest.approx(0.7), pytest.approx(0.5))
+
+
+def test_prose_numbers_say_what_was_not_measured():
+    p = SimpleNamespace(mi_inputs=4096, train_fraction=0.8, batch_size=512)
+    out = compression.prose_numbers(curve("r", 1, "binning", [1.0, 2.0, 1.0], activation="elu"), p, 60.0)
+    assert out["planes_a_pinned"] == out["planes_c_where"] == out["planes_b_counts"] == "not measured"
+    assert math.isnan(out["planes_d_larger"]) and math.isnan(out["planes_f_rho"])
+
+
+def test_prose_numbers_on_the_committed_paper_runs():
+    folder = REPO_ROOT / "results" / "paper" / "information_planes"
+    info = json.loads((folder / "meta.json").read_text())["tables"]["planes"]
+    out = compression.prose_numbers(pd.read_csv(folder / "planes.csv"), SimpleNamespace(**info["parameters"]),
+                                    info["wall_time_s"])
+    assert (out["planes_hidden_layers"], out["planes_runs"], out["planes_eval_epochs"],
+            out["planes_steps_per_epoch"]) == (5, 40, 19, 7)
+    assert out["planes_log_n"] == pytest.approx(8.32, abs=0.005)
+    assert out["planes_wall_minutes"] == pytest.approx(65.2, abs=0.05)
+    assert (out["planes_a_pinned"], out["planes_a_where"], out["planes_a_layers"], out["planes_a_resolved"]) == (
+        "layers 1 and 2 are pinned", "the deepest layer", 1, 3)
+    assert out["planes_b_counts"] == "0 of 5 under `binning`; 0 of 5 under `kde_upper`"
+    assert out["planes_c_where"] == "the last one or two layers"
+    assert (out["planes_d_larger"], out["planes_d_cells"]) == (35, 40)
+    assert out["planes_e_median_spread"] == pytest.approx(0.24, abs=0.005)
+    assert out["planes_e_max_spread"] == pytest.approx(0.67, abs=0.005)
+    assert (out["planes_f_rho"], out["planes_f_p"]) == (pytest.approx(0.24, abs=0.005), pytest.approx(0.13, abs=0.005))
+    assert (out["planes_train_acc_softplus_l2"], out["planes_train_acc_softplus_none"]) == (
+        pytest.approx(0.756, abs=5e-4), pytest.approx(0.981, abs=5e-4))
+    assert (out["planes_train_acc_tanh_l2"], out["planes_train_acc_tanh_none"]) == (
+        pytest.approx(0.925, abs=5e-4), pytest.approx(0.995, abs=5e-4))

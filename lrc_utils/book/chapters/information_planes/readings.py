@@ -301,3 +301,111 @@ def describe_compute(info: dict) -> str:
             f"({runs} runs of {p['epochs']:,} epochs, MI of every hidden layer by {len(p['estimators'])} estimators "
             f"at about {p['n_evals']} epochs and at initialisation) on {info['device']}, as recorded in "
             f"`meta.json` on {info['computed_utc'][:10]}.")
+
+
+# ----------------------------------------------------------------------------------------------------
+# the numbers quoted in the chapter's prose
+
+_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+
+
+def _and_list(values: list[int]) -> str:
+    """'5', '1 and 2', '1, 2 and 4'."""
+    text = [str(v) for v in values]
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
+
+
+def _layers_text(layers: list[int]) -> str:
+    return "no layer" if not layers else ("layer " if len(layers) == 1 else "layers ") + _and_list(layers)
+
+
+def _last_layers(per_estimator: list[list[int]], all_layers: list[int]) -> str:
+    """'the last one or two layers' when each list is the last k of ``all_layers``, else the layers named."""
+    counts = sorted({len(layers) for layers in per_estimator})
+    if 0 not in counts and all(layers == all_layers[-len(layers):] for layers in per_estimator):
+        if counts == [1]:
+            return "the last layer"
+        return "the last " + " or ".join(_WORDS.get(k, str(k)) for k in counts) + " layers"
+    return " and ".join(_layers_text(layers) for layers in per_estimator)
+
+
+def prose_numbers(planes: pd.DataFrame, p, wall_time_s: float, n_patterns: int = 4096) -> dict[str, float | int | str]:
+    """The numbers the chapter's prose quotes, from the ``planes`` table, the parameters ``p`` it was computed
+    with (the study's ``Params``, or any object with ``mi_inputs``: X is uniform over that many patterns,
+    ``train_fraction`` of the ``n_patterns`` patterns trained on, in minibatches of ``batch_size``) and the
+    table's recorded computing time ``wall_time_s`` (seconds, from ``meta.json``). Keys (numbers, and phrases as
+    Markdown strings; NaN or "not measured" where the runs lack what a key needs):
+
+    * ``planes_log_n``: log ``mi_inputs`` (nats), the ceiling of every I(X;T) estimate;
+    * ``planes_hidden_layers``: hidden layers; ``planes_runs``: training runs; ``planes_eval_epochs``: distinct
+      evaluation epochs after initialisation; ``planes_steps_per_epoch``: ceil(n_train / batch_size);
+    * ``planes_wall_minutes``: wall time of the table (minutes);
+    * claim (a), tanh without L2 under ``binning_sz``: ``planes_a_pinned`` (phrase, e.g. "layers 1 and 2 are
+      pinned"), ``planes_a_where`` (phrase: the layers that fit first and compress, "the deepest layer" when it is
+      only the last), ``planes_a_layers`` of ``planes_a_resolved`` (counts of those and of the layers not pinned);
+    * claim (b): ``planes_b_counts`` (phrase: ReLU layers compressing of those not pinned, per estimator);
+    * claim (c): ``planes_c_where`` (phrase, e.g. "the last one or two layers") and ``planes_c_counts``;
+    * claim (d): ``planes_d_larger`` of ``planes_d_cells`` (untied cells where L2 compresses more);
+    * claim (e): ``planes_e_median_spread``, ``planes_e_max_spread`` (ranges of relative compression over seeds,
+      fractions) and ``planes_e_low_percent``, ``planes_e_high_percent`` (the smallest and largest seed's relative
+      compression, per cent, in the cell of the largest range);
+    * claim (f): ``planes_f_rho``, ``planes_f_p`` (last layer's within-group Spearman correlation and p-value);
+    * ``planes_train_acc_<activation>_none`` / ``_l2``: seed-mean final training accuracy without L2 and with
+      the largest L2.
+    """
+    summary = curve_summary(planes, p.mi_inputs)
+    verdicts = layer_verdicts(summary)
+    have = set(zip(verdicts["activation"], verdicts["estimator"], verdicts["l2"]))
+    layers = sorted(int(v) for v in planes["layer"].unique())
+    nan, absent = float("nan"), "not measured"
+    out: dict[str, float | int | str] = {
+        "planes_log_n": math.log(p.mi_inputs), "planes_hidden_layers": len(layers),
+        "planes_runs": int(planes["run"].nunique()),
+        "planes_eval_epochs": int(planes.loc[planes["epoch"] >= 1, "epoch"].nunique()),
+        "planes_steps_per_epoch": math.ceil(round(p.train_fraction * n_patterns) / p.batch_size),
+        "planes_wall_minutes": wall_time_s / 60}
+    if ("tanh", "binning_sz", 0.0) in have:
+        a = claim_fitting_then_compression(verdicts)
+        pinned = a["pinned"]
+        out["planes_a_pinned"] = (_layers_text(pinned) + (" is" if len(pinned) == 1 else " are") + " pinned"
+                                  if pinned else "no layer is pinned")
+        out["planes_a_where"] = "the deepest layer" if a["which"] == layers[-1:] else _layers_text(a["which"])
+        out["planes_a_layers"], out["planes_a_resolved"] = a["layers"], a["of"]
+    else:
+        out.update(planes_a_pinned=absent, planes_a_where=absent, planes_a_layers=nan, planes_a_resolved=nan)
+    for key, names in (("b", ("binning", "kde_upper")), ("c", ("adaptive_binning", "adaptive_kde"))):
+        present = [e for e in names if ("relu", e, 0.0) in have]
+        counts = {e: _compressing(verdicts, "relu", e, 0.0) for e in present}
+        out[f"planes_{key}_counts"] = ("; ".join(f"{n} of {total} under `{e}`" for e, (n, total) in counts.items())
+                                       or absent)
+    relu = verdicts[(verdicts["activation"] == "relu") & (verdicts["l2"] == 0) & ~verdicts["pinned"]]
+    compressing = [sorted(int(v) for v in relu[(relu["estimator"] == e) & relu["compresses"]]["layer"])
+                   for e in ("adaptive_binning", "adaptive_kde") if ("relu", e, 0.0) in have]
+    out["planes_c_where"] = _last_layers(compressing, layers) if compressing else absent
+    adaptive = tuple(e for e in ("adaptive_binning", "adaptive_kde") if e in set(verdicts["estimator"]))
+    if adaptive and (verdicts["l2"] == 0).any() and (verdicts["l2"] > 0).any():
+        d = claim_l2_increases(verdicts, adaptive)
+        out["planes_d_larger"], out["planes_d_cells"] = d["larger"], d["of"]
+    else:
+        out.update(planes_d_larger=nan, planes_d_cells=nan)
+    e_keys = ("planes_e_median_spread", "planes_e_max_spread", "planes_e_low_percent", "planes_e_high_percent")
+    f_keys = ("planes_f_rho", "planes_f_p")
+    if "adaptive_binning" in set(verdicts["estimator"]):
+        e = claim_varies_with_initialisation(summary)
+        cells = e["table"]
+        top = cells.loc[cells["spread"].idxmax()]
+        part = summary[(summary["estimator"] == "adaptive_binning") & (summary["activation"] == top["activation"])
+                       & (summary["l2"] == top["l2"]) & (summary["layer"] == top["layer"])]["relative_compression"]
+        out.update(zip(e_keys, (e["median_spread"], e["max_spread"], 100 * float(part.min()),
+                                100 * float(part.max()))))
+        last = compression_generalisation(summary, "adaptive_binning").iloc[-1]
+        out.update(zip(f_keys, (float(last["rho"]), float(last["p"]))))
+    else:
+        out.update(dict.fromkeys((*e_keys, *f_keys), nan))
+    l2_max = float(summary["l2"].max())
+    for (activation, l2), acc in summary.groupby(GROUP)["train_acc"]:
+        if l2 == 0 or l2 == l2_max:
+            # every curve of a run carries the run's accuracy: the mean over runs
+            runs = summary.loc[acc.index].drop_duplicates("run")["train_acc"]
+            out[f"planes_train_acc_{activation}_{'l2' if l2 > 0 else 'none'}"] = float(runs.mean())
+    return out

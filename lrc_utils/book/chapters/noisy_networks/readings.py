@@ -7,6 +7,8 @@ Nothing here is imported by a study: these are readings of stored tables.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from ...readings import spearman
@@ -106,3 +108,11 @@ def describe_noisy_compute(info: dict) -> str:
     return (f"Measured in this run: computing the table took {info['wall_time_s'] / 60:.1f} minutes of wall time "
             f"({len(p['seeds'])} runs of {p['steps']:,} steps, measured at up to {p['n_evals']} steps each) on "
             f"{info['device']}, as recorded in `meta.json` on {info['computed_utc'][:10]}.")
+
+
+def prose_numbers(n_patterns: int) -> dict[str, float]:
+    """The numbers the chapter's prose quotes, from the number of distinct input patterns ``n_patterns`` (X is
+    uniform over them). Keys: ``noisy_log_n``, log ``n_patterns`` (nats), the ceiling of every I(X;T_l)."""
+    if n_patterns < 1:
+        raise ValueError(f"n_patterns must be at least 1, got {n_patterns}")
+    return {"noisy_log_n": math.log(n_patterns)}
