@@ -496,6 +496,9 @@ class LayerRanks:
 
 #: Jacobian modes of :func:`named_layer_ranks`.
 JACOBIANS = ("auto", "fwd", "rev")
+#: Words of torch's errors for an operation without a forward-mode derivative (``jacobian="auto"`` then falls
+#: back to reverse mode).
+FORWARD_AD_MISSING = ("forward ad", "forward-mode", "forward mode", "jvp", "derivative for")
 
 
 def _check_named_layers(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dict[str, nn.Module]:
@@ -516,6 +519,10 @@ def _check_named_layers(model: nn.Module, x: torch.Tensor, layers: Sequence[str]
     if training_norms:
         raise ValueError(f"{training_norms} are in training mode, where batch statistics mix the inputs and the "
                          "Jacobian of one input is not defined: call model.eval() first")
+    training_dropout = [n for n, m in modules.items() if isinstance(m, nn.modules.dropout._DropoutNd) and m.training]
+    if training_dropout:
+        raise ValueError(f"{training_dropout} are in training mode, where they drop random units and the rank is "
+                         "that of a random network: call model.eval() first")
     return {n: modules[n] for n in layers}
 
 
@@ -542,7 +549,12 @@ def _layer_outputs(model: nn.Module, modules: dict[str, nn.Module]):
         bad = [n for n, outs in seen.items() if not isinstance(outs[0], torch.Tensor)]
         if bad:
             raise TypeError(f"the outputs of {bad} are not tensors; name a module that returns one tensor")
-        return tuple(seen[n][0][0].reshape(-1) for n in modules)
+        unbatched = [n for n, outs in seen.items() if outs[0].ndim == 0 or outs[0].shape[0] != 1]
+        if unbatched:  # e.g. a sequence-first layout [T, 1, E]: taking row 0 would measure one token only
+            raise ValueError(f"the outputs of {unbatched} do not lead with the batch dimension (shapes "
+                             f"{[tuple(seen[n][0].shape) for n in unbatched]} for one input); name modules whose "
+                             "output is [1, ...] for a batch of one")
+        return tuple(seen[n][0].reshape(-1) for n in modules)
 
     return outputs
 
@@ -551,11 +563,12 @@ def named_layer_ranks(model: nn.Module, x: torch.Tensor, layers: Sequence[str], 
                       rtol: float = 0.0, jacobian: str = "auto", chunk_size: int | None = None,
                       method: str = "auto") -> LayerRanks:
     """Local rank of the named layers of any ``nn.Module``: for each name, the mean over the inputs of the
-    numerical rank of the Jacobian of that submodule's output (its pre-activation, flattened) with respect to the
-    input (flattened).
+    numerical rank of the Jacobian of that submodule's output (flattened; name the affine module, not its
+    activation, to measure a pre-activation) with respect to the input (flattened).
 
     Args:
-        model: any module, in eval mode where it has batch norm (checked); called as ``model(x[i:i+1])``.
+        model: any module, in eval mode where it has batch norm or dropout (checked); called as
+            ``model(x[i:i+1])``, so each named module's output must lead with the batch dimension.
         x: ``[N, *input_shape]`` on the model's device and dtype.
         layers: dotted names from ``model.named_modules()``; each must run exactly once per forward pass.
         atol, rtol: a singular value counts when it is ``> max(atol, rtol * sigma_max)`` (per input).
@@ -589,7 +602,10 @@ def named_layer_ranks(model: nn.Module, x: torch.Tensor, layers: Sequence[str], 
     with torch.no_grad(), torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         widths = [o.numel() for o in outputs(x[0])]
     inner = x[0].numel()
-    chunk_size = chunk_size or _default_chunk(widths, inner)
+    if chunk_size is None:
+        chunk_size = _default_chunk(widths, inner)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an int >= 1 (inputs per chunk), got {chunk_size!r}")
     mode = jacobian if jacobian != "auto" else ("fwd" if inner <= sum(widths) else "rev")
 
     def flat(x_flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -608,10 +624,14 @@ def named_layer_ranks(model: nn.Module, x: torch.Tensor, layers: Sequence[str], 
         try:
             jacs = jacobians(chunk, mode)
         except (NotImplementedError, RuntimeError) as err:
-            if jacobian != "auto" or mode != "fwd" or "forward" not in str(err).lower():
+            text = str(err).lower()
+            if jacobian != "auto" or mode != "fwd" or not any(s in text for s in FORWARD_AD_MISSING):
                 raise
             mode = "rev"  # an operation without a forward-mode derivative: reverse mode from here on
-            jacs = jacobians(chunk, mode)
+            try:
+                jacs = jacobians(chunk, mode)
+            except Exception as again:
+                raise again from err
         rows.append(torch.stack([count_singular_values_above(j.detach(), atol, rtol, method) for j in jacs], 1).cpu())
     per_input = torch.cat(rows)
     return LayerRanks(tuple(layers), per_input.to(torch.float64).mean(0), per_input)

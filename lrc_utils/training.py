@@ -116,9 +116,10 @@ ALIGN_BYTES = 64
 
 
 class FlatAdamW:
-    """:func:`adamw_weights_only` (``torch.optim.AdamW``, its single-tensor path) on one flat buffer: the same
-    arithmetic element by element, so the same numbers bit for bit (tests/test_flat_adamw.py), in eight array
-    operations per step instead of eight per parameter tensor.
+    """:func:`adamw_weights_only` (``torch.optim.AdamW``, its single-tensor path, the CPU default) on one flat buffer:
+    the same arithmetic element by element, so the same numbers bit for bit on the CPU (tests/test_flat_adamw.py;
+    on CUDA torch's default is its foreach path, not compared), in eight array operations per step instead of
+    eight per parameter tensor.
 
     ``params`` is a model (its weight matrices decayed, its biases and other vectors not) or the two lists
     (decayed, not decayed). At construction the parameters are copied into one contiguous buffer (the decayed ones
@@ -139,6 +140,10 @@ class FlatAdamW:
         if not decay + no_decay:
             raise ValueError("the model has no trainable parameter")
         self.params = decay + no_decay
+        kinds = {(p.dtype, p.device) for p in self.params}
+        if len(kinds) > 1:
+            raise ValueError(f"FlatAdamW needs every parameter in one dtype on one device, got "
+                             f"{sorted(map(str, kinds))}")
         # each parameter keeps its strides and starts on a 64-byte boundary, as a tensor of its own would (the
         # matrix kernels' summation order may depend on alignment); the gaps stay zero and never move
         first = self.params[0]
@@ -179,6 +184,11 @@ class FlatAdamW:
 
     @torch.no_grad()
     def step(self) -> None:
+        for param, (start, _, _) in zip(self.params, self.views):
+            if param.grad is None or param.grad.data_ptr() != self.grad.data_ptr() + start * self.grad.element_size():
+                raise RuntimeError("a parameter's .grad is no longer a view of FlatAdamW's gradient buffer (did "
+                                   "something call model.zero_grad() or set .grad = None?): zero gradients through "
+                                   "the optimiser, opt.zero_grad()")
         lr, (beta1, beta2) = self.lr, self.betas
         self.step_count += 1
         if self.weight_decay != 0:
@@ -218,8 +228,11 @@ class FlatAdamW:
                     self._view(self.exp_avg_sq, i).zero_()
                     steps.add(0.0)
                     continue
-                self._view(self.exp_avg, i).copy_(entry["exp_avg"])
-                self._view(self.exp_avg_sq, i).copy_(entry["exp_avg_sq"])
+                for key, buffer in (("exp_avg", self.exp_avg), ("exp_avg_sq", self.exp_avg_sq)):
+                    if tuple(entry[key].shape) != self.views[i][1]:
+                        raise ValueError(f"optimizer state {key} of parameter {index} has shape "
+                                         f"{tuple(entry[key].shape)}, the parameter {self.views[i][1]}")
+                    self._view(buffer, i).copy_(entry[key])
                 steps.add(float(entry["step"]))
         if len(steps) != 1:
             raise ValueError(f"optimizer state holds parameters at different steps {sorted(steps)}")

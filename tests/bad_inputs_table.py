@@ -53,8 +53,9 @@ from lrc_utils import (
     singular_values,
 )
 from lrc_utils.book import runner, store
+from lrc_utils.book.chapters import load_study
 from lrc_utils.book.notebook import NotebookRun, start
-from lrc_utils.book.params import PresetError
+from lrc_utils.book.params import PresetError, schema
 from lrc_utils.book.paths import REPO_ROOT
 from lrc_utils.models import NoisyMLP
 from lrc_utils.training import BatchLoss, atomic_torch_save, cross_entropy_loss
@@ -768,9 +769,8 @@ def notebook_cases() -> list[Case]:
              ValueError, "datasets must be distinct names"),
         Case("notebook local_rank", "`toy_width = 20` above `toy_input_dim = 12`", given("local_rank", toy_width=20),
              ValueError, "toy_width (20) must be <= toy_input_dim (12)"),
-        Case("notebook figure1", "`mnist_split = 'validation'`", given("figure1", mnist_split="validation"), None,
-             "accepted; `load_mnist` refuses it when the MNIST panel starts, after every run of the Gaussian panel",
-             accepted=starts),
+        Case("notebook figure1", "`mnist_split = 'validation'`", given("figure1", mnist_split="validation"),
+             PresetError, "mnist_split = 'validation' is not one of ['train', 'test']"),
         Case("notebook figure2", "`separations = [8.0, -3.0]`", given("figure2", separations=[8.0, -3.0]), None,
              "accepted; `hierarchical_gaussian_mixture` refuses it when the first run draws its data", accepted=starts),
         Case("notebook figure2", "`encoder_widths = [64, 'a']`", given("figure2", encoder_widths=[64, "a"]), None,
@@ -846,7 +846,14 @@ REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     ("rank_and_information", "estimators"): (ValueError, "estimators must be a non-empty list of distinct names"),
     ("rank_and_information", "train_fraction"): (ValueError, "train_fraction must lie in (0, 1), got nan"),
     ("rank_and_information", "activations"): (ValueError, "activations must be names among tanh, relu, elu, softplus"),
-    # every float parameter must be finite (lrc_utils.book.params.bound_error), checked before the study's rules
+    # the schema's bounds (lrc_utils.book.params.bound_error), checked before the study's rules: every float must
+    # be finite, a number at least its lower bound, a string one of its choices
+    **{(nb, p): (PresetError, f"{p} = -1 is below its lower bound")
+       for nb in runner.notebook_names() for p, (kind, _, f) in schema(load_study(nb).Params).items()
+       if kind is int and f.metadata.get("low") is not None and f.metadata["low"] > -1},
+    **{(nb, p): (PresetError, f"{p} = 'no_such_value' is not one of")
+       for nb in runner.notebook_names() for p, (kind, _, f) in schema(load_study(nb).Params).items()
+       if kind is str and f.metadata.get("choices")},
     **{(nb, p): (PresetError, f"{p} = nan is not a finite number")
        for nb in runner.notebook_names() for p, (kind, _) in runner.declared_parameters(nb).items() if kind is float},
 }

@@ -77,3 +77,18 @@ def test_make_book_on_a_fresh_clone_wrote_nothing_into_the_data_folder_or_the_cl
                != (paper_book / line[3:]).read_bytes()]
     assert not changed, f"make book changed committed results: {changed}"
 
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_number_glued_into_the_prose_is_computed_by_the_page(name, paper_book):
+    """Each ``{glue:...}`name``` of the notebook's Markdown is glued by its code in the executed page, and the rendered
+    page shows no unresolved glue role."""
+    source = nbformat.read(REPO_ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    used = {m for c in source.cells if c.cell_type == "markdown"
+            for m in re.findall(r"\{glue(?::\w+)?\}`([A-Za-z0-9_]+)", c.source)}
+    executed = nbformat.read(paper_book / "executed" / f"{name}.ipynb", as_version=4)
+    glued = {o.get("metadata", {}).get("scrapbook", {}).get("name") for c in executed.cells if c.cell_type == "code"
+             for o in c.outputs}
+    assert used <= glued, f"{name}: glued nowhere: {sorted(used - glued)}"
+    page = (paper_book / "_build" / "html" / "executed" / f"{name}.html").read_text()
+    assert "{glue" not in page, f"{name}: an unresolved glue role is shown"

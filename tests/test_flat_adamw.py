@@ -91,3 +91,23 @@ def test_flat_adamw_refuses_a_state_of_another_shape():
         opt.load_state_dict(other)
     with pytest.raises(ValueError, match="no trainable parameter"):
         FlatAdamW(torch.nn.Linear(3, 2).requires_grad_(False), 1e-3, 0.1)
+
+
+def test_flat_adamw_refuses_what_would_silently_train_wrong():
+    model = MLP([4, 6, 2])
+    opt = FlatAdamW(model, 1e-2, 0.1)
+    data = (torch.randn(20, 4), torch.randint(0, 2, (20,)))
+    model.zero_grad(set_to_none=True)  # detaches the gradients from the optimiser's buffer
+    with pytest.raises(RuntimeError, match="no longer a view of FlatAdamW's gradient buffer"):
+        minibatch_step(model, opt, *data, 8, torch.Generator().manual_seed(0), cross_entropy_loss)
+    other = MLP([4, 6, 2])
+    state = adamw_weights_only(other, 1e-2, 0.1)
+    minibatch_step(other, state, *data, 8, torch.Generator().manual_seed(0), cross_entropy_loss)
+    saved = state.state_dict()
+    saved["state"][0]["exp_avg"] = torch.zeros(1)  # broadcastable, but not this parameter's shape
+    with pytest.raises(ValueError, match=r"exp_avg of parameter 0 has shape \(1,\)"):
+        FlatAdamW(MLP([4, 6, 2]), 1e-2, 0.1).load_state_dict(saved)
+    mixed = MLP([4, 6, 2])
+    mixed.layers[0].double()
+    with pytest.raises(ValueError, match="one dtype on one device"):
+        FlatAdamW(mixed, 1e-2, 0.1)

@@ -336,12 +336,14 @@ def test_padded_rows_add_no_singular_values(method):
 # readings: the numbers of the chapter's prose
 
 
-def test_power_of_ten_as_latex():
-    from lrc_utils.book.chapters.local_rank.readings import power_of_ten
+def test_power_text_hand_written():
+    from lrc_utils.book.readings import power_text
 
-    assert (power_of_ten(1e-7), power_of_ten(2.4e-8), power_of_ten(0.031)) == (
-        "$10^{-7}$", "$2\\cdot10^{-8}$", "$3\\cdot10^{-2}$")
-    assert power_of_ten(float("nan")) == "n/a"
+    assert (power_text(1e-7, 1), power_text(2.4e-8, 1), power_text(0.031, 1)) == ("10⁻⁷", "2·10⁻⁸",
+                                                                                 "3·10⁻²")
+    assert power_text(float("nan"), 1) == power_text(0.0) == "n/a"
+    assert power_text(1.0000000000000002e-4) == "10⁻⁴" and power_text(46051.7) == "4.6·10⁴"
+    assert power_text(2995.7) == "3·10³"
 
 
 def test_prose_numbers_on_hand_set_spectra_and_counts():
@@ -365,8 +367,8 @@ def test_prose_numbers_on_hand_set_spectra_and_counts():
                              + [(2, "absolute", 1e-9, 0.0), (2, "absolute", 1e-8, 3.0)],
                              columns=["layer", "convention", "tolerance", "local_rank"])
     out = readings.prose_numbers(tolerance, spectrum)
-    assert out["local_rank_cliff"] == pytest.approx(3e-8) and out["local_rank_cliff_md"] == "$3\\cdot10^{-8}$"
-    assert out["local_rank_noise_tol"] == pytest.approx(1e-8) and out["local_rank_noise_tol_md"] == "$10^{-8}$"
+    assert out["local_rank_cliff"] == pytest.approx(3e-8) and out["local_rank_cliff_md"] == "3·10⁻⁸"
+    assert out["local_rank_noise_tol"] == pytest.approx(1e-8) and out["local_rank_noise_tol_md"] == "10⁻⁸"
     assert out["local_rank_active_units"] == 2.0 and out["local_rank_inactive_percent"] == pytest.approx(100 / 3)
     smooth = readings.prose_numbers(tolerance, spectrum[spectrum.layer == 1])
     assert math.isnan(smooth["local_rank_cliff"]) and math.isnan(smooth["local_rank_inactive_percent"])
@@ -381,7 +383,8 @@ def test_prose_numbers_on_the_committed_paper_tables():
 
     folder = REPO_ROOT / "results" / "paper" / "local_rank"
     out = readings.prose_numbers(pd.read_csv(folder / "tolerance.csv"), pd.read_csv(folder / "spectrum.csv"))
-    assert out["local_rank_cliff"] == pytest.approx(2e-8, rel=0.05) and out["local_rank_cliff_md"] == "$2\\cdot10^{-8}$"
+    assert out["local_rank_cliff"] == pytest.approx(2e-8, rel=0.05)
+    assert out["local_rank_cliff_md"] == "2·10⁻⁸"
     assert out["local_rank_noise_tol"] == pytest.approx(2.5e-8, rel=0.01)  # stable down to 4e-8
     assert out["local_rank_active_units"] == pytest.approx(130.9, abs=0.05)
     assert out["local_rank_inactive_percent"] == pytest.approx(35, abs=0.5)

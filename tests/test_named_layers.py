@@ -149,3 +149,24 @@ def test_named_layer_errors_are_clear_and_come_before_any_work():
         local_rank(seq, x, layers=["0"], jacobian="sideways")
     with pytest.raises(TypeError, match="layers must be a non-empty list"):
         local_rank(seq, x, layers="0")
+
+
+def test_outputs_that_do_not_lead_with_the_batch_dimension_and_training_dropout_are_refused():
+    class SequenceFirst(nn.Module):  # [1, T*E] -> [T, 1, E]: a layer sees a sequence-first layout
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.proj(x.reshape(3, 1, 4))
+
+    with pytest.raises(ValueError, match=r"\['proj'\] do not lead with the batch dimension"):
+        local_rank(SequenceFirst(), torch.randn(2, 12), layers=["proj"])
+    dropped = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 8))
+    with pytest.raises(ValueError, match=r"\['1'\] are in training mode.*random network"):
+        local_rank(dropped, torch.randn(3, 4), layers=["2"])
+    evaluated = local_rank(dropped.eval(), torch.randn(3, 4, dtype=torch.float32), layers=["2"], atol=1e-6)
+    assert evaluated.local_rank.tolist() == [4.0]  # rank of W2 W1 [8x8][8x4]: 4
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="chunk_size must be an int >= 1"):
+            local_rank(dropped, torch.randn(3, 4), layers=["2"], chunk_size=bad)

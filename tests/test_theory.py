@@ -292,13 +292,6 @@ def paper_parameters(chapter, table):
     return SimpleNamespace(**meta["tables"][table]["parameters"])
 
 
-def test_latex_power_hand_written():
-    assert statements.latex_power(1.0000000000000002e-4) == "$10^{-4}$"
-    assert statements.latex_power(46051.7) == "$4.6\\cdot 10^{4}$"
-    assert statements.latex_power(2995.7) == "$3\\cdot 10^{3}$"
-    assert statements.latex_power(7.26e-8, 1) == "$7\\cdot 10^{-8}$"
-
-
 def theory_hand_checks(rises=0):
     depth = pd.DataFrame({"panel": ["gaussian", "mnist", "mnist"], "layer": [2, 2, 3], "inputs": 4,
                           "rank at tau rises": [0, rises, 0], "max gain g": [3.0, 2.5, 5.0]})
@@ -324,8 +317,8 @@ def theory_hand_tables():
 def test_theory_prose_numbers_on_hand_made_tables():
     p = SimpleNamespace(mnist_lr=2e-3, mnist_weight_decay=0.5, atol=0.05, gauss_input_dim=20, gauss_intrinsic_dim=5)
     got = statements.prose_numbers(theory_hand_tables(), theory_hand_checks(), p)
-    assert got["theory_eta_lambda_md"] == "$10^{-3}$"
-    assert got["theory_decay_steps_md"] == "$3\\cdot 10^{3}$"  # ln(20) / 1e-3 = 2996
+    assert got["theory_eta_lambda_md"] == "10⁻³"
+    assert got["theory_decay_steps_md"] == "3·10³"  # ln(20) / 1e-3 = 2996
     assert got["theory_unfed_directions"] == 15
     assert got["theory_depth_rises_md"] == "did not rise either, at any of the 4 inputs"
     assert (got["theory_gain_max_gaussian"], got["theory_gain_max_mnist"]) == (3.0, 5.0)
@@ -334,7 +327,7 @@ def test_theory_prose_numbers_on_hand_made_tables():
     assert (got["theory_crossings"], got["theory_crossings_early"]) == (30, 1)
     assert (got["theory_decay_median_min"], got["theory_decay_median_max"]) == (1.1, 1.3)
     assert got["theory_spike_step"] == 5
-    assert (got["theory_spike_before_md"], got["theory_spike_after_md"]) == ("$10^{-5}$", "$2\\cdot 10^{-2}$")
+    assert (got["theory_spike_before_md"], got["theory_spike_after_md"]) == ("10⁻⁵", "2·10⁻²")
     assert (got["theory_margin_gaussian"], got["theory_margin_mnist"]) == (0.08, 0.01)
     rose = statements.prose_numbers(theory_hand_tables(), theory_hand_checks(rises=2), p)
     assert rose["theory_depth_rises_md"] == "rose at 2 of the 12 (input, layer) cases"
@@ -345,7 +338,7 @@ def test_theory_prose_numbers_on_the_paper_tables():
     tables = {f.stem: pd.read_csv(f) for f in folder.glob("*.csv")}
     p = paper_parameters("theory", "depth")
     got = statements.prose_numbers(tables, statements.theory_checks(tables, p), p)
-    assert got["theory_eta_lambda_md"] == "$10^{-4}$" and got["theory_decay_steps_md"] == "$4.6\\cdot 10^{4}$"
+    assert got["theory_eta_lambda_md"] == "10⁻⁴" and got["theory_decay_steps_md"] == "4.6·10⁴"
     assert got["theory_unfed_directions"] == 90
     assert got["theory_depth_rises_md"] == "did not rise either, at any of the 128 inputs"
     assert got["theory_gain_max_gaussian"] == pytest.approx(9.28, abs=0.005)
@@ -356,7 +349,7 @@ def test_theory_prose_numbers_on_the_paper_tables():
     assert got["theory_decay_median_min"] == pytest.approx(1.08, abs=0.005)
     assert got["theory_decay_median_max"] == pytest.approx(1.29, abs=0.005)
     assert got["theory_spike_step"] == 13_175
-    assert (got["theory_spike_before_md"], got["theory_spike_after_md"]) == ("$7\\cdot 10^{-8}$", "$7\\cdot 10^{-4}$")
+    assert (got["theory_spike_before_md"], got["theory_spike_after_md"]) == ("7·10⁻⁸", "7·10⁻⁴")
     assert got["theory_margin_gaussian"] == pytest.approx(0.081, abs=5e-4)
     assert got["theory_margin_mnist"] == pytest.approx(0.012, abs=5e-4)
 
@@ -386,7 +379,7 @@ def rank_information_hand_table(noisy_first=(10.0, 10.0, 10.0, 10.0)):
 def test_rank_information_prose_numbers_on_a_hand_made_table():
     p = SimpleNamespace(terminal_gap=0.02, alpha=0.05, widths=[10, 7], mnist_n_measure=500)
     got = rank_information.prose_numbers(rank_information_hand_table(), p)
-    assert got["rank_info_log_n_md"] == "$\\log 500 = 6.21$"
+    assert got["rank_info_log_n_md"] == "log 500 = 6.21"
     assert (got["rank_info_mnist_peak_min"], got["rank_info_mnist_peak_max"]) == (100.0, 120.0)
     assert (got["rank_info_mnist_last_min"], got["rank_info_mnist_last_max"]) == (5.0, 7.0)
     assert got["rank_info_mnist_fall_max"] == pytest.approx(0.7)
@@ -405,7 +398,7 @@ def test_rank_information_largest_fall_hand_worked():
 def test_rank_information_prose_numbers_on_the_paper_table():
     table = pd.read_csv(REPO_ROOT / "results" / "paper" / "rank_and_information" / "rank_information.csv")
     got = rank_information.prose_numbers(table, paper_parameters("rank_and_information", "rank_information"))
-    assert got["rank_info_log_n_md"] == "$\\log 1000 = 6.91$"
+    assert got["rank_info_log_n_md"] == "log 1000 = 6.91"
     assert got["rank_info_mnist_peak_min"] == pytest.approx(120.5, abs=0.05)
     assert got["rank_info_mnist_peak_max"] == pytest.approx(141.1, abs=0.05)
     assert got["rank_info_mnist_last_min"] == pytest.approx(4.4, abs=0.05)

@@ -229,9 +229,9 @@ def test_figure1_prose_numbers_on_a_hand_made_table():
     assert n["fig1_mnist_deep_at_mark"] == 8
     assert (n["fig1_lr_factor"], n["fig1_wd_factor"]) == pytest.approx((20, 10))
     assert n["fig1_public_factor_md"] == "20 and 10 times"
-    assert n["fig1_shrink_md"] == "$1 - 2\\cdot 10^{-4}$"
-    assert n["fig1_decay_steps_md"] == "$\\ln(100)/2\\cdot 10^{-4} \\approx 2.3\\cdot 10^{4}$"  # ln(100) / 2e-4
-    assert n["fig1_public_eta_lambda_md"] == "$10^{-6}$" and n["fig1_public_decay_steps_md"] == "$4.6\\cdot 10^{6}$"
+    assert n["fig1_shrink_md"] == "1 − 2·10⁻⁴"
+    assert n["fig1_decay_steps_md"] == "ln(100)/2·10⁻⁴ ≈ 2.3·10⁴"  # ln(100) / 2e-4
+    assert n["fig1_public_eta_lambda_md"] == "10⁻⁶" and n["fig1_public_decay_steps_md"] == "4.6·10⁶"
     assert n["fig1_unfed_directions"] == 90
 
 
@@ -252,8 +252,8 @@ def test_figure1_prose_numbers_on_the_committed_paper_tables():
     assert (n["fig1_mnist_fit_step"], n["fig1_gauss_fit_step"]) == (130, 129)
     assert n["fig1_mnist_l1_full_until"] == 34857 and n["fig1_mnist_l1_at_mark_md"] == "at rank 200 in every seed"
     assert n["fig1_gauss_l1_last"] == pytest.approx(67.7, abs=0.05)
-    assert n["fig1_decay_steps_md"] == "$\\ln(100)/10^{-4} \\approx 4.6\\cdot 10^{4}$"
-    assert n["fig1_public_decay_steps_md"] == "$4.6\\cdot 10^{6}$" and n["fig1_shrink_md"] == "$1 - 10^{-4}$"
+    assert n["fig1_decay_steps_md"] == "ln(100)/10⁻⁴ ≈ 4.6·10⁴"
+    assert n["fig1_public_decay_steps_md"] == "4.6·10⁶" and n["fig1_shrink_md"] == "1 − 10⁻⁴"
     assert n["fig1_unfed_directions"] == 90 and n["fig1_public_factor_md"] == "10 times"
     assert n["fig1_falls_md"] == "every layer of both panels"
     assert 1 <= n["fig1_fall_decades_min"] <= n["fig1_fall_decades_max"] <= 2.5

@@ -298,12 +298,12 @@ def test_figure2_prose_numbers_on_hand_made_tables():
     assert (n["fig2_rel_first"], n["fig2_rel_last"], n["fig2_rel_min"], n["fig2_rel_min_beta"]) == (3, 3.9, 2, 1)
     assert (n["fig2_rel_jump_from"], n["fig2_rel_jump_to"], n["fig2_rel_jump_steps"]) == (1, 3, 1)
     assert n["fig2_rel_jump_value"] == 3.5 and n["fig2_rel_sharp_count"] == 3
-    assert n["fig2_rel_sharp_md"] == ("$\\beta = 0.1$ to $0.3$ ($+0.70$), $\\beta = 0.3$ to $1$ ($-1.20$), "
-                                      "$\\beta = 1$ to $3$ ($+1.50$)")
+    assert n["fig2_rel_sharp_md"] == ("β = 0.1 to 0.3 (+0.70), β = 0.3 to 1 (-1.20), "
+                                      "β = 1 to 3 (+1.50)")
     assert n["fig2_atol_small_md"] == "3.90 or more of the 4 directions"
     assert n["fig2_atol_mid_collapsed"] == pytest.approx(1.5)
     assert n["fig2_rtol_small_md"] == "3.50 or more of the 4 directions"
-    assert n["fig2_lr_final_md"] == "$10^{-4}$"
+    assert n["fig2_lr_final_md"] == "10⁻⁴"
     assert n["fig2_separation_error_1"] == pytest.approx(3.167e-5, rel=1e-3)  # Phi(-4)
     assert n["fig2_separation_error_2"] == pytest.approx(0.0668, abs=1e-4)  # Phi(-1.5)
 
@@ -333,19 +333,19 @@ def test_figure3_prose_numbers_on_hand_made_tables():
     assert (n[f + "abs_first"], n[f + "collapse_beta"], n[f + "abs_collapsed"]) == (12, 10, 3)
     assert (n[f + "abs_largest_step"], n[f + "abs_mean_step"]) == pytest.approx((3, 4 / 3))
     assert n[f + "acc_plateau"] == pytest.approx((0.85 * 3 + 0.84) / 4)
-    assert n["fig3_abs_largest_md"] == "$\\beta = 0.1$ and $1$"
+    assert n["fig3_abs_largest_md"] == "β = 0.1 and 1"
     assert (n[m + "s1_collapsed"], n[f + "s1_collapsed"]) == pytest.approx((0.2, 0.3))
     assert (n["fig3_collapsed_sv_min"], n["fig3_collapsed_sv_max"]) == pytest.approx((0.04, 0.3))
     # relative: average steps 2.4 and 2; faster rises +3, +8 and +3, +5
-    assert (n[m + "rel_first"], n[m + "rel_last_md"]) == (4, "16 (all of $K$)")
-    assert (n[f + "rel_first"], n[f + "rel_last_md"]) == (5, "15.0 (of $K = 16$)")
-    assert n[m + "rel_fast_md"] == "3.0 to 8.0 per grid point between $\\beta \\approx 0.01$ and $1$"
-    assert n[f + "rel_fast_md"] == "3.0 to 5.0 per grid point between $\\beta \\approx 0.1$ and $10$"
+    assert (n[m + "rel_first"], n[m + "rel_last_md"]) == (4, "16 (all of *K*)")
+    assert (n[f + "rel_first"], n[f + "rel_last_md"]) == (5, "15.0 (of *K* = 16)")
+    assert n[m + "rel_fast_md"] == "3.0 to 8.0 per grid point between β ≈ 0.01 and 1"
+    assert n[f + "rel_fast_md"] == "3.0 to 5.0 per grid point between β ≈ 0.1 and 10"
     assert n["fig3_atol_small_md"] == "all 16 directions"
     assert n["fig3_rtol_small_md"] == "14.50 or more of the 16 directions"
     assert (n[m + "rtol_high_first"], n[m + "rtol_high_min"], n[m + "rtol_high_last"]) == (3, 1, 12)
     assert (n[f + "rtol_high_first"], n[f + "rtol_high_min"], n[f + "rtol_high_last"]) == (2, 2, 2)
-    assert n["fig3_epochs"] == 10 and n["fig3_lr_final_md"] == "$10^{-4}$"
+    assert n["fig3_epochs"] == 10 and n["fig3_lr_final_md"] == "10⁻⁴"
 
 
 def committed_vib_tables(name):
@@ -376,7 +376,7 @@ def test_figure2_prose_numbers_on_the_committed_paper_tables():
     assert n["fig2_atol_small_md"] == "7.98 or more of the 8 directions"
     assert 2.06 <= n["fig2_atol_mid_collapsed"] <= 2.29
     assert n["fig2_rtol_small_md"] == "7.84 or more of the 8 directions"
-    assert n["fig2_lr_final_md"] == "$10^{-4}$"
+    assert n["fig2_lr_final_md"] == "10⁻⁴"
     assert (round(n["fig2_separation_error_2"], 3), round(n["fig2_separation_error_3"], 3)) == (0.067, 0.227)
 
 
@@ -392,12 +392,12 @@ def test_figure3_prose_numbers_on_the_committed_paper_tables():
     assert (n[m + "abs_mean_step"], n[f + "abs_mean_step"]) == pytest.approx((0.80, 1.04), abs=0.005)
     assert 0.964 <= n[m + "acc_plateau"] <= 0.972 and 0.853 <= n[f + "acc_plateau"] <= 0.865
     assert (n[m + "abs_largest_step"], n[f + "abs_largest_step"]) == pytest.approx((4.31, 3.82), abs=0.005)
-    assert n["fig3_abs_largest_md"] == "$\\beta = 0.56$ and $1$"
+    assert n["fig3_abs_largest_md"] == "β = 0.56 and 1"
     assert round(n[m + "s1_collapsed"], 2) == round(n[f + "s1_collapsed"], 2) == 0.11
     assert (n[m + "rel_first"], n[f + "rel_first"]) == pytest.approx((9.19, 8.36), abs=0.005)
-    assert n[m + "rel_last_md"] == n[f + "rel_last_md"] == "32 (all of $K$)"
+    assert n[m + "rel_last_md"] == n[f + "rel_last_md"] == "32 (all of *K*)"
     assert round(n["fig3_collapsed_sv_min"], 2) == 0.03 and round(n["fig3_collapsed_sv_max"], 2) == 0.11
     assert n["fig3_atol_small_md"] == "all 32 directions" and n["fig3_rtol_small_md"].startswith("29.71 or more")
     assert (n[m + "rtol_high_first"], n[m + "rtol_high_min"]) == pytest.approx((5.76, 3.12), abs=0.005)
     assert (n[f + "rtol_high_first"], n[f + "rtol_high_min"]) == pytest.approx((4.79, 3.54), abs=0.005)
-    assert round(n["fig3_epochs"], 1) == 57.1 and n["fig3_lr_final_md"] == "$10^{-4}$"
+    assert round(n["fig3_epochs"], 1) == 57.1 and n["fig3_lr_final_md"] == "10⁻⁴"

@@ -5,14 +5,15 @@ papermill injects), ``run = start("figure1", globals())``:
 
 1. checks every parameter: papermill's injected names must be declared (a misspelt ``-p train_step 10`` is
    an error, not a warning) and every value must have its declared type, before any work;
-2. runs the study's own checks (``lrc_utils.book.chapters.<name>.check``), e.g. distinct seeds;
+2. builds the study's ``Params`` (``lrc_utils.book.chapters.<name>.study``), which checks bounds and the study's
+   own rules, e.g. distinct seeds;
 3. resolves the device (on the Dask workers when ``cluster`` names one, see :mod:`lrc_utils.book.cluster`) and
    opens the result store ``results/<preset>/<name>/``;
 4. shows the values this run was given (papermill's injected cell itself is hidden in the book).
 
 ``run.tables()`` then loads the study's tables when they are stored with the same computing parameters, else
-computes them with ``lrc_utils.book.chapters.<name>.compute`` (data are loaded only there), its grid's runs here or
-on the Dask cluster of the ``cluster`` parameter.
+computes them with ``lrc_utils.book.chapters.<name>.study.compute`` (data are loaded only there), its grid's runs
+here or on the Dask cluster of the ``cluster`` parameter. ``run.glue(values)`` hands the prose its numbers.
 """
 
 from __future__ import annotations

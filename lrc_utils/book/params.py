@@ -82,6 +82,9 @@ def check_parameters(values: dict[str, object], declared: dict[str, type], where
 def bound_error(key: str, value: object, f: Field) -> str | None:
     """Why ``value`` is outside the bounds of field ``f`` (floats must be finite), or None."""
     low, high, choices = f.metadata.get("low"), f.metadata.get("high"), f.metadata.get("choices")
+    if isinstance(value, list):  # bounds of a list apply to each of its numbers
+        return next((e for i, v in enumerate(value) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                     and (e := bound_error(f"{key}[{i}]", v, f))), None)
     if isinstance(value, float) and not math.isfinite(value):
         return f"{key} = {value!r} is not a finite number"
     if choices is not None and value not in choices:

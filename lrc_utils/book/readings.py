@@ -42,3 +42,19 @@ def require(check: pd.DataFrame, statement: str) -> None:
     failed = check[~check.holds.astype(bool)]
     if len(failed):
         raise AssertionError(f"{statement}: the check fails on\n{failed.to_string()}")
+
+
+#: Unicode superscripts of a power of ten's exponent.
+SUPERSCRIPTS = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def power_text(value: float, digits: int = 2) -> str:
+    """``value`` in scientific notation with ``digits`` significant digits as plain text, ``4.6·10⁴``, or ``10⁻⁴``
+    when the mantissa is 1; "n/a" for a value that is not finite and positive. Plain text, not LaTeX: MyST-NB
+    renders a glued string's Markdown but not its ``$...$`` math."""
+    if not math.isfinite(value) or value <= 0:
+        return "n/a"
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    power = "10" + str(int(exponent)).translate(SUPERSCRIPTS)
+    return power if mantissa == "1" else f"{mantissa}\u00b7{power}"

@@ -372,7 +372,7 @@ class ResultStore:
                 atomic_write(self.dir / f"{name}.csv", lambda tmp, n=name: frames[n].to_csv(tmp, index=False))
                 self.meta.setdefault("tables", {})[name] = {**info, "sha256": file_sha256(self.dir / f"{name}.csv")}
                 self.loaded[name] = False
-            self._write_meta()
+                self._write_meta()  # after each table: a crash between two leaves no table under another's checksum
         finally:
             self._lock.release()
         return {n: frames[n] for n in names}

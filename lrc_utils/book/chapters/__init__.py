@@ -13,7 +13,8 @@
   - optionally ``MACHINE_DEPENDENT``: table -> columns that depend on the machine (timings), left out of the
     fingerprints that keep committed results in step with the code (:mod:`lrc_utils.book.fingerprint`);
 
-* ``readings.py`` (pure functions of its tables: summaries, verdicts, generated prose) and ``figures.py``.
+* ``readings.py`` (pure functions of its tables: summaries, verdicts, the numbers its prose quotes) and
+  ``figures.py``, where the chapter has its own (Figures 2 and 3 read theirs from the shared :mod:`.vib`).
 
 A study imports the core and the helpers here that several chapters share (this module, :mod:`.panels` for
 Figure 1's networks, :mod:`.vib` for the Deep VIB grid of Figures 2 and 3), never another chapter

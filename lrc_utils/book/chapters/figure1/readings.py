@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...readings import first_step_at_accuracy
+from ...readings import first_step_at_accuracy, power_text
 
 
 def terminal_phase_falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99) -> pd.DataFrame:
@@ -40,13 +40,6 @@ def describe_terminal_phase(falls: pd.DataFrame) -> str:
 PUBLIC_LR, PUBLIC_WEIGHT_DECAY = 1e-4, 0.01
 
 
-def latex_power(value: float, digits: int = 2) -> str:
-    """``value`` in LaTeX scientific notation with ``digits`` significant digits, without the dollars, e.g.
-    ``4.6\\cdot 10^{4}``, or ``10^{-4}`` when the mantissa is 1."""
-    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    power = f"10^{{{int(exponent)}}}"
-    return power if mantissa == "1" else f"{mantissa}\\cdot {power}"
 
 
 def fall_start(rows: pd.DataFrame, fit_step: int, drop: float = 0.1) -> int | None:
@@ -90,10 +83,10 @@ def prose_numbers(table: pd.DataFrame, p, mark_step: int, drop: float = 0.1,
       layers there.
     * ``lr_factor``, ``wd_factor``: the MNIST panel's learning rate and weight decay over the public code's
       (:data:`PUBLIC_LR`, :data:`PUBLIC_WEIGHT_DECAY`); ``public_factor_md``: the two as a phrase ("10 times").
-    * ``shrink_md``: the per-step factor of pure weight decay, ``$1 - lr \\cdot wd$`` (LaTeX);
+    * ``shrink_md``: the per-step factor of pure weight decay, ``1 − lr·wd`` (text);
       ``decay_steps_md``: ln(1 / atol) / (lr x wd), the steps it takes to bring a singular value from 1 to
-      ``atol`` (LaTeX, with the formula's numbers); ``public_eta_lambda_md``, ``public_decay_steps_md``: the
-      same product and steps with the public code's settings (LaTeX).
+      ``atol`` (text, with the formula's numbers); ``public_eta_lambda_md``, ``public_decay_steps_md``: the
+      same product and steps with the public code's settings (text).
     * ``unfed_directions``: Gaussian input dimension - intrinsic dimension (input directions without data).
     """
     fit = {panel: first_step_at_accuracy(table[table.panel == panel], threshold) for panel in ("gaussian", "mnist")}
@@ -107,7 +100,8 @@ def prose_numbers(table: pd.DataFrame, p, mark_step: int, drop: float = 0.1,
     n_seed_falls = int(per_seed["falls in terminal phase"].sum())
     gauss1, mnist = table[(table.panel == "gaussian") & (table.layer == 1)], table[table.panel == "mnist"]
     gauss1_mean = gauss1.groupby("step").local_rank.mean()
-    mark = int(mnist.step[mnist.step <= mark_step].max())
+    marked = mnist.step[mnist.step <= mark_step]
+    mark = int(marked.max()) if len(marked) else int(mnist.step.min())  # a run shorter than the mark: its first
     at_mark = mnist[mnist.step == mark]
     first_at_mark = at_mark[at_mark.layer == 1].local_rank
     lo, hi = first_at_mark.min(), first_at_mark.max()
@@ -116,8 +110,10 @@ def prose_numbers(table: pd.DataFrame, p, mark_step: int, drop: float = 0.1,
     lr_factor, wd_factor = p.mnist_lr / PUBLIC_LR, p.mnist_weight_decay / PUBLIC_WEIGHT_DECAY
     return {
         "fig1_mnist_fit_step": int(fit["mnist"]), "fig1_gauss_fit_step": int(fit["gaussian"]),
-        "fig1_fall_decades_min": float(min(decades)), "fig1_fall_decades_max": float(max(decades)),
-        "fig1_fall_start_min": int(min(starts)), "fig1_fall_start_max": int(max(starts)),
+        # nan where no deeper layer falls (a short run): the prose's numbers say "not measured" rather than fail
+        "fig1_fall_decades_min": float(min(decades, default=np.nan)),
+        "fig1_fall_decades_max": float(max(decades, default=np.nan)),
+        "fig1_fall_start_min": min(starts, default=np.nan), "fig1_fall_start_max": max(starts, default=np.nan),
         "fig1_falls_md": ("every layer of both panels" if n_falls == len(falls)
                           else f"{n_falls} of the {len(falls)} layers of the two panels"),
         "fig1_falls_seeds_md": ("every layer falls, in every seed" if n_seed_falls == len(per_seed)
@@ -133,10 +129,10 @@ def prose_numbers(table: pd.DataFrame, p, mark_step: int, drop: float = 0.1,
         "fig1_lr_factor": float(lr_factor), "fig1_wd_factor": float(wd_factor),
         "fig1_public_factor_md": (f"{lr_factor:g} times" if lr_factor == wd_factor
                                   else f"{lr_factor:g} and {wd_factor:g} times"),
-        "fig1_shrink_md": f"$1 - {latex_power(eta_lambda)}$",
-        "fig1_decay_steps_md": (f"$\\ln({1 / p.atol:g})/{latex_power(eta_lambda)} \\approx "
-                                f"{latex_power(np.log(1 / p.atol) / eta_lambda)}$"),
-        "fig1_public_eta_lambda_md": f"${latex_power(public)}$",
-        "fig1_public_decay_steps_md": f"${latex_power(np.log(1 / p.atol) / public)}$",
+        "fig1_shrink_md": f"1 \u2212 {power_text(eta_lambda)}",
+        "fig1_decay_steps_md": (f"ln({1 / p.atol:g})/{power_text(eta_lambda)} \u2248 "
+                                f"{power_text(np.log(1 / p.atol) / eta_lambda)}"),
+        "fig1_public_eta_lambda_md": power_text(public),
+        "fig1_public_decay_steps_md": power_text(np.log(1 / p.atol) / public),
         "fig1_unfed_directions": int(p.gauss_input_dim - p.gauss_intrinsic_dim),
     }

@@ -11,10 +11,10 @@ Nothing here is imported by a study: these are readings of stored tables.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
+
+from ...readings import power_text
 
 #: A layer's median spectrum has a *cliff* when two consecutive singular values differ by more than this factor
 #: (float32 rounding of exact zeros, far below the smooth decay of the nonzero ones).
@@ -24,13 +24,6 @@ CLIFF_FACTOR = 1e3
 COUNT_STEP = 0.5
 
 
-def power_of_ten(value: float) -> str:
-    """``value`` to one significant digit as LaTeX: ``$2\\cdot10^{-8}$``, ``$10^{-7}$``; "n/a" for NaN."""
-    if not math.isfinite(value) or value <= 0:
-        return "n/a"
-    mantissa, exponent = f"{value:.0e}".split("e")
-    power = f"10^{{{int(exponent)}}}"
-    return f"${power}$" if mantissa == "1" else f"${mantissa}\\cdot{power}$"
 
 
 def cliffs(spectrum: pd.DataFrame) -> pd.DataFrame:
@@ -54,10 +47,10 @@ def prose_numbers(tolerance: pd.DataFrame, spectrum: pd.DataFrame) -> dict[str, 
     """The numbers the chapter's prose quotes, from the ``tolerance`` and ``spectrum`` tables. Keys:
 
     * ``local_rank_cliff``: the median over the layers with a cliff (:func:`cliffs`) of the median singular value
-      just below it, as a fraction of the largest; ``local_rank_cliff_md`` the same as LaTeX (one digit);
+      just below it, as a fraction of the largest; ``local_rank_cliff_md`` the same as text (one digit);
     * ``local_rank_noise_tol``: the largest relative tolerance, below every cliff's upper edge, at which some
       layer's mean count exceeds its count at the next larger tolerance by more than :data:`COUNT_STEP` (below
-      it the count picks up rounding noise); ``local_rank_noise_tol_md`` as LaTeX;
+      it the count picks up rounding noise); ``local_rank_noise_tol_md`` as text;
     * ``local_rank_active_units``: layer 2's mean count at the next larger tolerance (the exact rank of
       J_2 = W_2 D_1 W_1, the number of active units of layer 1), and ``local_rank_inactive_percent``, the
       inactive share of layer 1's units (per cent; its width is layer 1's count there).
@@ -79,6 +72,6 @@ def prose_numbers(tolerance: pd.DataFrame, spectrum: pd.DataFrame) -> dict[str, 
                 active = float(stable[2].iloc[0])
                 inactive = 100 * (1 - active / float(stable[1].iloc[0]))
     out.update(local_rank_noise_tol=noise, local_rank_active_units=active, local_rank_inactive_percent=inactive)
-    out["local_rank_cliff_md"] = power_of_ten(out["local_rank_cliff"])
-    out["local_rank_noise_tol_md"] = power_of_ten(noise)
+    out["local_rank_cliff_md"] = power_text(out["local_rank_cliff"], 1)
+    out["local_rank_noise_tol_md"] = power_text(noise, 1)
     return out

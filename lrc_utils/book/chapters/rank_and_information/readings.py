@@ -107,7 +107,7 @@ def prose_numbers(table: pd.DataFrame, p) -> dict[str, float | int | str]:
     """The numbers the chapter's prose quotes, from the table and the notebook's parameters ``p``
     (``terminal_gap``, ``alpha``, ``widths``, ``mnist_n_measure``). Keys (``rank_info_`` prefix):
 
-    * ``log_n_md``: ``$\\log N = ...$`` for N = ``mnist_n_measure`` (nats), LaTeX.
+    * ``log_n_md``: ``log N = ...`` for N = ``mnist_n_measure`` (nats), as text.
     * ``mnist_peak_min``, ``mnist_peak_max``: over the MNIST runs and their layers after the first, the smallest
       and largest highest local rank; ``mnist_last_min``, ``mnist_last_max``: the same for the local rank at the
       last recorded step.
@@ -132,7 +132,7 @@ def prose_numbers(table: pd.DataFrame, p) -> dict[str, float | int | str]:
     correlations = terminal_correlations(table, p.terminal_gap, p.alpha)
     relu = correlations[(correlations.network == "12bit") & (correlations.activation == "relu")
                         & (correlations.l2 == 0)].together
-    return {"rank_info_log_n_md": f"$\\log {p.mnist_n_measure} = {np.log(p.mnist_n_measure):.2f}$",
+    return {"rank_info_log_n_md": f"log {p.mnist_n_measure} = {np.log(p.mnist_n_measure):.2f}",
             "rank_info_mnist_peak_min": float(peak.min()), "rank_info_mnist_peak_max": float(peak.max()),
             "rank_info_mnist_last_min": float(last.min()), "rank_info_mnist_last_max": float(last.max()),
             "rank_info_mnist_fall_max": float(falls.max()),

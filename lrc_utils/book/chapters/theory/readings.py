@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ....theory import information_slope, predicted_crossing_step
-from ...readings import first_step_at_accuracy
+from ...readings import first_step_at_accuracy, power_text
 
 
 def theory_checks(tables: dict[str, pd.DataFrame], p) -> dict[str, pd.DataFrame]:
@@ -192,13 +192,6 @@ def panel_prefix(panel: str) -> str:
     return {"gaussian": "gauss", "mnist": "mnist"}[panel]
 
 
-def latex_power(value: float, digits: int = 2) -> str:
-    """``value`` in LaTeX scientific notation with ``digits`` significant digits, e.g. ``$4.6\\cdot 10^{4}$``, or
-    ``$10^{-4}$`` when the mantissa is 1."""
-    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    power = f"10^{{{int(exponent)}}}"
-    return f"${power}$" if mantissa == "1" else f"${mantissa}\\cdot {power}$"
 
 
 def loss_spike(spectrum: pd.DataFrame, panel: str = "mnist") -> dict[str, float]:
@@ -217,9 +210,9 @@ def prose_numbers(tables: dict[str, pd.DataFrame], checks: dict[str, pd.DataFram
     """The numbers the theory chapter's prose quotes, from the study's ``tables`` (``relu``, ``spectrum``), the
     checks of :func:`theory_checks` and the notebook's parameters ``p``. Keys (``theory_`` prefix):
 
-    * ``eta_lambda_md``: the MNIST panel's learning rate x weight decay (per step), LaTeX; ``decay_steps_md``:
+    * ``eta_lambda_md``: the MNIST panel's learning rate x weight decay (per step), as text; ``decay_steps_md``:
       ln(1 / atol) / (lr x weight decay), the steps pure weight decay takes to bring a singular value from 1 to
-      ``atol``, LaTeX; ``unfed_directions``: Gaussian input dimension - intrinsic dimension.
+      ``atol``, as text; ``unfed_directions``: Gaussian input dimension - intrinsic dimension.
     * ``depth_rises_md``: whether the rank at the fixed tolerance rose with depth (a phrase naming the number of
       inputs, or the number of (input, layer) cases where it rose); ``gain_max_gaussian``, ``gain_max_mnist``:
       the largest layer gain g of each panel.
@@ -231,7 +224,7 @@ def prose_numbers(tables: dict[str, pd.DataFrame], checks: dict[str, pd.DataFram
       ``decay_median_min``, ``decay_median_max``: the smallest and largest per-layer median ratio observed /
       predicted.
     * ``spike_step``: the step of the MNIST panel's largest loss spike after the fit (:func:`loss_spike`);
-      ``spike_before_md``, ``spike_after_md``: the loss before and at it, LaTeX.
+      ``spike_before_md``, ``spike_after_md``: the loss before and at it, as text.
     * ``margin_gaussian``, ``margin_mnist``: the largest ratio of the margin check per panel.
     """
     depth, rate, decay, margin = checks["depth"], checks["rate"], checks["decay"], checks["margin"]
@@ -244,8 +237,8 @@ def prose_numbers(tables: dict[str, pd.DataFrame], checks: dict[str, pd.DataFram
     smallest = min(float(c.split(" > ")[1]) for c in rate.columns if c.startswith("rank > "))
     eta_lambda = p.mnist_lr * p.mnist_weight_decay
     spike = loss_spike(tables["spectrum"], "mnist")
-    return {"theory_eta_lambda_md": latex_power(eta_lambda),
-            "theory_decay_steps_md": latex_power(np.log(1 / p.atol) / eta_lambda),
+    return {"theory_eta_lambda_md": power_text(eta_lambda),
+            "theory_decay_steps_md": power_text(np.log(1 / p.atol) / eta_lambda),
             "theory_unfed_directions": int(p.gauss_input_dim - p.gauss_intrinsic_dim),
             "theory_depth_rises_md": depth_rises,
             "theory_gain_max_gaussian": float(depth[depth.panel == "gaussian"]["max gain g"].max()),
@@ -258,7 +251,7 @@ def prose_numbers(tables: dict[str, pd.DataFrame], checks: dict[str, pd.DataFram
             "theory_decay_median_min": float(decay["median observed / predicted"].min()),
             "theory_decay_median_max": float(decay["median observed / predicted"].max()),
             "theory_spike_step": spike["step"],
-            "theory_spike_before_md": latex_power(spike["before"], 1),
-            "theory_spike_after_md": latex_power(spike["after"], 1),
+            "theory_spike_before_md": power_text(spike["before"], 1),
+            "theory_spike_after_md": power_text(spike["after"], 1),
             "theory_margin_gaussian": float(margin[margin.panel == "gaussian"].max_ratio.max()),
             "theory_margin_mnist": float(margin[margin.panel == "mnist"].max_ratio.max())}

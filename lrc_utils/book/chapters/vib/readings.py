@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from ...readings import power_text
+
 
 def seed_mean_over_beta(sweep: pd.DataFrame, column: str) -> pd.Series:
     """The seed-mean of ``column`` per beta of a VIB sweep table (one dataset), indexed by beta ascending."""
@@ -71,13 +73,6 @@ def describe_vib_sweep(sweep: pd.DataFrame, n_classes: int, atol: float, rtol: f
     return "\n".join(f"* {line}" for line in lines)
 
 
-def latex_power(value: float, digits: int = 2) -> str:
-    """``value`` in LaTeX scientific notation with ``digits`` significant digits, with dollars, e.g.
-    ``$4.6\\cdot 10^{4}$``, or ``$10^{-4}$`` when the mantissa is 1."""
-    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    power = f"10^{{{int(exponent)}}}"
-    return f"${power}$" if mantissa == "1" else f"${mantissa}\\cdot {power}$"
 
 
 def collapse_beta(sweep: pd.DataFrame, margin: float = 0.01) -> float:
@@ -124,13 +119,19 @@ def fast_rise_md(sweep: pd.DataFrame, column: str) -> str:
     if steps.empty:
         return "no faster steps"
     return (f"{steps.change.min():.1f} to {steps.change.max():.1f} per grid point between "
-            f"$\\beta \\approx {steps.beta_from.iloc[0]:.2g}$ and ${steps.beta_to.iloc[-1]:.2g}$")
+            f"\u03b2 \u2248 {steps.beta_from.iloc[0]:.2g} and {steps.beta_to.iloc[-1]:.2g}")
 
 
 def steps_md(steps: pd.DataFrame) -> str:
     """The rows of :func:`sharp_steps` as a Markdown list: ``$\\beta = 0.42$ to $0.56$ ($-0.62$), ...``."""
-    return ", ".join(f"$\\beta = {r.beta_from:.2g}$ to ${r.beta_to:.2g}$ (${r.change:+.2f}$)"
+    return ", ".join(f"\u03b2 = {r.beta_from:.2g} to {r.beta_to:.2g} ({r.change:+.2f})"
                      for r in steps.itertuples()) or "none"
+
+
+def _at(series: pd.Series, position: int) -> float:
+    """``series.iloc[position]`` as a float, NaN where the series is empty (a tolerance or beta a short preset did
+    not compute): the prose then reads "nan" instead of the notebook failing."""
+    return float(series.iloc[position]) if len(series) else float("nan")
 
 
 def figure2_prose_numbers(tables: dict[str, pd.DataFrame], p, small_atols: tuple[float, float] = (1e-3, 1e-2),
@@ -157,7 +158,7 @@ def figure2_prose_numbers(tables: dict[str, pd.DataFrame], p, small_atols: tuple
     * ``atol_small_md``: the smallest rank at the first of ``small_atols`` over all betas, as words
       (:func:`count_phrase`); ``atol_mid_collapsed``: the mean rank at the second over the collapsed betas;
       ``rtol_small_md``: the smallest rank at any relative tolerance <= ``max_small_rtol``, as words.
-    * ``lr_final_md``: the final learning rate ``lr`` x ``lr_final_ratio`` (LaTeX); ``separation_error_<i>``
+    * ``lr_final_md``: the final learning rate ``lr`` x ``lr_final_ratio`` (text); ``separation_error_<i>``
       (i = 1, 2, ...): the Bayes error of the i-th binary distinction, Phi(-s_i / 2) for separation s_i and
       unit noise (a fraction).
     """
@@ -181,25 +182,26 @@ def figure2_prose_numbers(tables: dict[str, pd.DataFrame], p, small_atols: tuple
     rtol_small_min = min(tolerance_curve(tolerance, dataset, "relative", t).min() for t in rtol_small)
     mid = tolerance_curve(tolerance, dataset, "absolute", second_small)
     numbers = {
-        "fig2_abs_first": float(absolute.iloc[0]), "fig2_abs_last": float(absolute.iloc[-1]),
-        "fig2_abs_steps_from": float(abs_steps.beta_from.iloc[0]) if len(abs_steps) else float("nan"),
-        "fig2_abs_steps_to": float(abs_steps.beta_to.iloc[-1]) if len(abs_steps) else float("nan"),
+        "fig2_abs_first": _at(absolute, 0), "fig2_abs_last": _at(absolute, -1),
+        "fig2_abs_steps_from": _at(abs_steps.beta_from, 0) if len(abs_steps) else float("nan"),
+        "fig2_abs_steps_to": _at(abs_steps.beta_to, -1) if len(abs_steps) else float("nan"),
         "fig2_abs_step_min": float(abs_steps.change.abs().min()) if len(abs_steps) else float("nan"),
         "fig2_abs_step_max": float(abs_steps.change.abs().max()) if len(abs_steps) else float("nan"),
         "fig2_acc_plateau": plateaus[0],
         "fig2_acc_plateau_2": plateaus[1] if len(plateaus) > 1 else float("nan"),
         "fig2_collapse_beta": collapsed,
         "fig2_s1_collapsed": float(s1[s1.index >= collapsed].mean()),
-        "fig2_rel_first": float(relative.iloc[0]), "fig2_rel_last": float(relative.iloc[-1]),
-        "fig2_rel_min": float(relative.min()), "fig2_rel_min_beta": float(relative.idxmin()),
+        "fig2_rel_first": _at(relative, 0), "fig2_rel_last": _at(relative, -1),
+        "fig2_rel_min": float(relative.min()),
+        "fig2_rel_min_beta": float(relative.idxmin()) if len(relative) else float("nan"),
         "fig2_rel_jump_from": float(relative.index[start - 1]), "fig2_rel_jump_to": float(relative.index[end]),
-        "fig2_rel_jump_steps": int(end - start + 1), "fig2_rel_jump_value": float(relative.iloc[end]),
+        "fig2_rel_jump_steps": int(end - start + 1), "fig2_rel_jump_value": _at(relative, end),
         "fig2_rel_sharp_md": steps_md(rel_steps), "fig2_rel_sharp_count": int(len(rel_steps)),
         "fig2_atol_small_md": count_phrase(float(tolerance_curve(tolerance, dataset, "absolute", first_small).min()),
                                            int(p.latent_dim)),
         "fig2_atol_mid_collapsed": float(mid[mid.index >= collapsed].mean()),
         "fig2_rtol_small_md": count_phrase(float(rtol_small_min), int(p.latent_dim)),
-        "fig2_lr_final_md": latex_power(p.lr * p.lr_final_ratio),
+        "fig2_lr_final_md": power_text(p.lr * p.lr_final_ratio),
     }
     for i, separation in enumerate(p.separations, start=1):
         numbers[f"fig2_separation_error_{i}"] = 0.5 * math.erfc(separation / 2 / math.sqrt(2))
@@ -219,7 +221,7 @@ def figure3_prose_numbers(tables: dict[str, pd.DataFrame], p, accuracy_min_drop:
       ``<d>_abs_collapsed``: the mean rank at ``atol`` over those betas.
     * ``<d>_abs_largest_step``: the size of the largest fall of that rank between neighbouring betas;
       ``<d>_abs_mean_step``: its mean fall per grid point from the smallest beta to the start of that largest
-      fall; ``abs_largest_md``: the betas of the largest fall, for both datasets (LaTeX).
+      fall; ``abs_largest_md``: the betas of the largest fall, for both datasets (text).
     * ``<d>_acc_plateau``: the mean test accuracy over the betas before its first sharp drop (at least
       ``accuracy_min_drop``, :func:`accuracy_plateaus`).
     * ``<d>_s1_collapsed``: the mean largest singular value of the bottleneck Jacobian over the collapsed betas;
@@ -232,7 +234,7 @@ def figure3_prose_numbers(tables: dict[str, pd.DataFrame], p, accuracy_min_drop:
       (:func:`count_phrase`); ``rtol_small_md``: the same at relative tolerances <= ``max_small_rtol``.
     * ``<d>_rtol_high_first``, ``<d>_rtol_high_min``, ``<d>_rtol_high_last``: the rank at relative tolerance
       ``high_rtol`` at the smallest beta, at its minimum and at the largest beta.
-    * ``epochs``: ``steps`` x ``batch_size`` / ``n_train``; ``lr_final_md``: ``lr`` x ``lr_final_ratio`` (LaTeX).
+    * ``epochs``: ``steps`` x ``batch_size`` / ``n_train``; ``lr_final_md``: ``lr`` x ``lr_final_ratio`` (text).
     """
     sweep, spectrum, tolerance = tables["vib_sweep"], tables["spectrum"], tables["tolerance"]
     k = int(p.latent_dim)
@@ -254,30 +256,30 @@ def figure3_prose_numbers(tables: dict[str, pd.DataFrame], p, accuracy_min_drop:
                        if t <= max_small_rtol]
         rtol_counts += [tolerance_curve(tolerance, dataset, "relative", t).min() for t in small_rtols]
         high = tolerance_curve(tolerance, dataset, "relative", high_rtol)
-        last = float(relative.iloc[-1])
+        last = _at(relative, -1)
         numbers.update({
-            key + "abs_first": float(absolute.iloc[0]), key + "collapse_beta": collapsed,
+            key + "abs_first": _at(absolute, 0), key + "collapse_beta": collapsed,
             key + "abs_collapsed": float(absolute[absolute.index >= collapsed].mean()),
             key + "abs_largest_step": float(-fall.iloc[end]),
             key + "abs_mean_step": float((absolute.iloc[0] - absolute.iloc[end - 1]) / max(end - 1, 1)),
             key + "acc_plateau": accuracy_plateaus(part, accuracy_min_drop)[0],
             key + "s1_collapsed": float(sv.xs(1, level="index").mean()),
-            key + "rel_first": float(relative.iloc[0]),
-            key + "rel_last_md": f"{k} (all of $K$)" if last >= k else f"{last:.1f} (of $K = {k}$)",
+            key + "rel_first": _at(relative, 0),
+            key + "rel_last_md": f"{k} (all of *K*)" if last >= k else f"{last:.1f} (of *K* = {k})",
             key + "rel_fast_md": fast_rise_md(part, "local_rank_rel"),
-            key + "rtol_high_first": float(high.iloc[0]), key + "rtol_high_min": float(high.min()),
-            key + "rtol_high_last": float(high.iloc[-1]),
+            key + "rtol_high_first": _at(high, 0), key + "rtol_high_min": float(high.min()),
+            key + "rtol_high_last": _at(high, -1),
         })
     ranges = {(lo, hi) for _, lo, hi in largest}
     numbers["fig3_abs_largest_md"] = (
-        "$\\beta = {:.2g}$ and ${:.2g}$".format(*ranges.pop()) if len(ranges) == 1 else
-        " and ".join(f"$\\beta = {lo:.2g}$ and ${hi:.2g}$ ({d})" for d, lo, hi in largest))
+        "\u03b2 = {:.2g} and {:.2g}".format(*ranges.pop()) if len(ranges) == 1 else
+        " and ".join(f"\u03b2 = {lo:.2g} and {hi:.2g} ({d})" for d, lo, hi in largest))
     values = pd.concat(collapsed_values)
     numbers.update({
         "fig3_collapsed_sv_min": float(values.min()), "fig3_collapsed_sv_max": float(values.max()),
         "fig3_atol_small_md": count_phrase(float(min(small_counts)), k),
         "fig3_rtol_small_md": count_phrase(float(min(rtol_counts)), k),
         "fig3_epochs": float(p.steps * p.batch_size / p.n_train),
-        "fig3_lr_final_md": latex_power(p.lr * p.lr_final_ratio),
+        "fig3_lr_final_md": power_text(p.lr * p.lr_final_ratio),
     })
     return numbers
