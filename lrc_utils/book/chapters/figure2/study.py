@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ....data import hierarchical_gaussian_mixture
-from ...params import RunParams, param
+from ...params import param
 from .. import StudyContext
-from ..vib.grid import TABLES, check, vib_runs  # noqa: F401 - TABLES and check are this study's
+from ..vib.grid import TABLES, VibGridParams, check, vib_runs  # noqa: F401 - TABLES and check are its
 
 
 @dataclass(kw_only=True)
-class Params(RunParams):
+class Params(VibGridParams):
     """Figure 2's parameters: the schema its notebook's parameters cell is written from
     (:mod:`lrc_utils.book.params`)."""
 
@@ -32,19 +32,8 @@ class Params(RunParams):
     encoder_widths: list = param([64, 64], "hidden widths of the encoder (ReLU)")
     latent_dim: int = param(8, "K: dimension of the bottleneck z")
     beta_min: float = param(0.01, "smallest beta of the log-spaced grid")
-    beta_max: float = param(10.0, "largest beta")
     n_betas: int = param(25, "number of beta values")
     steps: int = param(6000, "Adam steps per run")
-    lr: float = param(0.001, "initial learning rate")
-    lr_final_ratio: float = param(0.1, "the learning rate decays exponentially to lr * lr_final_ratio")
-    adam_beta1: float = param(0.5, "Adam's first-moment decay (0.5 in the original VIB)")
-    batch_size: int = param(100, "minibatch size")
-    n_predict_samples: int = param(12, "samples of z averaged for predictions and for the CE column")
-    atol: float = param(0.1, "absolute tolerance of the local rank")
-    rtol: float = param(0.1, "relative tolerance of the local rank (times the largest singular value)")
-    atol_grid: list = param([0.001, 0.01, 0.1, 0.3], "further absolute tolerances, for the tolerance figure")
-    rtol_grid: list = param([0.0001, 0.001, 0.01, 0.1, 0.3], "further relative tolerances")
-    jump_min_change: float = param(0.5, "a sharp step: the seed-mean rank changes this much between neighbouring betas")
     accuracy_min_drop: float = param(0.1, "a phase transition: the seed-mean test accuracy drops this much")
 
     def check(self) -> None:

@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ....data import disjoint_subsets, load_fashion_mnist, load_mnist
-from ...params import RunParams, param
+from ...params import param
 from .. import StudyContext
-from ..vib.grid import TABLES, vib_runs
+from ..vib.grid import TABLES, VibGridParams, vib_runs
 from ..vib.grid import check as check_grid
 
 __all__ = ["TABLES", "Params", "check", "compute"]
 
 
 @dataclass(kw_only=True)
-class Params(RunParams):
+class Params(VibGridParams):
     """Figure 3's parameters: the schema its notebook's parameters cell is written from
     (:mod:`lrc_utils.book.params`)."""
 
@@ -34,19 +34,8 @@ class Params(RunParams):
     encoder_widths: list = param([256, 256], "hidden widths of the encoder (ReLU)")
     latent_dim: int = param(32, "K: dimension of the bottleneck z")
     beta_min: float = param(0.0001, "smallest beta of the log-spaced grid")
-    beta_max: float = param(10.0, "largest beta")
     n_betas: int = param(21, "number of beta values")
     steps: int = param(4000, "Adam steps per run")
-    lr: float = param(0.001, "initial learning rate")
-    lr_final_ratio: float = param(0.1, "the learning rate decays exponentially to lr * lr_final_ratio")
-    adam_beta1: float = param(0.5, "Adam's first-moment decay (0.5 in the original VIB)")
-    batch_size: int = param(100, "minibatch size")
-    n_predict_samples: int = param(12, "samples of z averaged for predictions and for the CE column")
-    atol: float = param(0.1, "absolute tolerance of the local rank")
-    rtol: float = param(0.1, "relative tolerance of the local rank (times the largest singular value)")
-    atol_grid: list = param([0.001, 0.01, 0.1, 0.3], "further absolute tolerances, for the tolerance figure")
-    rtol_grid: list = param([0.0001, 0.001, 0.01, 0.1, 0.3], "further relative tolerances")
-    jump_min_change: float = param(0.5, "a sharp step: the seed-mean rank changes this much between neighbouring betas")
 
     def check(self) -> None:
         check(self)

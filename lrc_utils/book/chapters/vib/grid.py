@@ -12,6 +12,7 @@ measures it with :func:`lrc_utils.vib.evaluate_vib`. Tables:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,11 +22,32 @@ from ....grid import run_grid
 from ....local_rank import ranks_at_tolerances
 from ....training import Checkpoint, FitConfig, fit
 from ....vib import VIB, evaluate_vib, vib_loss
+from ...params import RunParams, param
 from .. import StudyContext, beta_grid, check_seeds, study_identity
 
 TABLES = ("vib_sweep", "spectrum", "tolerance")
 #: Steps between checkpoints of a run in progress.
 CHECKPOINT_EVERY = 1000
+
+
+@dataclass(kw_only=True)
+class VibGridParams(RunParams):
+    """The parameters of the Deep VIB grid that Figures 2 and 3 share, at the same defaults; each figure's
+    ``Params`` adds its data, network size, beta range and steps."""
+
+    beta_max: float = param(10.0, "largest beta")
+    lr: float = param(0.001, "initial learning rate")
+    lr_final_ratio: float = param(0.1, "the learning rate decays exponentially to lr * lr_final_ratio")
+    adam_beta1: float = param(0.5, "Adam's first-moment decay (0.5 in the original VIB)")
+    batch_size: int = param(100, "minibatch size")
+    n_predict_samples: int = param(12, "samples of z averaged for predictions and for the CE column")
+    atol: float = param(0.1, "absolute tolerance of the local rank")
+    rtol: float = param(0.1, "relative tolerance of the local rank (times the largest singular value)")
+    atol_grid: list = param([0.001, 0.01, 0.1, 0.3], "further absolute tolerances, for the tolerance figure")
+    rtol_grid: list = param([0.0001, 0.001, 0.01, 0.1, 0.3], "further relative tolerances")
+    jump_min_change: float = param(0.5, "a sharp step: the seed-mean rank changes this much between neighbouring betas")
+
+
 SWEEP_COLUMNS = ["dataset", "seed", "beta", "kl", "ce", "train_acc", "test_acc", "local_rank_abs", "local_rank_rel"]
 
 
