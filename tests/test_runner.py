@@ -89,8 +89,9 @@ def test_a_broken_notebook_fails_the_run_and_is_named_with_its_error(tmp_path):
     with pytest.raises(RuntimeError) as err:
         run_notebooks(None, "smoke", tmp_path / "out", notebooks_dir=tmp_path)
     message = str(err.value)
-    assert "notebook broken (preset smoke) failed with ValueError: deliberately broken [executed copy:" in message
-    assert "second line" not in message and "notebook fine" not in message
+    assert ("notebook broken (preset smoke) failed with ValueError: deliberately broken second line [executed copy:"
+            in message)  # the whole message, on one line
+    assert "notebook fine" not in message
     executed = nbformat.read(tmp_path / "out" / "fine.ipynb", as_version=4)
     assert executed.cells[-1].outputs[0]["text"].strip() == "0.1"  # lr * steps with steps = 1 from the preset
     tags = [c.metadata.get("tags", []) for c in executed.cells]
@@ -114,3 +115,13 @@ def test_a_relative_results_folder_is_the_callers_and_is_printed(tmp_path, monke
     runner.run_notebooks(["mi_estimators"], "smoke", tmp_path / "out", results_dir=Path("mine"))
     assert seen["results_dir"] == str(tmp_path / "mine")
     assert f"results root: {tmp_path / 'mine'}" in capsys.readouterr().out
+
+
+def test_a_failed_notebook_is_summarised_with_its_whole_message():
+    from lrc_utils.book.runner import _failure_summary
+    from lrc_utils.data import DataNotFoundError
+
+    err = DataNotFoundError("mnist (test split) was not found. Looked at:\n  - /data/MNIST/raw\nTo fix, do one of:\n"
+                            "  - set LRC_DATA_DIR")
+    assert _failure_summary(err) == ("DataNotFoundError: mnist (test split) was not found. Looked at: "
+                                     "- /data/MNIST/raw To fix, do one of: - set LRC_DATA_DIR")

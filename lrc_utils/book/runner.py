@@ -98,13 +98,20 @@ def executed_dir_for(preset: str, root: Path = EXECUTED_DIR) -> Path:
     return root if preset == BOOK_PRESET else root / preset
 
 
+#: The longest message :func:`_failure_summary` repeats (the executed copy holds the whole traceback).
+SUMMARY_CHARS = 800
+
+
 def _failure_summary(err: Exception) -> str:
-    """``ExceptionType: first line of its message`` of the error raised inside the notebook."""
+    """``ExceptionType: its message`` of the error raised inside the notebook, its lines joined into one (so that a
+    message listing the places it looked and the fixes, as a missing data set's does, arrives whole)."""
     ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
     if ename is None:
         ename, evalue = type(err).__name__, str(err)
-    first = next((line.strip() for line in str(evalue).splitlines() if line.strip()), "")
-    return f"{ename}: {first}" if first else ename
+    text = " ".join(line.strip() for line in str(evalue).splitlines() if line.strip())
+    if len(text) > SUMMARY_CHARS:
+        text = text[:SUMMARY_CHARS] + " ..."
+    return f"{ename}: {text}" if text else ename
 
 
 def _hide_injected_parameters(path: Path) -> None:
