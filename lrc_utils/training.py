@@ -296,17 +296,30 @@ class LocalRankMonitor:
 # checkpoints
 
 
-def atomic_torch_save(obj: object, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename: never half a file at ``path``."""
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``: never half a file
+    at ``path``. The file gets the mode a new file gets under the process's umask (``mkstemp`` would leave it 0600,
+    unreadable by a group sharing the results) and reaches the disk (fsync) before the rename."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        torch.save(obj, tmp)
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_torch_save(obj: object, path: Path) -> None:
+    """``torch.save`` through :func:`atomic_write`."""
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def safe_torch_load(path: Path, map_location=None) -> object:

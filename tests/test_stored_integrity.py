@@ -66,3 +66,24 @@ def test_every_committed_paper_table_matches_its_recorded_checksum():
     for folder in folders:
         for table, info in read_meta(folder / "meta.json")["tables"].items():
             assert len(read_table(folder, table, info)) > 0
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_stored_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
+    """Tables, metadata and checkpoints are readable by whoever the umask lets read (a group sharing results on a
+    cluster file system), not 0600 as mkstemp leaves them."""
+    import os
+
+    import torch
+
+    from lrc_utils.training import atomic_torch_save
+
+    old = os.umask(umask)
+    try:
+        store(tmp_path).tables(["values"], compute)
+        atomic_torch_save({"x": torch.zeros(2)}, tmp_path / "ckpt.pt")
+    finally:
+        os.umask(old)
+    folder = tmp_path / "smoke" / "toy"
+    for path in (folder / "values.csv", folder / "meta.json", tmp_path / "ckpt.pt"):
+        assert path.stat().st_mode & 0o777 == mode, path.name

@@ -19,7 +19,6 @@ import platform
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import RUN_THREADS, torch_threads
+from ..training import atomic_write
 from .paths import REPO_ROOT, RESULTS_DIR
 
 #: The package ``lrc_utils`` (core and book) whose files a study's code digest reads.
@@ -217,20 +217,6 @@ def display_path(path: Path) -> str:
 
 # ----------------------------------------------------------------------------------------------------
 # atomic files and the folder lock
-
-
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
