@@ -74,7 +74,8 @@ GRAM_RESOLUTION = 1e3
 # input checks
 
 
-def _check_inputs(model: nn.Module, x: torch.Tensor, atol: float = 0.0, rtol: float = 0.0) -> None:
+def _check_inputs(model: nn.Module, x: torch.Tensor, atol: float = 0.0, rtol: float = 0.0, method: str = "auto",
+                  chunk_size: int | None = None) -> None:
     if not callable(getattr(model, "preactivations", None)):
         raise TypeError(
             f"{type(model).__name__} has no preactivations(x) method; name the layers to measure instead: "
@@ -91,6 +92,12 @@ def _check_inputs(model: nn.Module, x: torch.Tensor, atol: float = 0.0, rtol: fl
     input_dim = getattr(model, "input_dim", None)
     if input_dim is not None and x.shape[1] != input_dim:
         raise ValueError(f"x has {x.shape[1]} features per input but the model expects input_dim = {input_dim}")
+    _check_arguments(model, x, atol, rtol, method, chunk_size)
+
+
+def _check_arguments(model: nn.Module, x: torch.Tensor, atol: float, rtol: float, method: str = "auto",
+                     chunk_size: int | None = None) -> None:
+    """The checks every path shares: finite inputs on the model's device and dtype, tolerances, method, chunks."""
     if not torch.isfinite(x).all():
         raise ValueError("x contains NaN or Inf values")
     param = next(model.parameters(), None)
@@ -101,6 +108,13 @@ def _check_inputs(model: nn.Module, x: torch.Tensor, atol: float = 0.0, rtol: fl
     for name, value in (("atol", atol), ("rtol", rtol)):
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    if chunk_size is not None:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+            raise TypeError(f"chunk_size must be an int (inputs per chunk), got {chunk_size!r}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
 
 
 def _default_chunk(widths: list[int], inner: int) -> int:
@@ -443,9 +457,7 @@ def local_rank(
     """
     if layers is not None:
         return named_layer_ranks(model, x, layers, atol, rtol, jacobian, chunk_size, method)
-    _check_inputs(model, x, atol, rtol)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    _check_inputs(model, x, atol, rtol, method, chunk_size)
     fast = has_fast_path(model)
     # fast path on the CPU: small chunks, run concurrently on single-threaded workers (see _chain_ranks)
     cpu_fast = fast and x.device.type == "cpu"
@@ -461,10 +473,6 @@ def local_rank(
         else:
             widths = [p.shape[1] for p in model.preactivations(x[:1])]
             chunk_size = _default_chunk(widths, x.shape[1])
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
-        raise TypeError(f"chunk_size must be an int (inputs per chunk), got {chunk_size!r}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if fast:
         ranks = _chain_ranks(model, x, atol, rtol, method, chunk_size, workers)
     else:
@@ -513,8 +521,6 @@ def _check_named_layers(model: nn.Module, x: torch.Tensor, layers: Sequence[str]
         raise ValueError(f"no submodule named {unknown} in {type(model).__name__}; its submodules: {names}")
     if not isinstance(x, torch.Tensor) or x.ndim < 2 or x.shape[0] == 0 or not x.is_floating_point():
         raise ValueError("x must be a non-empty floating-point tensor of shape [N, *input_shape]")
-    if not torch.isfinite(x).all():
-        raise ValueError("x contains NaN or Inf values")
     training_norms = [n for n, m in modules.items() if isinstance(m, nn.modules.batchnorm._NormBase) and m.training]
     if training_norms:
         raise ValueError(f"{training_norms} are in training mode, where batch statistics mix the inputs and the "
@@ -590,22 +596,12 @@ def named_layer_ranks(model: nn.Module, x: torch.Tensor, layers: Sequence[str], 
     modules = _check_named_layers(model, x, layers)
     if jacobian not in JACOBIANS:
         raise ValueError(f"jacobian must be one of {JACOBIANS}, got {jacobian!r}")
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
-    for name, value in (("atol", atol), ("rtol", rtol)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    param = next(model.parameters(), None)
-    if param is not None and (param.device != x.device or param.dtype != x.dtype):
-        raise ValueError(f"x is {x.dtype} on {x.device} but the model is {param.dtype} on {param.device}")
+    _check_arguments(model, x, atol, rtol, method, chunk_size)
     outputs = _layer_outputs(model, modules)
     with torch.no_grad(), torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         widths = [o.numel() for o in outputs(x[0])]
     inner = x[0].numel()
-    if chunk_size is None:
-        chunk_size = _default_chunk(widths, inner)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an int >= 1 (inputs per chunk), got {chunk_size!r}")
+    chunk_size = chunk_size or _default_chunk(widths, inner)  # checked above: None or an int >= 1
     mode = jacobian if jacobian != "auto" else ("fwd" if inner <= sum(widths) else "rev")
 
     def flat(x_flat: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -167,6 +167,9 @@ def test_outputs_that_do_not_lead_with_the_batch_dimension_and_training_dropout_
         local_rank(dropped, torch.randn(3, 4), layers=["2"])
     evaluated = local_rank(dropped.eval(), torch.randn(3, 4, dtype=torch.float32), layers=["2"], atol=1e-6)
     assert evaluated.local_rank.tolist() == [4.0]  # rank of W2 W1 [8x8][8x4]: 4
-    for bad in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match="chunk_size must be an int >= 1"):
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="chunk_size must be >= 1"):
+            local_rank(dropped, torch.randn(3, 4), layers=["2"], chunk_size=bad)
+    for bad in (2.5, True):
+        with pytest.raises(TypeError, match="chunk_size must be an int"):
             local_rank(dropped, torch.randn(3, 4), layers=["2"], chunk_size=bad)

@@ -13,6 +13,7 @@ import ast
 import contextlib
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
 import platform
@@ -98,12 +99,13 @@ def read_table(folder: Path, table: str, info: dict) -> pd.DataFrame:
     if recorded is None:
         raise StoredResultsDamaged(f"{display_path(path)} has no checksum in meta.json (written by older code); "
                                    "rerun with recompute = 'always' (--recompute) to compute and record it again")
-    actual = file_sha256(path)
+    data = path.read_bytes()  # read once: hashed, then parsed
+    actual = hashlib.sha256(data).hexdigest()
     if actual != recorded:
         raise StoredResultsDamaged(f"{display_path(path)} is not the table that was written: its SHA-256 is "
                                    f"{actual[:16]}..., meta.json records {recorded[:16]}...; rerun with recompute = "
                                    "'always' (--recompute) to compute it again")
-    return pd.read_csv(path)
+    return pd.read_csv(io.BytesIO(data))
 
 
 class StoredResultsMissing(RuntimeError):

@@ -40,8 +40,6 @@ def describe_terminal_phase(falls: pd.DataFrame) -> str:
 PUBLIC_LR, PUBLIC_WEIGHT_DECAY = 1e-4, 0.01
 
 
-
-
 def fall_start(rows: pd.DataFrame, fit_step: int, drop: float = 0.1) -> int | None:
     """The first recorded step at which the seed-mean ``local_rank`` of ``rows`` (one panel and layer) lies
     ``drop`` below its maximum over the steps from ``fit_step`` on, after that maximum; ``None`` if it never
@@ -59,6 +57,11 @@ def full_rank_until(rows: pd.DataFrame, width: int) -> int | None:
     short = ranks[ranks < width]
     full = ranks if short.empty else ranks[ranks.index < short.index.min()]
     return int(full.index.max()) if len(full) else None
+
+
+def _or_nan(step: int | None) -> float | int:
+    """A step, or NaN where there is none (a layer that never falls): never another step in its place."""
+    return np.nan if step is None else step
 
 
 def prose_numbers(table: pd.DataFrame, p, mark_step: int, drop: float = 0.1,
@@ -120,8 +123,8 @@ def prose_numbers(table: pd.DataFrame, p, mark_step: int, drop: float = 0.1,
                                 else f"{n_seed_falls} of the {len(per_seed)} (seed, layer) curves fall"),
         "fig1_gauss_l1_max": float(gauss1_mean[gauss1_mean.index >= fit["gaussian"]].max()),
         "fig1_gauss_l1_last": float(gauss1_mean.iloc[-1]),
-        "fig1_gauss_l1_fall_start": fall_start(gauss1, fit["gaussian"], drop) or int(gauss1_mean.index.max()),
-        "fig1_mnist_l1_full_until": full_rank_until(mnist[mnist.layer == 1], int(p.mnist_widths[0])) or 0,
+        "fig1_gauss_l1_fall_start": _or_nan(fall_start(gauss1, fit["gaussian"], drop)),
+        "fig1_mnist_l1_full_until": _or_nan(full_rank_until(mnist[mnist.layer == 1], int(p.mnist_widths[0]))),
         "fig1_mark_step": mark,
         "fig1_mnist_l1_at_mark_md": (f"at rank {lo:.0f} in every seed" if lo == hi
                                      else f"at rank {lo:.0f} to {hi:.0f} across seeds"),

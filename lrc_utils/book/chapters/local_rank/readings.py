@@ -24,8 +24,6 @@ CLIFF_FACTOR = 1e3
 COUNT_STEP = 0.5
 
 
-
-
 def cliffs(spectrum: pd.DataFrame) -> pd.DataFrame:
     """Per layer whose median spectrum has a cliff (a fall by more than :data:`CLIFF_FACTOR` between consecutive
     singular values; the largest such fall): ``layer``, ``index`` (the last singular value above the cliff),

@@ -11,6 +11,7 @@ import math
 
 import pandas as pd
 
+from ....data import SZT_PATTERNS
 from ...readings import spearman
 
 
@@ -110,9 +111,10 @@ def describe_noisy_compute(info: dict) -> str:
             f"{info['device']}, as recorded in `meta.json` on {info['computed_utc'][:10]}.")
 
 
-def prose_numbers(n_patterns: int) -> dict[str, float]:
+def prose_numbers(n_patterns: int = SZT_PATTERNS) -> dict[str, float]:
     """The numbers the chapter's prose quotes, from the number of distinct input patterns ``n_patterns`` (X is
-    uniform over them). Keys: ``noisy_log_n``, log ``n_patterns`` (nats), the ceiling of every I(X;T_l)."""
+    uniform over them; default: all of the 12-bit task's). Keys: ``noisy_log_n``, log ``n_patterns`` (nats), the
+    ceiling of every I(X;T_l)."""
     if n_patterns < 1:
         raise ValueError(f"n_patterns must be at least 1, got {n_patterns}")
     return {"noisy_log_n": math.log(n_patterns)}

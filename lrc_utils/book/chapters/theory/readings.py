@@ -192,8 +192,6 @@ def panel_prefix(panel: str) -> str:
     return {"gaussian": "gauss", "mnist": "mnist"}[panel]
 
 
-
-
 def loss_spike(spectrum: pd.DataFrame, panel: str = "mnist") -> dict[str, float]:
     """The largest spike of the training loss of ``panel`` after its fit step (the first recorded step with 99%
     training accuracy): the recorded step at which the loss rose most, as a ratio to the record before, with

@@ -73,8 +73,6 @@ def describe_vib_sweep(sweep: pd.DataFrame, n_classes: int, atol: float, rtol: f
     return "\n".join(f"* {line}" for line in lines)
 
 
-
-
 def collapse_beta(sweep: pd.DataFrame, margin: float = 0.01) -> float:
     """The smallest beta of a VIB sweep table (one dataset) from which on the seed-mean test accuracy stays
     within ``margin`` of its value at the largest beta: where the encoder has collapsed."""
@@ -111,7 +109,7 @@ def count_phrase(count: float, latent_dim: int) -> str:
 
 def fast_rise_md(sweep: pd.DataFrame, column: str) -> str:
     """Where the seed-mean ``column`` of a VIB sweep table (one dataset) rises faster than its average step from
-    the smallest to the largest beta: ``1.6 to 6.7 per grid point between $\\beta \\approx 0.1$ and $1$``
+    the smallest to the largest beta: ``1.6 to 6.7 per grid point between β ≈ 0.1 and 1``
     (the smallest and largest of those steps, from the first one's beta to the last one's)."""
     mean = seed_mean_over_beta(sweep, column)
     average = (mean.iloc[-1] - mean.iloc[0]) / (len(mean) - 1)
@@ -123,7 +121,7 @@ def fast_rise_md(sweep: pd.DataFrame, column: str) -> str:
 
 
 def steps_md(steps: pd.DataFrame) -> str:
-    """The rows of :func:`sharp_steps` as a Markdown list: ``$\\beta = 0.42$ to $0.56$ ($-0.62$), ...``."""
+    """The rows of :func:`sharp_steps` as text: ``β = 0.42 to 0.56 (-0.62), ...``."""
     return ", ".join(f"\u03b2 = {r.beta_from:.2g} to {r.beta_to:.2g} ({r.change:+.2f})"
                      for r in steps.itertuples()) or "none"
 
