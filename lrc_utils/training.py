@@ -18,8 +18,9 @@ Every experiment of the book trains through :func:`fit`::
   and study parameters, run key), the identity is stored inside and compared on load, and the file is read
   with ``torch.load(weights_only=True)``: only tensors and plain Python values, never pickled objects.
   A run resumed from a checkpoint gives exactly the records of an uninterrupted run; a finished run removes it.
-* Losses: :func:`cross_entropy_loss` and Chelombiev et al.'s :func:`l2_penalised_cross_entropy`; their
-  evaluation epochs, :func:`eval_epochs`.
+* Losses: :func:`cross_entropy_loss`, the first author's :func:`softmax_cross_entropy_loss` (both by name in
+  :data:`LOSSES`) and Chelombiev et al.'s :func:`l2_penalised_cross_entropy`; their evaluation epochs,
+  :func:`eval_epochs`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,21 @@ LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torc
 def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator=None) -> torch.Tensor:
     """Mean cross-entropy (nats) of ``model(x)`` (logits ``[N, C]``) against labels ``y`` (``[N]``)."""
     return F.cross_entropy(model(x), y)
+
+
+def softmax_cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator=None
+                               ) -> torch.Tensor:
+    """Mean cross-entropy (nats) of the *probabilities* ``softmax(model(x))`` taken as logits: a softmax applied
+    twice, as the first author's public code trains (its model ends in a softmax and its loss is
+    ``nn.CrossEntropyLoss``; ``niketp03/localcomplexity``). With C classes the loss is bounded below by
+    ``log(e + C - 1) - 1`` (1.46 nats for 10 classes, at one-hot probabilities), so it never reaches zero and its
+    gradient never vanishes, unlike :func:`cross_entropy_loss`. Accuracy is unchanged (the softmax keeps the
+    arg-max)."""
+    return F.cross_entropy(F.softmax(model(x), dim=-1), y)
+
+
+#: The classification losses a study can name.
+LOSSES: dict[str, LossFn] = {"cross_entropy": cross_entropy_loss, "softmax_cross_entropy": softmax_cross_entropy_loss}
 
 
 @torch.no_grad()

@@ -106,11 +106,16 @@ COMMITTED = sorted(p.parent.name for p in (RESULTS_DIR / "paper").glob("*/meta.j
 @pytest.mark.parametrize("name", COMMITTED)
 def test_committed_results_match_the_current_paper_preset(name):
     assert name in NAMES, f"results/paper/{name} has no notebook"
+    from lrc_utils.book.chapters import load_study
+    from lrc_utils.book.params import added_defaults
+    from lrc_utils.book.store import ResultStore
+
     meta = json.loads((RESULTS_DIR / "paper" / name / "meta.json").read_text())
-    key = json.loads(json.dumps(current_paper_key(name)))
-    for table, info in meta["tables"].items():
+    store = ResultStore(name, "paper", current_paper_key(name), RESULTS_DIR,
+                        added_defaults=added_defaults(load_study(name).Params))
+    for table in meta["tables"]:
         assert (RESULTS_DIR / "paper" / name / f"{table}.csv").exists(), f"{name}/{table}.csv is missing"
-        assert info["parameters"] == key, f"results/paper/{name}/{table}.csv was computed with other parameters"
+        assert store.stored_matches(table), f"results/paper/{name}/{table}.csv was computed with other parameters"
 
 
 @pytest.mark.skipif(not (RESULTS_DIR / "paper" / "figure1" / "local_rank.csv").exists(), reason="no paper results")

@@ -27,7 +27,7 @@ import pandas as pd
 from ..config import get_device
 from .chapters import RUN_PARAMETERS, StudyContext, load_study
 from .cluster import DaskRuns, parse_cluster
-from .params import PresetError, check_parameters, check_values, schema
+from .params import PresetError, added_defaults, check_parameters, check_values, schema
 from .store import ResultStore, display_path, has_grid, one_thread
 from .style import apply_theme
 
@@ -111,7 +111,7 @@ def start(name: str, namespace: dict) -> NotebookRun:
     apply_theme()  # the book's figure style, for this notebook's kernel
     device = get_device(p.device) if not p.cluster else None  # with a cluster: resolved on its workers
     store = ResultStore(name, p.preset, computing_parameters(values), p.results_dir or None, p.recompute,
-                        code_module=study.__name__)
+                        code_module=study.__name__, added_defaults=added_defaults(study.Params))
     run = NotebookRun(name, p, device, store, study)
     hidden = ("results_dir", "data_dir", "recompute")  # where and how: not what the page shows
     injected = {k: v for k, v in _injected_values(namespace).items() if k not in hidden}

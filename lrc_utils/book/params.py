@@ -32,10 +32,15 @@ class PresetError(ValueError):
 
 
 def param(default, help: str, *, low: float | None = None, high: float | None = None,
-          choices: tuple | None = None) -> Field:
+          choices: tuple | None = None, added: bool = False) -> Field:
     """A parameter's field: its ``default`` (lists and dicts copied for every instance), one line of ``help``,
-    and optional inclusive bounds ``low``/``high`` (numbers) or ``choices`` (allowed values)."""
-    metadata = {"help": help, "low": low, "high": high, "choices": choices}
+    and optional inclusive bounds ``low``/``high`` (numbers) or ``choices`` (allowed values).
+
+    ``added=True`` marks a parameter added after tables were stored whose ``default`` computes what the code
+    computed before it existed: a table stored without it counts as computed with its default
+    (:func:`added_defaults`, :class:`lrc_utils.book.store.ResultStore`), and with any other value as not
+    stored."""
+    metadata = {"help": help, "low": low, "high": high, "choices": choices, "added": added}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -49,6 +54,11 @@ def schema(cls: type) -> dict[str, tuple[type, object, Field]]:
         default = f.default if f.default is not MISSING else f.default_factory()
         out[f.name] = (kind, default, f)
     return out
+
+
+def added_defaults(cls: type) -> dict[str, object]:
+    """name -> default of the parameters of ``cls`` declared with ``param(..., added=True)``."""
+    return {name: default for name, (_, default, f) in schema(cls).items() if f.metadata.get("added")}
 
 
 def type_error(key: str, value: object, expected: type) -> str | None:

@@ -300,15 +300,19 @@ class ResultStore:
             (:class:`StoredResultsMissing` otherwise).
         code_module: the module that computes the tables (e.g. ``"lrc_utils.book.chapters.figure1.study"``): the code
             digest recorded with them covers the package files it uses (:func:`code_digest`).
+        added_defaults: parameters added after tables were stored, with the default that computes what the code
+            did before (:func:`lrc_utils.book.params.added_defaults`): a stored table that lacks one counts as
+            computed with that default.
     """
 
     def __init__(self, notebook: str, preset: str, parameters: dict, root: str | Path | None = None,
-                 recompute: str = "auto", code_module: str | None = None):
+                 recompute: str = "auto", code_module: str | None = None, added_defaults: dict | None = None):
         if recompute not in RECOMPUTE_MODES:
             raise ValueError(f"recompute must be one of {RECOMPUTE_MODES}, got {recompute!r}")
         self.notebook, self.preset, self.recompute = notebook, preset, recompute
         self.code_module = code_module  # the module whose code the tables depend on (None: the whole package)
         self.key = json.loads(json.dumps(parameters, default=str))
+        self.added_defaults = json.loads(json.dumps(added_defaults or {}, default=str))
         self.dir = Path(root or default_results_dir()) / preset / notebook
         self.meta_path = self.dir / "meta.json"
         self.meta = read_meta(self.meta_path)
@@ -323,7 +327,10 @@ class ResultStore:
     def stored_matches(self, table: str) -> bool:
         """Whether ``table`` is stored with the same computing parameters as this run."""
         info = self.meta.get("tables", {}).get(table)
-        return bool(info) and (self.dir / f"{table}.csv").exists() and info.get("parameters") == self.key
+        if not info or not (self.dir / f"{table}.csv").exists():
+            return False
+        stored = info.get("parameters") or {}
+        return {**{k: v for k, v in self.added_defaults.items() if k in self.key}, **stored} == self.key
 
     def _write_meta(self) -> None:
         atomic_write_text(self.meta_path, json.dumps(self.meta, indent=2, sort_keys=True, default=str) + "\n")

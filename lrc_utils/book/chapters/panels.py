@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ...data import disjoint_subsets, gaussian_classification, load_mnist
+from ...training import LOSSES, LossFn
 from ..params import RunParams, param
 from . import StudyContext
 
@@ -30,7 +31,8 @@ class PanelParams(RunParams):
     gauss_steps: int = param(50000, "Gaussian panel: AdamW steps", low=1)
     gauss_lr: float = param(0.001, "Gaussian panel: learning rate", low=0)
     gauss_weight_decay: float = param(0.1, "Gaussian panel: AdamW weight decay on weight matrices", low=0)
-    mnist_split: str = param("test", 'MNIST split the disjoint subsets are drawn from (offline: "test")',
+    mnist_split: str = param("test", 'MNIST: "train": train on the train split, hold out test; '
+                             '"test": all from test',
                              choices=("train", "test"))
     mnist_widths: list = param([200, 200, 200, 200], "MNIST panel: hidden widths (4 hidden layers)", low=1)
     mnist_n_train: int = param(1000, "MNIST panel: training images", low=1)
@@ -39,6 +41,8 @@ class PanelParams(RunParams):
     mnist_lr: float = param(0.001, "MNIST panel: learning rate", low=0)
     mnist_weight_decay: float = param(0.1, "MNIST panel: AdamW weight decay on weight matrices", low=0)
     batch_size: int = param(64, "minibatch size, both panels", low=1)
+    loss: str = param("cross_entropy", "training loss, both panels (lrc_utils.training.LOSSES)",
+                      choices=tuple(LOSSES), added=True)
 
 
 #: Figure 1's panels (figure1, theory and rank_and_information train their networks).
@@ -53,14 +57,27 @@ def panel_data(p, panel: str, ctx: StudyContext):
         train_idx, test_idx, rank_idx = torch.split(torch.arange(n), [p.gauss_n_train, p.gauss_n_test,
                                                                       p.n_rank_points])
         sizes = [p.gauss_input_dim, *p.gauss_widths, p.gauss_classes]
-    else:
-        data = load_mnist(p.mnist_split, ctx.data_dir)
+    elif p.mnist_split == "test":
+        data = load_mnist("test", ctx.data_dir)
         x, y = data.flat_normalised(), data.labels
         train_idx, test_idx, rank_idx = disjoint_subsets(len(y), [p.mnist_n_train, p.mnist_n_test, p.n_rank_points],
                                                          p.data_seed)
         sizes = [x.shape[1], *p.mnist_widths, 10]
+    else:  # training images from the training split; test images and rank points held out, from the test split
+        train_data, held_out = load_mnist("train", ctx.data_dir), load_mnist("test", ctx.data_dir)
+        (train_idx,) = disjoint_subsets(len(train_data.labels), [p.mnist_n_train], p.data_seed)
+        test_idx, rank_idx = disjoint_subsets(len(held_out.labels), [p.mnist_n_test, p.n_rank_points], p.data_seed)
+        x_train, x_held = train_data.flat_normalised(), held_out.flat_normalised()
+        train = (x_train[train_idx].to(ctx.device), train_data.labels[train_idx].to(ctx.device))
+        test = (x_held[test_idx].to(ctx.device), held_out.labels[test_idx].to(ctx.device))
+        return train, test, x_held[rank_idx].to(ctx.device), [x_train.shape[1], *p.mnist_widths, 10]
     x, y = x.to(ctx.device), y.to(ctx.device)
     return (x[train_idx], y[train_idx]), (x[test_idx], y[test_idx]), x[rank_idx], sizes
+
+
+def panel_loss(p) -> LossFn:
+    """The training loss ``p.loss`` names (:data:`lrc_utils.training.LOSSES`)."""
+    return LOSSES[p.loss]
 
 
 def panel_schedule(p, panel: str) -> tuple[int, float, float]:

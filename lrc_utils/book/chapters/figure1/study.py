@@ -18,13 +18,12 @@ from ....training import (
     ClassifierMetrics,
     FitConfig,
     LocalRankMonitor,
-    cross_entropy_loss,
     fit,
     log_spaced_steps,
 )
 from ...params import param
 from .. import StudyContext, check_seeds, study_identity
-from ..panels import PANELS, PanelParams, panel_data, panel_schedule
+from ..panels import PANELS, PanelParams, panel_data, panel_loss, panel_schedule
 
 
 @dataclass(kw_only=True)
@@ -62,7 +61,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
         model = MLP(sizes, "relu", init="normal").to(ctx.device)
         config = FitConfig(steps=steps, lr=lr, weight_decay=wd, batch_size=p.batch_size, seed=seed,
                            eval_steps=tuple(log_spaced_steps(steps, p.n_evals)), checkpoint_every=5000)
-        records = fit(model, cross_entropy_loss, train, config,
+        records = fit(model, panel_loss(p), train, config,
                       [LocalRankMonitor(x_rank, p.atol), ClassifierMetrics(train, test)],
                       Checkpoint(ctx.checkpoint_dir, {**identity, **key}), desc=f"{panel} seed {seed}")
         table = records["local_rank"].merge(records["metrics"], on="step", how="left")

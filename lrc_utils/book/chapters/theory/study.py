@@ -28,10 +28,10 @@ from ....config import seed_everything
 from ....grid import run_grid
 from ....local_rank import singular_values
 from ....models import MLP
-from ....training import Checkpoint, ClassifierMetrics, FitConfig, cross_entropy_loss, fit, log_spaced_steps
+from ....training import Checkpoint, ClassifierMetrics, FitConfig, fit, log_spaced_steps
 from ...params import param
 from .. import StudyContext, study_identity
-from ..panels import PANELS, PanelParams, panel_data, panel_schedule
+from ..panels import PANELS, PanelParams, panel_data, panel_loss, panel_schedule
 
 
 @dataclass(kw_only=True)
@@ -157,7 +157,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
         model = MLP(sizes, "relu", init="normal").to(ctx.device)
         config = FitConfig(steps=steps, lr=lr, weight_decay=wd, batch_size=p.batch_size, seed=p.seed,
                            eval_steps=tuple(log_spaced_steps(steps, p.n_evals)), checkpoint_every=5000)
-        records = fit(model, cross_entropy_loss, train, config,
+        records = fit(model, panel_loss(p), train, config,
                       [theory.WeightSpectrumMonitor(), ClassifierMetrics(train, test)],
                       Checkpoint(ctx.checkpoint_dir, {**identity, **key}), desc=f"{panel} seed {p.seed}")
         tables = {"spectrum": records["spectrum"].merge(records["metrics"], on="step", how="left")}
