@@ -456,3 +456,37 @@ def test_read_only_data_folder_is_never_written(tmp_path, monkeypatch, no_debian
         assert list(root.iterdir()) == []
     finally:
         root.chmod(0o755)
+
+
+def test_figure1_mnist_split_train_trains_on_the_training_split_and_holds_out_the_test_split():
+    """``mnist_split="train"``: every training image is a row of MNIST's training split, every test image and
+    rank point a row of its test split, test and rank points disjoint; ``"test"``: all three from the test split."""
+    from lrc_utils.book.chapters import StudyContext
+    from lrc_utils.book.chapters.figure1.study import Params
+    from lrc_utils.book.chapters.panels import panel_data
+
+    try:
+        train_split, test_split = load_mnist("train", download=False), load_mnist("test", download=False)
+    except FileNotFoundError:
+        pytest.skip("MNIST is not at hand")
+    x_train_all, x_test_all = train_split.flat_normalised(), test_split.flat_normalised()
+
+    def index(pool):
+        return {row.tobytes(): i for i, row in enumerate(pool.numpy())}
+
+    train_index, test_index = index(x_train_all), index(x_test_all)
+
+    def rows_of(x, pool_index):  # the row numbers in the split of the images x (each must be found)
+        found = [pool_index.get(row.tobytes()) for row in x.numpy()]
+        assert None not in found, "an image is not in the split"
+        return set(found)
+
+    p = Params(mnist_split="train", mnist_n_train=40, mnist_n_test=30, n_rank_points=20, mnist_widths=[8])
+    (x, y), (xt, yt), x_rank, sizes = panel_data(p, "mnist", StudyContext())
+    assert sizes == [784, 8, 10] and len(x) == 40 and len(xt) == 30 and len(x_rank) == 20
+    rows_of(x, train_index)
+    assert not rows_of(xt, test_index) & rows_of(x_rank, test_index)
+    p = Params(mnist_split="test", mnist_n_train=40, mnist_n_test=30, n_rank_points=20, mnist_widths=[8])
+    (x, _), (xt, _), x_rank, _ = panel_data(p, "mnist", StudyContext())
+    parts = [rows_of(v, test_index) for v in (x, xt, x_rank)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])

@@ -117,3 +117,35 @@ def test_a_study_digest_covers_the_computing_modules_it_imports():
             "book/chapters/panels.py", "book/chapters/__init__.py", "book/__init__.py"} <= names
     assert not names & {"mi.py", "book/style.py", "book/store.py", "book/runner.py", "book/chapters/figure1/figures.py",
                         "book/chapters/figure2/study.py"}
+
+
+def test_a_parameter_added_later_matches_tables_stored_without_it_only_at_its_default(tmp_path):
+    """``param(..., added=True)``: a table stored before the parameter existed counts as computed with its default
+    (the code computed exactly that), with any other value as not stored; a table stored with the parameter is
+    compared as any other."""
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"curve": pd.DataFrame({"step": [1], "loss": [0.5]})}
+
+    make(tmp_path).tables(["curve"], compute)  # stored before "loss" existed
+    added = {"loss": "cross_entropy"}
+
+    def later(**parameters):
+        return ResultStore("nb", "test", {"lr": 0.1, "steps": 3, **parameters}, tmp_path, added_defaults=added)
+
+    assert later(loss="cross_entropy").stored_matches("curve")
+    assert not later(loss="softmax_cross_entropy").stored_matches("curve")
+    assert not make(tmp_path, loss="cross_entropy").stored_matches("curve")  # without the marker: not the same
+    later(loss="softmax_cross_entropy").tables(["curve"], compute)
+    assert len(calls) == 2
+    assert later(loss="softmax_cross_entropy").stored_matches("curve")
+    assert not later(loss="cross_entropy").stored_matches("curve")  # stored with another value: not the default
+
+
+def test_added_defaults_come_from_the_schema():
+    from lrc_utils.book.chapters.figure1.study import Params
+    from lrc_utils.book.params import added_defaults
+
+    assert added_defaults(Params) == {"loss": "cross_entropy"}

@@ -257,3 +257,30 @@ def test_figure1_prose_numbers_on_the_committed_paper_tables():
     assert n["fig1_unfed_directions"] == 90 and n["fig1_public_factor_md"] == "10 times"
     assert n["fig1_falls_md"] == "every layer of both panels"
     assert 1 <= n["fig1_fall_decades_min"] <= n["fig1_fall_decades_max"] <= 2.5
+
+
+def test_softmax_cross_entropy_is_cross_entropy_of_the_probabilities_and_bounded_below():
+    """Against a hand loop in float64: loss = mean_i [log sum_c exp(p_ic) - p_i,y_i] with p = softmax(logits);
+    at one-hot probabilities it reaches log(e + C - 1) - 1 (1.46 nats for 10 classes), never 0."""
+    import math
+
+    from lrc_utils.training import LOSSES, softmax_cross_entropy_loss
+
+    torch.manual_seed(0)
+    model = MLP([5, 7, 4]).double()
+    x, y = torch.randn(6, 5, dtype=torch.float64), torch.tensor([0, 1, 2, 3, 0, 1])
+    logits = model(x).detach()
+    expected = 0.0
+    for row, label in zip(logits.tolist(), y.tolist()):
+        z = [math.exp(v) for v in row]
+        probs = [v / sum(z) for v in z]
+        expected += math.log(sum(math.exp(q) for q in probs)) - probs[label]
+    assert float(softmax_cross_entropy_loss(model, x, y)) == pytest.approx(expected / len(y), rel=1e-12)
+    assert LOSSES["softmax_cross_entropy"] is softmax_cross_entropy_loss
+
+    class Confident(torch.nn.Module):
+        def forward(self, x):
+            return 1e3 * torch.nn.functional.one_hot(torch.zeros(len(x), dtype=torch.long), 10).double()
+
+    floor = float(softmax_cross_entropy_loss(Confident(), x, torch.zeros(6, dtype=torch.long)))
+    assert floor == pytest.approx(math.log(math.e + 9) - 1, rel=1e-12) and floor > 1.46
