@@ -95,27 +95,31 @@ def test_install_cell_points_at_the_configured_repository():
         assert f"lrc-utils[book] @ git+{url}" in sources, f"{name}: the install cell must install [book] from {url}"
 
 
-def current_paper_key(name):
-    values = {**{k: d for k, (_, d) in declared_parameters(name).items()}, **load_preset(name, "paper")}
+def current_preset_key(name, preset):
+    values = {**{k: d for k, (_, d) in declared_parameters(name).items()}, **load_preset(name, preset)}
     return {k: v for k, v in values.items() if k not in RUN_PARAMETERS}
 
 
-COMMITTED = sorted(p.parent.name for p in (RESULTS_DIR / "paper").glob("*/meta.json"))
+#: (preset, notebook) of every committed result folder (fingerprints are checked in test_fingerprints.py).
+COMMITTED = sorted((p.parent.parent.name, p.parent.name) for p in RESULTS_DIR.glob("*/*/meta.json")
+                   if p.parent.parent.name != "fingerprints")
 
 
-@pytest.mark.parametrize("name", COMMITTED)
-def test_committed_results_match_the_current_paper_preset(name):
-    assert name in NAMES, f"results/paper/{name} has no notebook"
+@pytest.mark.parametrize("preset, name", COMMITTED)
+def test_committed_results_match_their_current_preset(preset, name):
+    """Every committed table was computed with the parameters its preset file gives today (a stale table would
+    otherwise be shown, or recomputed by the book build)."""
     from lrc_utils.book.chapters import load_study
     from lrc_utils.book.params import added_defaults
     from lrc_utils.book.store import ResultStore
 
-    meta = json.loads((RESULTS_DIR / "paper" / name / "meta.json").read_text())
-    store = ResultStore(name, "paper", current_paper_key(name), RESULTS_DIR,
+    assert name in NAMES, f"results/{preset}/{name} has no notebook"
+    meta = json.loads((RESULTS_DIR / preset / name / "meta.json").read_text())
+    store = ResultStore(name, preset, current_preset_key(name, preset), RESULTS_DIR,
                         added_defaults=added_defaults(load_study(name).Params))
     for table in meta["tables"]:
-        assert (RESULTS_DIR / "paper" / name / f"{table}.csv").exists(), f"{name}/{table}.csv is missing"
-        assert store.stored_matches(table), f"results/paper/{name}/{table}.csv was computed with other parameters"
+        assert (RESULTS_DIR / preset / name / f"{table}.csv").exists(), f"{preset}/{name}/{table}.csv is missing"
+        assert store.stored_matches(table), f"results/{preset}/{name}/{table}.csv was computed with other parameters"
 
 
 @pytest.mark.skipif(not (RESULTS_DIR / "paper" / "figure1" / "local_rank.csv").exists(), reason="no paper results")

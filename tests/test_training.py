@@ -235,6 +235,35 @@ def test_figure1_prose_numbers_on_a_hand_made_table():
     assert n["fig1_unfed_directions"] == 90
 
 
+def test_figure1_author_recipe_numbers_and_side_by_side_on_a_hand_made_table():
+    from lrc_utils.book.chapters.figure1.readings import author_prose_numbers, recipes_side_by_side
+
+    steps, rows = [1, 10, 100, 1000], []
+    acc = {"gaussian": [0.5, 1.0, 1.0, 1.0], "mnist": [0.5, 0.6, 0.7, 0.8]}  # MNIST never reaches 99%
+    ranks = {("gaussian", 1): [10, 10, 10, 10],  # stays
+             ("gaussian", 2): [20, 20, 20, 10],  # falls after the fit
+             ("mnist", 1): [8, 8, 8, 4]}  # falls, but never after a fit: not a terminal-phase fall
+    for (panel, layer), values in ranks.items():
+        for seed in (0, 1):
+            rows += [(panel, seed, s, layer, r, a, 0.5) for s, r, a in zip(steps, values, acc[panel])]
+    table = pd.DataFrame(rows, columns=["panel", "seed", "step", "layer", "local_rank", "train_acc", "train_loss"])
+    info = {"parameters": {"mnist_lr": 1e-4, "mnist_weight_decay": 0.01, "mnist_steps": 1000000,
+                           "mnist_split": "train", "loss": "softmax_cross_entropy"},
+            "wall_time_s": 5400.0, "git_commit": "abcdef0123"}
+    n = author_prose_numbers((table, info))
+    assert n["fig1a_falls_md"] == "layer 2 of the gaussian panel (of the 3 layers)"
+    assert n["fig1a_falls_seeds_md"] == "2 of the 6 (seed, layer) curves"
+    assert n["fig1a_fit_md"] == "gaussian: step 10; mnist: never (mean training accuracy stays below 99%)"
+    assert (n["fig1a_lr"], n["fig1a_wd"], n["fig1a_eta_lambda"], n["fig1a_steps"]) == ("10⁻⁴", "10⁻²", "10⁻⁶", "10⁶")
+    assert n["fig1a_decay_md"] == "0.37" and n["fig1a_loss"] == "softmax-cross-entropy"  # e^-1
+    assert n["fig1a_hours_md"] == "1.5 h" and n["fig1a_commit"] == "abcdef0"
+    assert n["fig1a_last_md"] == "training accuracy 0.800, cross-entropy of the logits 5·10⁻¹ nats"
+    assert set(author_prose_numbers(None).values()) == {"(not stored)"} and len(author_prose_numbers(None)) == len(n)
+    side = recipes_side_by_side({"ours": table, "theirs": table.assign(local_rank=20)}).set_index(["panel", "layer"])
+    assert side.loc[("gaussian", 2), "ours: falls"] and not side.loc[("gaussian", 2), "theirs: falls"]
+    assert (side.loc[("mnist", 1), "ours: max"], side.loc[("mnist", 1), "ours: last"]) == (8, 4)
+
+
 def test_figure1_prose_numbers_on_the_committed_paper_tables():
     import json
     from types import SimpleNamespace

@@ -35,7 +35,7 @@ from .chapters.rank_and_information import readings as rank_information
 from .chapters.theory import readings as statements
 from .chapters.vib import readings as vib
 from .paths import REPO_ROOT, RESULTS_DIR
-from .store import atomic_write_text, display_path, read_meta, read_table
+from .store import atomic_write_text, display_path, read_stored_table
 
 #: The columns of :func:`claims_table`.
 COLUMNS = ("claim", "chapter", "criterion", "verdict", "measured")
@@ -456,15 +456,11 @@ def rank_information_claim(table: pd.DataFrame, terminal_gap: float, alpha: floa
 
 def _read(results_dir: Path, notebook: str, table: str) -> tuple[pd.DataFrame, dict]:
     """A committed table and the parameters it was computed with (its entry in ``meta.json``)."""
-    csv, meta_path = results_dir / notebook / f"{table}.csv", results_dir / notebook / "meta.json"
-    for path in (csv, meta_path):
-        if not path.exists():
-            raise FileNotFoundError(f"{display_path(path)} is missing: the claims are read from the committed "
-                                    f"results of notebook {notebook} (run it at this preset first)")
-    info = read_meta(meta_path).get("tables", {}).get(table)
-    if not info or "parameters" not in info:
-        raise ValueError(f"{display_path(meta_path)} records no parameters for table {table}")
-    return read_table(results_dir / notebook, table, info), info["parameters"]
+    frame, info = read_stored_table(results_dir / notebook, table)
+    if "parameters" not in info:
+        raise ValueError(f"{display_path(results_dir / notebook / 'meta.json')} records no parameters for table "
+                         f"{table}")
+    return frame, info["parameters"]
 
 
 def _planes(results_dir: Path) -> tuple[pd.DataFrame, int]:

@@ -28,7 +28,7 @@ from ..config import get_device
 from .chapters import RUN_PARAMETERS, StudyContext, load_study
 from .cluster import DaskRuns, parse_cluster
 from .params import PresetError, added_defaults, check_parameters, check_values, schema
-from .store import ResultStore, display_path, has_grid, one_thread
+from .store import ResultStore, display_path, has_grid, one_thread, read_stored_table
 from .style import apply_theme
 
 
@@ -87,6 +87,15 @@ class NotebookRun:
 
         for name, value in values.items():
             glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
+
+    def stored_table(self, preset: str, table: str) -> tuple[pd.DataFrame, dict] | None:
+        """This notebook's ``table`` as stored at another ``preset`` (under the same results root), checked against
+        its recorded SHA-256, with its ``meta.json`` entry; ``None`` where it is not stored. Never computes: a
+        chapter that shows another preset's runs beside its own reads them here."""
+        try:
+            return read_stored_table(self.store.dir.parent.parent / preset / self.name, table)
+        except FileNotFoundError:
+            return None
 
     def save_figure(self, fig, name: str, table: str | None = None) -> None:
         """Save ``fig`` beside the tables, stamped with ``table``'s provenance (see :class:`ResultStore`)."""

@@ -108,6 +108,18 @@ def read_table(folder: Path, table: str, info: dict) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(data))
 
 
+def read_stored_table(folder: Path, table: str) -> tuple[pd.DataFrame, dict]:
+    """Table ``table`` stored in ``folder`` (``<results root>/<preset>/<notebook>``), checked by :func:`read_table`,
+    and its entry in ``meta.json`` (parameters, commit, wall time, ...). Read only: nothing is computed, and a
+    table that is not stored is a :class:`FileNotFoundError` naming the file."""
+    folder = Path(folder)
+    info = read_meta(folder / "meta.json").get("tables", {}).get(table)
+    if not info or not (folder / f"{table}.csv").exists():
+        raise FileNotFoundError(f"{display_path(folder / f'{table}.csv')} is not stored (with its entry in "
+                                "meta.json): run its notebook at that preset first")
+    return read_table(folder, table, info), info
+
+
 class StoredResultsMissing(RuntimeError):
     """``recompute = "never"`` and a table is not stored with the run's parameters."""
 

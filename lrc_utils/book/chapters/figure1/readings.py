@@ -139,3 +139,70 @@ def prose_numbers(table: pd.DataFrame, p, mark_step: int, drop: float = 0.1,
         "fig1_public_decay_steps_md": power_text(np.log(1 / p.atol) / public),
         "fig1_unfed_directions": int(p.gauss_input_dim - p.gauss_intrinsic_dim),
     }
+
+
+def recipes_side_by_side(tables: dict[str, pd.DataFrame], drop: float = 0.1, threshold: float = 0.99
+                         ) -> pd.DataFrame:
+    """One row per (panel, hidden layer) of several recipes' ``local_rank`` tables (name -> table, as
+    :func:`terminal_phase_falls` reads): for each recipe the seed-mean rank at its maximum and at the last step,
+    and that function's verdict under the same ``drop`` and ``threshold``."""
+    merged = None
+    for name, table in tables.items():
+        falls = terminal_phase_falls(table, drop, threshold)
+        part = pd.DataFrame({"panel": falls.panel, "layer": falls.layer, f"{name}: max": falls["max"],
+                             f"{name}: last": falls["last"], f"{name}: falls": falls["falls in terminal phase"]})
+        merged = part if merged is None else merged.merge(part, on=["panel", "layer"], how="outer")
+    return merged
+
+
+def _layers_phrase(falls: pd.DataFrame) -> str:
+    """The (panel, layer) rows of :func:`terminal_phase_falls` that fall, as a phrase."""
+    parts = []
+    for panel, rows in falls[falls["falls in terminal phase"]].groupby("panel", sort=False):
+        layers = [str(v) for v in rows.layer]
+        listed = layers[0] if len(layers) == 1 else ", ".join(layers[:-1]) + " and " + layers[-1]
+        parts.append(f"{'layer' if len(layers) == 1 else 'layers'} {listed} of the {panel} panel")
+    return " and ".join(parts) if parts else "no layer"
+
+
+def author_prose_numbers(stored: tuple[pd.DataFrame, dict] | None, drop: float = 0.1,
+                         threshold: float = 0.99) -> dict[str, str]:
+    """The numbers the prose on the first author's recipe quotes (``fig1a_`` prefix, all Markdown text), from
+    the ``author`` preset's stored ``local_rank`` table and its ``meta.json`` entry (``stored``, as
+    :meth:`lrc_utils.book.notebook.NotebookRun.stored_table` returns it; ``None``: not stored, every value says
+    so). Keys: ``lr``, ``wd``, ``eta_lambda`` (their product), ``steps`` (MNIST panel), ``decay_md``
+    (``exp(-lr·wd·steps)``, what pure weight decay leaves of an undriven weight), ``loss``, ``falls_md`` (the
+    layers that fall by :func:`terminal_phase_falls`, seed means), ``falls_seeds_md`` (per seed), ``fit_md``
+    (first steps at ``threshold`` training accuracy), ``last_md`` (last training accuracy and cross-entropy of
+    the logits, MNIST), ``hours_md`` (wall time), ``commit``."""
+    keys = ("lr", "wd", "eta_lambda", "steps", "decay_md", "loss", "falls_md", "falls_seeds_md", "fit_md",
+            "last_md", "hours_md", "commit")
+    if stored is None:
+        return {f"fig1a_{k}": "(not stored)" for k in keys}
+    table, info = stored
+    p = info["parameters"]
+    falls = terminal_phase_falls(table, drop, threshold)
+    per_seed = [terminal_phase_falls(rows, drop, threshold) for _, rows in table.groupby("seed")]
+    n_curves = sum(len(f) for f in per_seed)
+    n_seed_falls = sum(int(f["falls in terminal phase"].sum()) for f in per_seed)
+    fit = {panel: first_step_at_accuracy(table[table.panel == panel], threshold) for panel in ("gaussian", "mnist")}
+    reached = {panel: table[table.panel == panel].groupby("step").train_acc.mean().max() >= threshold
+               for panel in fit}
+    last = table[(table.panel == "mnist") & (table.step == table[table.panel == "mnist"].step.max())]
+    eta_lambda = p["mnist_lr"] * p["mnist_weight_decay"]
+    return {
+        "fig1a_lr": power_text(p["mnist_lr"]), "fig1a_wd": power_text(p["mnist_weight_decay"]),
+        "fig1a_eta_lambda": power_text(eta_lambda), "fig1a_steps": power_text(p["mnist_steps"]),
+        "fig1a_decay_md": f"{np.exp(-eta_lambda * p['mnist_steps']):.2f}",
+        "fig1a_loss": p.get("loss", "cross_entropy").replace("_", "-"),
+        "fig1a_falls_md": ("every layer of both panels" if falls["falls in terminal phase"].all()
+                           else _layers_phrase(falls) + f" (of the {len(falls)} layers)"),
+        "fig1a_falls_seeds_md": f"{n_seed_falls} of the {n_curves} (seed, layer) curves",
+        "fig1a_fit_md": "; ".join(f"{panel}: step {fit[panel]:,d}" if reached[panel]
+                                  else f"{panel}: never (mean training accuracy stays below {threshold:.0%})"
+                                  for panel in fit),
+        "fig1a_last_md": (f"training accuracy {last.train_acc.mean():.3f}, cross-entropy of the logits "
+                          f"{power_text(last.train_loss.mean())} nats"),
+        "fig1a_hours_md": f"{info.get('wall_time_s', float('nan')) / 3600:.1f} h",
+        "fig1a_commit": str(info.get("git_commit", ""))[:7],
+    }
