@@ -27,13 +27,31 @@ def test_intro_includes_the_page_under_its_heading():
     assert intro.find("\n## ") + 1 == heading, "the claims table must be the introduction's first section"
 
 
-def test_every_claim_of_the_book_has_a_row():
+def test_every_claim_of_the_book_has_a_row_in_its_group():
     table = claims.claims_table(RESULTS_DIR / "paper")
     assert list(table.columns) == list(claims.COLUMNS)
-    assert list(table.chapter) == (["figure1", "figure2", "figure3"] + ["mi_estimators"] * 4
-                                   + ["information_planes"] * 6 + ["noisy_networks"] + ["theory"] * 2
-                                   + ["rank_and_information"])
-    assert table.verdict.str.match(r"^(reproduced|partly|not reproduced)(:|$)").all()
+    author = (RESULTS_DIR / claims.AUTHOR_PRESET / "figure1" / "meta.json").exists()
+    assert list(table.chapter) == (["figure1"] * (1 + author) + ["figure2", "figure3", "rank_and_information"]
+                                   + ["information_planes"] * 6 + ["noisy_networks"] + ["mi_estimators"] * 4
+                                   + ["theory"] * 2)
+    assert list(table.group) == ["paper"] * (4 + author) + ["others"] * 7 + ["check"] * 4 + ["ours"] * 2
+
+
+def test_every_committed_verdict_follows_the_one_rule():
+    """The introduction's rule, row by row: the verdict's words are verdict_word of the count it states."""
+    table = claims.claims_table(RESULTS_DIR / "paper")
+    for r in table.itertuples():
+        word = claims.verdict_word(r.n_hold, r.n_cases, r.group)
+        assert r.verdict.startswith(f"{word}: {r.n_hold} of {r.n_cases} "), (r.claim, r.verdict)
+        assert 0 <= r.n_hold <= r.n_cases and r.conditions or r.group == "check", r.claim
+
+
+@pytest.mark.parametrize("group, words", [("paper", ("reproduced", "partly", "not reproduced")),
+                                          ("check", ("verified", "partly", "not verified")),
+                                          ("ours", ("verified (ours)", "partly (ours)", "not verified (ours)"))])
+def test_the_rule_counts_cases_the_same_in_every_group(group, words):
+    assert [claims.verdict_word(n, 4, group) for n in (4, 3, 2, 0)] == [words[0], words[1], words[2], words[2]]
+    assert claims.verdict(3, 4, "layers", group, "layer 2 fails") == f"{words[1]}: 3 of 4 layers; layer 2 fails"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -57,15 +75,16 @@ def local_rank_table(ranks: dict[tuple[str, int], list[float]], train_acc=(0.5, 
 def test_figure1_every_layer_falls():
     # last 5 <= 0.9 * 10 (the maximum, which is also the maximum after the fit at step 10)
     row = claims.figure1_claim(local_rank_table({("gaussian", 1): [10, 10, 5], ("mnist", 1): [20, 20, 8]}))
-    assert row["verdict"] == "reproduced"
-    assert row["measured"] == "2 of 2 layers fall, by 50% to 60%"
+    assert row["verdict"] == "reproduced: 2 of 2 layers"
+    assert row["measured"] == "seed means: 2 of 2 layers fall, by 50% to 60%; per seed: 4 of 4 (seed, layer) curves"
 
 
 def test_figure1_a_flat_layer_is_named():
     row = claims.figure1_claim(local_rank_table({("gaussian", 1): [10, 10, 5], ("gaussian", 2): [10, 10, 5],
                                                  ("mnist", 1): [20, 20, 20]}))
-    assert row["verdict"] == "partly: MNIST layer 1 does not fall"
-    assert row["measured"] == "2 of 3 layers fall, by 50% to 50%; MNIST layer 1: maximum 20.0, last 20.0"
+    assert row["verdict"] == "partly: 2 of 3 layers; MNIST layer 1 does not fall"
+    assert row["measured"] == ("seed means: 2 of 3 layers fall, by 50% to 50%; per seed: 4 of 6 (seed, layer) curves; "
+                               "MNIST layer 1: maximum 20.0, last 20.0")
 
 
 def test_figure1_a_fall_before_the_fit_does_not_count():
@@ -73,7 +92,7 @@ def test_figure1_a_fall_before_the_fit_does_not_count():
     # its last value, so it does not fall in the terminal phase; the 9.5 layer falls by only 5%
     row = claims.figure1_claim(local_rank_table({("gaussian", 1): [10, 5, 5], ("gaussian", 2): [10, 10, 9.5],
                                                  ("gaussian", 3): [10, 10, 8.9]}))
-    assert row["verdict"] == "not reproduced: Gaussian layers 1 and 2 do not fall"
+    assert row["verdict"] == "not reproduced: 1 of 3 layers; Gaussian layers 1 and 2 do not fall"
 
 
 def vib_table(columns: dict[str, dict[str, list[float]]], betas=(0.1, 1.0, 10.0)) -> pd.DataFrame:
@@ -93,9 +112,16 @@ def test_figure2_relative_only():
     sweep = vib_table({"gaussian": {"test_acc": [0.9, 0.5, 0.45], "local_rank_abs": [8, 4, 3],
                                     "local_rank_rel": [3, 6, 6.2]}})
     row = claims.figure2_claim(sweep, jump_min_change=0.5, accuracy_min_drop=0.1)
-    assert row["verdict"] == "partly: with the relative tolerance only (with the absolute tolerance the rank falls)"
+    # decided under the absolute tolerance (the paper's definition), the relative outcome beside it
+    assert row["verdict"] == ("not reproduced: 0 of 1 data set; absolute tolerance: the rank falls; relative "
+                              "tolerance: holds")
     assert row["measured"] == ("accuracy drops at $\\beta$ 0.1–1; absolute 8.00 → 3.00, 2 steps ($\\beta$ 0.1–10), "
-                               "1 at drops; relative 3.00 → 6.20, 1 step ($\\beta$ 0.1–1), 1 at drops")
+                               "1 at drops; relative 3.00, 6.20 at the largest $\\beta$, 1 step ($\\beta$ 0.1–1), 1 at "
+                               "drops")
+    dip = vib_table({"gaussian": {"test_acc": [0.9, 0.8, 0.45], "local_rank_abs": [8, 4, 3],
+                                  "local_rank_rel": [3, 2, 6.2]}})  # the relative rank dips before the collapse
+    assert "relative 3.00, lowest 2.00 at $\\beta$ 1 before the encoder collapses, 6.20" in \
+        claims.figure2_claim(dip, 0.5, 0.1)["measured"]
 
 
 def test_figure2_a_rise_away_from_the_transitions_does_not_count():
@@ -103,15 +129,16 @@ def test_figure2_a_rise_away_from_the_transitions_does_not_count():
     sweep = vib_table({"gaussian": {"test_acc": [0.9, 0.5, 0.45], "local_rank_abs": [2, 5, 6],
                                     "local_rank_rel": [3, 3.2, 6]}})
     row = claims.figure2_claim(sweep, jump_min_change=0.5, accuracy_min_drop=0.1)
-    assert row["verdict"] == ("partly: with the absolute tolerance only (with the relative tolerance no sharp step "
-                              "of the rank at a transition)")
+    assert row["verdict"] == ("reproduced: 1 of 1 data set; relative tolerance: no sharp step of the rank at a "
+                              "transition")
     both = vib_table({"gaussian": {"test_acc": [0.9, 0.5, 0.45], "local_rank_abs": [2, 5, 6],
                                    "local_rank_rel": [3, 6, 6]}})
-    assert claims.figure2_claim(both, 0.5, 0.1)["verdict"] == "reproduced"
+    assert claims.figure2_claim(both, 0.5, 0.1)["verdict"] == "reproduced: 1 of 1 data set; relative tolerance: holds"
     no_drop = vib_table({"gaussian": {"test_acc": [0.9, 0.85, 0.8], "local_rank_abs": [2, 5, 6],
                                       "local_rank_rel": [3, 6, 6]}})
     row = claims.figure2_claim(no_drop, 0.5, 0.1)
-    assert row["verdict"] == "not reproduced" and row["measured"].startswith("no accuracy drop; ")
+    assert row["verdict"].startswith("not reproduced: 0 of 1 data set; absolute tolerance: no sharp step")
+    assert row["measured"].startswith("no accuracy drop; ")
 
 
 def test_figure3_conventions_and_datasets():
@@ -119,15 +146,17 @@ def test_figure3_conventions_and_datasets():
     sweep = vib_table({"mnist": {**falls, "local_rank_abs": [19, 10, 2.5], "local_rank_rel": [9, 12, 32]},
                        "fashion_mnist": {**falls, "local_rank_abs": [22, 10, 2.5], "local_rank_rel": [8, 12, 32]}})
     row = claims.figure3_claim(sweep)
-    assert row["verdict"] == "partly: with the relative tolerance only (with the absolute tolerance the rank falls)"
+    assert row["verdict"] == ("not reproduced: 0 of 2 data sets; absolute tolerance: holds in 0 of 2 (MNIST: the rank "
+                              "falls; Fashion-MNIST: the rank falls); relative tolerance: holds in 2 of 2")
     assert row["measured"] == ("$\\beta$ 0.1 → 10: MNIST: accuracy 0.97 → 0.10, rank absolute 19.0 → 2.5, relative "
                                "9.0 → 32.0; Fashion-MNIST: accuracy 0.97 → 0.10, rank absolute 22.0 → 2.5, relative "
                                "8.0 → 32.0")
     mixed = vib_table({"mnist": {**falls, "local_rank_abs": [19, 10, 2.5], "local_rank_rel": [9, 12, 32]},
                        "fashion_mnist": {**falls, "local_rank_abs": [22, 10, 2.5], "local_rank_rel": [8, 6, 4]}})
-    assert claims.figure3_claim(mixed)["verdict"] == "partly: only for MNIST (relative)"
+    expected = "relative tolerance: holds in 1 of 2 (Fashion-MNIST: the rank falls)"
+    assert claims.figure3_claim(mixed)["verdict"].endswith(expected)
     rises = {"test_acc": [0.9, 0.9, 0.95], "local_rank_abs": [1, 2, 3], "local_rank_rel": [1, 2, 3]}
-    assert claims.figure3_claim(vib_table({"mnist": rises}))["verdict"] == "not reproduced"
+    assert claims.figure3_claim(vib_table({"mnist": rises}))["verdict"].startswith("not reproduced: 0 of 1 data sets")
 
 
 def test_binning_uses_the_finest_bins_only():
@@ -157,22 +186,26 @@ def test_mixture_and_noisy_network_within_four_standard_errors():
     # Monte Carlo 0.95 below the lower bound 1.0: inside with stderr 0.02 (0.95 + 0.08), outside with 0.01
     mix = pd.DataFrame({"kde_lower": [1.0, 1.0], "monte_carlo": [0.95, 0.95], "stderr": [0.02, 0.01],
                         "kde_upper": [2.0, 2.0]})
-    assert claims.mixture_claim(mix)["verdict"] == "not reproduced: 1 of 2 cases"
-    assert claims.mixture_claim(mix.iloc[:1])["verdict"] == "reproduced"
+    assert claims.mixture_claim(mix)["verdict"] == "not verified: 1 of 2 cases"
+    assert claims.mixture_claim(mix.iloc[:1])["verdict"] == "verified: 1 of 1 cases"
     # gap 0.1: within 4 * 0.03 = 0.12, not within 4 * 0.02 = 0.08; deeper layers are not checked
     noisy = pd.DataFrame({"n_samples": [4, 16, 64, 4], "layer": [1, 1, 1, 2], "stderr": [0.03, 0.03, 0.02, 0.0],
                           "h_t_given_x": [7.1, 6.9, 7.1, 0.0], "exact_h_t_given_x": [7.0, 7.0, 7.0, None]})
     row = claims.noisy_claim(noisy)
-    assert row["verdict"] == "partly: 2 of 3 cases"
+    assert row["verdict"] == "partly: 2 of 3 sample counts"
     assert row["measured"] == "2 of 3 sample counts (4, 16 and 64); largest gap 0.1000 nats (5.00 standard errors)"
 
 
-def test_markdown_links_the_chapter_and_bolds_the_verdict():
-    table = pd.DataFrame([("a | b", "figure2", "c", "partly: with x", "m")], columns=list(claims.COLUMNS))
+def test_markdown_groups_links_the_chapter_bolds_the_verdict_and_refuses_a_verdict_off_the_rule():
+    table = pd.DataFrame([("paper", "a | b", "figure2", "AdamW", "c", "partly: 2 of 3 cases", "m", 2, 3)],
+                         columns=list(claims.COLUMNS))
     lines = claims.claims_markdown(table).splitlines()
-    assert lines[2] == "| a \\| b | {doc}`Figure 2 </executed/figure2>` | c | **partly**: with x | m |"
-    with pytest.raises(ValueError, match="does not start with reproduced, partly or not reproduced"):
-        claims.claims_markdown(table.assign(verdict="fine"))
+    assert lines[0] == "**The paper's claims**"
+    assert lines[4] == "| a \\| b | {doc}`Figure 2 </executed/figure2>` | AdamW | c | **partly**: 2 of 3 cases | m |"
+    with pytest.raises(ValueError, match="is not what the rule gives for 1 of 3 cases: 'not reproduced'"):
+        claims.claims_markdown(table.assign(n_hold=1))
+    summary = claims.summary_markdown(table)
+    assert "* Figure 2, Deep VIB on Gaussian data" in summary and "**partly**: 2 of 3 cases (AdamW)." in summary
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -194,5 +227,5 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         claims.count_verdict(3, 2)
     with pytest.raises(FileNotFoundError, match="is not a folder"):
         claims.claims_table(tmp_path / "nowhere")
-    with pytest.raises(FileNotFoundError, match="figure1/local_rank.csv is missing"):
+    with pytest.raises(FileNotFoundError, match="figure1/local_rank.csv is not stored"):
         claims.claims_table(tmp_path)

@@ -90,7 +90,7 @@ RISE_THEN_FALL = [1.0, 2.0, 3.0, 6.0, 5.0, 4.0]  # peak at the 4th step (step 8)
 FALLING = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
 
 
-def test_goldfeld_claim_counts_layers_that_hold_in_every_seed():
+def test_clustering_correlations_counted_by_hand():
     table = noisy_table({
         1: [(UP, UP), (UP, [0.1, 0.3, 0.2, 0.4, 0.6, 0.5])],  # rho 1 and 0.886 (p 0.019): holds
         2: [(UP, DOWN), (UP, DOWN)],  # rho -1: does not hold
@@ -104,20 +104,33 @@ def test_goldfeld_claim_counts_layers_that_hold_in_every_seed():
     by_layer = clustering.clustering_by_layer(clustering.clustering_correlations(table), 0.05, "all")
     assert by_layer.holds.tolist() == [True, False, False]
     assert by_layer.seeds_hold.tolist() == [2, 0, 1]
+
+
+RISING_AFTER_PEAK = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+
+
+def test_goldfeld_claim_judges_the_compression_phase_of_the_layers_that_have_one():
+    """Their claim, read from each seed's I(X;T_l) peak on: layer 1 clusters as it compresses in both seeds
+    (rho +1 over the 3 steps from the peak: holds), layer 2 declusters (rho -1: does not hold), layer 3 never
+    compresses (I(X;T_l) peaks at the last step: not judged). One of two judged layers: not more than half."""
+    table = noisy_table({1: [(RISE_THEN_FALL, FALLING)] * 2, 2: [(RISE_THEN_FALL, RISING_AFTER_PEAK)] * 2,
+                         3: [(UP, DOWN)] * 2})
     row = claims.goldfeld_clustering_claim(table)
-    assert row["chapter"] == "noisy_networks"
-    assert row["verdict"] == "not reproduced: holds in layer 1 only, of 3"
-    assert row["measured"].startswith("over every step: 1 of 3 layers")
-    table = noisy_table({1: [(UP, UP)] * 2, 2: [(UP, UP)] * 2, 3: [(UP, DOWN)] * 2})
-    assert claims.goldfeld_clustering_claim(table)["verdict"] == "partly: holds in layers 1 and 2 only, of 3"
-    assert claims.goldfeld_clustering_claim(noisy_table({1: [(UP, UP)] * 3}))["verdict"] == "reproduced"
+    assert row["chapter"] == "noisy_networks" and row["group"] == "others"
+    assert row["verdict"] == "not reproduced: 1 of 2 layers"
+    assert "not judged (no compression phase in any seed): layer 3" in row["measured"]
+    assert row["measured"].startswith("from each seed's $I(X;T_l)$ peak on: median $\\rho$ per layer +1.00, -1.00, "
+                                      "undefined (2 seeds)")
+    both = noisy_table({1: [(RISE_THEN_FALL, FALLING)] * 2, 2: [(UP, DOWN)] * 2})
+    assert claims.goldfeld_clustering_claim(both)["verdict"] == "reproduced: 1 of 1 layers"
 
 
-def test_a_constant_series_never_holds():
+def test_a_constant_series_never_holds_and_no_compression_phase_is_nothing_to_judge():
     table = noisy_table({1: [([2.0] * 6, UP)] * 2})
     corr = clustering.clustering_correlations(table)
-    assert corr.rho.isna().all()
-    assert claims.goldfeld_clustering_claim(table)["verdict"] == "not reproduced: holds in no layer, of 1"
+    assert corr.rho.isna().all() and corr.rho_after_peak.isna().all()
+    with pytest.raises(ValueError, match="no layer with a compression phase"):
+        claims.goldfeld_clustering_claim(table)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -25,6 +25,24 @@ def spearman(a: pd.Series, b: pd.Series) -> tuple[float, float]:
     return float(result.statistic), float(result.pvalue)
 
 
+#: The verdict words of the book's one rule, per kind of statement: every case holds / more than half hold /
+#: otherwise (the claims table and the chapters use them alike).
+RULE_WORDS = {"paper": ("reproduced", "partly", "not reproduced"), "others": ("reproduced", "partly", "not reproduced"),
+              "check": ("verified", "partly", "not verified"),
+              "ours": ("verified (ours)", "partly (ours)", "not verified (ours)")}
+
+
+def rule_verdict(n_hold: int, n_cases: int, group: str = "paper") -> str:
+    """The rule every verdict of the book follows: the first of :data:`RULE_WORDS` ``[group]`` when all
+    ``n_cases`` hold, the second ("partly") when more than half do, else the third."""
+    if n_cases < 1 or not 0 <= n_hold <= n_cases:
+        raise ValueError(f"need 0 <= n_hold <= n_cases and n_cases >= 1, got n_hold={n_hold}, n_cases={n_cases}")
+    if group not in RULE_WORDS:
+        raise ValueError(f"group must be one of {list(RULE_WORDS)}, got {group!r}")
+    every, most, otherwise = RULE_WORDS[group]
+    return every if n_hold == n_cases else most if 2 * n_hold > n_cases else otherwise
+
+
 def verdict_word(holds: bool) -> str:
     return "holds" if holds else "does not hold"
 

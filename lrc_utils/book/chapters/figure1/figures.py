@@ -10,10 +10,12 @@ from ...readings import first_step_at_accuracy
 from ...style import legend_below, seeds
 
 
-def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dict[str, tuple[int, str]] | None = None):
+def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dict[str, tuple[int, str]] | None = None,
+            loss_label: str = "train loss (nats)"):
     """Top: local rank per hidden layer against the training step (mean over seeds, band: one standard
-    deviation); bottom: training loss and accuracies. One column per panel; dotted: 99% training accuracy;
-    dash-dotted: ``marks[panel] = (step, label)``, a step to point out (drawn only within the recorded steps)."""
+    deviation); bottom: training loss (the table's ``train_loss``: the cross-entropy of the logits, named
+    ``loss_label``) and accuracies. One column per panel; dotted: 99% training accuracy; dash-dotted:
+    ``marks[panel] = (step, label)``, a step to point out (drawn only within the recorded steps)."""
     panels = list(dict.fromkeys(table.panel))
     fig, axes = plt.subplots(2, len(panels), figsize=(7.5, 5.6), sharex="col", squeeze=False,
                              gridspec_kw={"height_ratios": [2, 1]})
@@ -24,7 +26,7 @@ def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dic
                      legend="full")
         curves = rows[rows.layer == rows.layer.min()].groupby("step")[["train_loss", "train_acc", "test_acc"]].mean()
         bottom.plot(curves.index, curves.train_loss, color="0.3", label="train loss")
-        bottom.set(yscale="log", ylabel="train loss (nats)", xlabel="training step")
+        bottom.set(yscale="log", ylabel=loss_label, xlabel="training step")
         acc_axis = bottom.twinx()
         acc_axis.plot(curves.index, curves.train_acc, color="tab:green", label="train acc.")
         acc_axis.plot(curves.index, curves.test_acc, color="tab:purple", label="test acc.")
@@ -44,3 +46,12 @@ def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dic
         handles = bottom.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
         legend_below(bottom, handles, [h.get_label() for h in handles], ncol=3, offset=-0.45, fontsize=7)
     return fig
+
+
+def author_recipe(table: pd.DataFrame, info: dict, atol: float):
+    """:func:`figure1` of the ``author`` preset's stored table and its ``meta.json`` entry ``info``: the first
+    author's recipe. Its training loss applies a softmax before the cross-entropy; the lower panels show the
+    cross-entropy of the logits, which the table records for every recipe."""
+    split = info["parameters"]["mnist_split"]
+    titles = {"gaussian": "Gaussian data, the author's recipe", "mnist": f"MNIST ({split} split), the author's recipe"}
+    return figure1(table, atol, titles, loss_label="cross-entropy of logits (nats)")

@@ -165,6 +165,11 @@ def _layers_phrase(falls: pd.DataFrame) -> str:
     return " and ".join(parts) if parts else "no layer"
 
 
+#: What the chapter shows where preset ``author`` is not stored.
+AUTHOR_NOT_STORED = ("Preset `author` is not stored under this results folder: run `python -m lrc_utils.book.runner "
+                     "figure1 --preset author --cluster local:2` to compute it.")
+
+
 def author_prose_numbers(stored: tuple[pd.DataFrame, dict] | None, drop: float = 0.1,
                          threshold: float = 0.99) -> dict[str, str]:
     """The numbers the prose on the first author's recipe quotes (``fig1a_`` prefix, all Markdown text), from

@@ -28,7 +28,7 @@ import math
 
 import pandas as pd
 
-from ...readings import p_value_text, spearman, verdict_word
+from ...readings import p_value_text, rule_verdict, spearman
 
 #: A curve compresses when I(X;T) ends at least this fraction below its maximum.
 COMPRESSION_THRESHOLD = 0.05
@@ -102,7 +102,7 @@ def claim_fitting_then_compression(verdicts: pd.DataFrame, activation: str = "ta
     resolved = part[~part["pinned"]]
     both = resolved[resolved["compresses"] & resolved["fits_first"]]
     n, total = len(both), len(resolved)
-    return {"holds": total > 0 and 2 * n >= total, "layers": n, "of": total,
+    return {"holds": total > 0 and 2 * n >= total, "layers": n, "of": total, "n_hold": n, "n_cases": total,
             "pinned": sorted(part[part["pinned"]]["layer"].tolist()), "which": sorted(both["layer"].tolist())}
 
 
@@ -118,7 +118,9 @@ def claim_no_compression(verdicts: pd.DataFrame, activation: str = "relu",
     """(b) Saxe et al.: ReLU under fixed-width binning and the KDE bound shows no compression. Holds when no
     hidden layer compresses under either estimator."""
     counts = {e: _compressing(verdicts, activation, e, l2) for e in estimators}
-    return {"holds": all(n == 0 for n, _ in counts.values()), "counts": counts}
+    n_cases = sum(total for _, total in counts.values())
+    return {"holds": all(n == 0 for n, _ in counts.values()), "counts": counts, "n_cases": n_cases,
+            "n_hold": n_cases - sum(n for n, _ in counts.values())}
 
 
 def claim_adaptive_compression(verdicts: pd.DataFrame, activation: str = "relu",
@@ -127,7 +129,8 @@ def claim_adaptive_compression(verdicts: pd.DataFrame, activation: str = "relu",
     """(c) Chelombiev et al.: ReLU under the adaptive estimators does compress. Holds when, under each adaptive
     estimator, at least half of the hidden layers that are not pinned compress."""
     counts = {e: _compressing(verdicts, activation, e, l2) for e in estimators}
-    return {"holds": all(total > 0 and 2 * n >= total for n, total in counts.values()), "counts": counts}
+    return {"holds": all(total > 0 and 2 * n >= total for n, total in counts.values()), "counts": counts,
+            "n_hold": sum(n for n, _ in counts.values()), "n_cases": sum(total for _, total in counts.values())}
 
 
 def claim_l2_increases(verdicts: pd.DataFrame, estimators: tuple[str, ...] = ("adaptive_binning", "adaptive_kde"),
@@ -145,7 +148,8 @@ def claim_l2_increases(verdicts: pd.DataFrame, estimators: tuple[str, ...] = ("a
     diff = pair["relative_compression_l2"] - pair["relative_compression_none"]
     larger, smaller = int((diff > 0).sum()), int((diff < 0).sum())
     untied = larger + smaller
-    return {"holds": untied > 0 and larger >= share * untied, "larger": larger, "of": untied,
+    return {"holds": untied > 0 and larger >= share * untied, "larger": larger, "of": untied, "n_hold": larger,
+            "n_cases": untied,
             "ties": len(pair) - untied, "l2": l2_max, "pairs": pair}
 
 
@@ -167,6 +171,7 @@ def claim_varies_with_initialisation(summary: pd.DataFrame, estimator: str = "ad
     median = float(compressing["spread"].median()) if len(compressing) else float("nan")
     return {"measured": measured, "holds": measured and median >= SPREAD_THRESHOLD, "median_spread": median,
             "cells": len(compressing), "of": len(cells), "max_spread": float(cells["spread"].max()),
+            "n_hold": int((compressing["spread"] >= SPREAD_THRESHOLD).sum()), "n_cases": len(compressing),
             "table": cells}
 
 
@@ -203,6 +208,7 @@ def claim_last_layer_generalisation(summary: pd.DataFrame, estimator: str = "ada
     last_ok = bool(last["rho"] > 0 and last["p"] < ALPHA)
     others_sig = others[others["p"] < ALPHA]["layer"].tolist()
     return {"measured": not math.isnan(last["rho"]), "holds": last_ok and not others_sig, "last_holds": last_ok,
+            "n_hold": int(last_ok) + int(not others_sig), "n_cases": 2,
             "last": last.to_dict(), "others_significant": others_sig, "table": corr,
             "gap": compression_generalisation(summary, estimator, "gap"),
             "pooled": compression_generalisation(summary, estimator, within_groups=False)}
@@ -226,8 +232,18 @@ def _layer_list(layers: list[int]) -> str:
     return ", ".join(str(v) for v in layers) or "none"
 
 
+def rule_text(result: dict, unit: str) -> str:
+    """The book's one rule (:func:`lrc_utils.book.readings.rule_verdict`) on a claim's ``n_hold`` of ``n_cases``,
+    with the count, e.g. "partly: 35 of 40 cells"; "not measured" when there is no case."""
+    if not result["n_cases"]:
+        return "not measured: no case"
+    n_hold, n_cases = result["n_hold"], result["n_cases"]
+    return f"{rule_verdict(n_hold, n_cases, 'others')}: {n_hold} of {n_cases} {unit}"
+
+
 def describe_claims(summary: pd.DataFrame) -> dict[str, str]:
-    """One Markdown paragraph per claim (keys ``a`` to ``f``): the criterion's verdict as measured on the
+    """One Markdown paragraph per claim (keys ``a`` to ``f``): the verdict by the book's one rule (:func:`rule_text`:
+    every case, more than half, otherwise; the same words and counts as the claims table) as measured on the
     :func:`curve_summary` ``summary``, with the counts and numbers behind it; "not measured" where the runs lack
     what the claim needs (an activation, an estimator, L2, seeds)."""
     verdicts = layer_verdicts(summary)
@@ -247,7 +263,7 @@ def describe_claims(summary: pd.DataFrame) -> dict[str, str]:
         text["a"] = not_measured("a", why)
     else:
         a = claim_fitting_then_compression(verdicts)
-        text["a"] = (f"**(a) {verdict_word(a['holds'])}**: {a['layers']} of the {a['of']} tanh layers not pinned "
+        text["a"] = (f"**(a) {rule_text(a, 'layers')}**: {a['layers']} of the {a['of']} tanh layers not pinned "
                      f"at log N fit first and compress under Shwartz-Ziv & Tishby's binning (layers "
                      f"{_layer_list(a['which'])}; pinned: {_layer_list(a['pinned'])}).")
     for key, claim, names in (("b", claim_no_compression, ("binning", "kde_upper")),
@@ -257,14 +273,14 @@ def describe_claims(summary: pd.DataFrame) -> dict[str, str]:
             text[key] = not_measured(key, why)
         else:
             result = claim(verdicts)
-            text[key] = (f"**({key}) {verdict_word(result['holds'])}**: ReLU without L2, "
+            text[key] = (f"**({key}) {rule_text(result, '(estimator, layer) pairs')}**: ReLU without L2, "
                          f"{_counts_text(result['counts'])} (of the layers not pinned at log N).")
     adaptive = tuple(e for e in ("adaptive_binning", "adaptive_kde") if e in estimators)
     if not adaptive or not (verdicts["l2"] == 0).any() or not (verdicts["l2"] > 0).any():
         text["d"] = not_measured("d", "these runs need L2 = 0 and L2 > 0, and an adaptive estimator")
     else:
         d = claim_l2_increases(verdicts, adaptive)
-        text["d"] = (f"**(d) {verdict_word(d['holds'])}**: with L2 = {d['l2']:g} the median relative compression "
+        text["d"] = (f"**(d) {rule_text(d, 'cells')}**: with L2 = {d['l2']:g} the median relative compression "
                      f"is larger in {d['larger']} of {d['of']} (activation, adaptive estimator, layer) cells, "
                      f"smaller in {d['of'] - d['larger']}"
                      + (f"; {d['ties']} cells are ties (equal, typically both 0)." if d["ties"] else "; no ties."))
@@ -276,15 +292,16 @@ def describe_claims(summary: pd.DataFrame) -> dict[str, str]:
     if not e["measured"]:
         text["e"] = not_measured("e", "it needs at least two seeds and a layer that compresses in some seed")
     else:
-        text["e"] = (f"**(e) {verdict_word(e['holds'])}**: under adaptive binning, over the {e['cells']} "
-                     f"(activation, L2, layer) cells where some seed compresses, the median range of relative "
-                     f"compression over seeds is {e['median_spread']:.2f} (largest {e['max_spread']:.2f}).")
+        text["e"] = (f"**(e) {rule_text(e, 'cells')}**: under adaptive binning, over the {e['cells']} "
+                     f"(activation, L2, layer) cells where some seed compresses, the range of relative compression "
+                     f"over seeds is at least {SPREAD_THRESHOLD:g} in {e['n_hold']}; its median is "
+                     f"{e['median_spread']:.2f} (largest {e['max_spread']:.2f}).")
     f = claim_last_layer_generalisation(summary)
     runs = int(f["table"].runs.max())
     if not f["measured"]:
         text["f"] = not_measured("f", "the last layer's compression or the test accuracy is the same in every run")
     else:
-        text["f"] = (f"**(f) {verdict_word(f['holds'])}**: Spearman correlation across {runs} runs between relative "
+        text["f"] = (f"**(f) {rule_text(f, 'parts')}**: Spearman correlation across {runs} runs between relative "
                      f"compression (adaptive binning) and final test accuracy, both ranked within each activation "
                      f"and L2: {_correlations(f['table'])}. Against the generalisation gap (train - test "
                      f"accuracy; a negative rho means less gap with more compression): {_correlations(f['gap'])}. "
@@ -350,6 +367,7 @@ def prose_numbers(planes: pd.DataFrame, p, wall_time_s: float, n_patterns: int =
       fractions) and ``planes_e_low_percent``, ``planes_e_high_percent`` (the smallest and largest seed's relative
       compression, per cent, in the cell of the largest range);
     * claim (f): ``planes_f_rho``, ``planes_f_p`` (last layer's within-group Spearman correlation and p-value);
+    * ``planes_<a..f>_rule_md``: each claim's verdict by the book's one rule, with its count (:func:`rule_text`);
     * ``planes_train_acc_<activation>_none`` / ``_l2``: seed-mean final training accuracy without L2 and with
       the largest L2.
     """
@@ -371,13 +389,18 @@ def prose_numbers(planes: pd.DataFrame, p, wall_time_s: float, n_patterns: int =
                                   if pinned else "no layer is pinned")
         out["planes_a_where"] = "the deepest layer" if a["which"] == layers[-1:] else _layers_text(a["which"])
         out["planes_a_layers"], out["planes_a_resolved"] = a["layers"], a["of"]
+        out["planes_a_rule_md"] = rule_text(a, "layers")
     else:
-        out.update(planes_a_pinned=absent, planes_a_where=absent, planes_a_layers=nan, planes_a_resolved=nan)
+        out.update(planes_a_pinned=absent, planes_a_where=absent, planes_a_layers=nan, planes_a_resolved=nan,
+                   planes_a_rule_md=absent)
     for key, names in (("b", ("binning", "kde_upper")), ("c", ("adaptive_binning", "adaptive_kde"))):
         present = [e for e in names if ("relu", e, 0.0) in have]
         counts = {e: _compressing(verdicts, "relu", e, 0.0) for e in present}
         out[f"planes_{key}_counts"] = ("; ".join(f"{n} of {total} under `{e}`" for e, (n, total) in counts.items())
                                        or absent)
+        claim = claim_no_compression if key == "b" else claim_adaptive_compression
+        out[f"planes_{key}_rule_md"] = (rule_text(claim(verdicts), "(estimator, layer) pairs")
+                                        if len(present) == len(names) else absent)
     relu = verdicts[(verdicts["activation"] == "relu") & (verdicts["l2"] == 0) & ~verdicts["pinned"]]
     compressing = [sorted(int(v) for v in relu[(relu["estimator"] == e) & relu["compresses"]]["layer"])
                    for e in ("adaptive_binning", "adaptive_kde") if ("relu", e, 0.0) in have]
@@ -386,8 +409,9 @@ def prose_numbers(planes: pd.DataFrame, p, wall_time_s: float, n_patterns: int =
     if adaptive and (verdicts["l2"] == 0).any() and (verdicts["l2"] > 0).any():
         d = claim_l2_increases(verdicts, adaptive)
         out["planes_d_larger"], out["planes_d_cells"] = d["larger"], d["of"]
+        out["planes_d_rule_md"] = rule_text(d, "cells")
     else:
-        out.update(planes_d_larger=nan, planes_d_cells=nan)
+        out.update(planes_d_larger=nan, planes_d_cells=nan, planes_d_rule_md=absent)
     e_keys = ("planes_e_median_spread", "planes_e_max_spread", "planes_e_low_percent", "planes_e_high_percent")
     f_keys = ("planes_f_rho", "planes_f_p")
     if "adaptive_binning" in set(verdicts["estimator"]):
@@ -400,8 +424,10 @@ def prose_numbers(planes: pd.DataFrame, p, wall_time_s: float, n_patterns: int =
                                 100 * float(part.max()))))
         last = compression_generalisation(summary, "adaptive_binning").iloc[-1]
         out.update(zip(f_keys, (float(last["rho"]), float(last["p"]))))
+        out["planes_e_rule_md"] = rule_text(e, "cells") if e["measured"] else absent
+        out["planes_f_rule_md"] = rule_text(claim_last_layer_generalisation(summary), "parts")
     else:
-        out.update(dict.fromkeys((*e_keys, *f_keys), nan))
+        out.update(dict.fromkeys((*e_keys, *f_keys), nan), planes_e_rule_md=absent, planes_f_rule_md=absent)
     l2_max = float(summary["l2"].max())
     for (activation, l2), acc in summary.groupby(GROUP)["train_acc"]:
         if l2 == 0 or l2 == l2_max:
