@@ -10,7 +10,11 @@ Where the runs are computed is the caller's choice (``runs``): one after another
 default), or as tasks of a Dask cluster (:class:`lrc_utils.book.cluster.DaskRuns`). Either way this process
 writes every run file as its run's result arrives, and assembles the tables from what the files hold.
 
-Run files hold only plain values (column name -> list) and are read with ``torch.load(weights_only=True)``.
+Run files hold only plain values (column name -> list), carry a checksum and the digest of the code that wrote
+them (:func:`lrc_utils.training.save_work`, :func:`lrc_utils.training.work_code`), and are read with
+``torch.load(weights_only=True)``. Before any run is computed, every finished run file is read back: a damaged
+one stops the grid (:class:`lrc_utils.training.DamagedWork`), and so do runs written by other code
+(:class:`lrc_utils.training.StaleWork`, naming how many), unless their reuse is allowed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .config import RUN_THREADS, progress_enabled, torch_threads
-from .training import atomic_torch_save, digest, safe_torch_load
+from .training import StaleWork, current_work_code, digest, is_stale, load_work, save_work
 
 RunKey = dict[str, object]
 RunFn = Callable[[RunKey], dict[str, pd.DataFrame]]
@@ -51,12 +55,13 @@ def run_file(folder: Path, identity: dict, key: RunKey) -> Path:
     return Path(folder) / f"{label}-{digest({'identity': identity, 'key': key})}.pt"
 
 
-def read_run(path: Path, identity: dict, key: RunKey) -> dict[str, pd.DataFrame]:
-    """The tables of a finished run's file (refused when it holds another run)."""
-    stored = safe_torch_load(path)
+def read_run(path: Path, identity: dict, key: RunKey) -> tuple[dict[str, pd.DataFrame], str | None]:
+    """The tables of a finished run's file (refused when it holds another run or its checksum fails) and the
+    digest of the code that wrote it."""
+    stored = load_work(path)
     if stored.get("key") != key or stored.get("identity") != digest(identity):
         raise ValueError(f"{path} holds another run; delete it to recompute")
-    return _from_plain(stored["tables"])
+    return _from_plain(stored["tables"]), stored.get("code")
 
 
 def run_grid(keys: Sequence[RunKey], run_one: RunFn, folder: str | Path, identity: dict,
@@ -74,15 +79,21 @@ def run_grid(keys: Sequence[RunKey], run_one: RunFn, folder: str | Path, identit
     folder = Path(folder)
     paths = [run_file(folder, identity, key) for key in keys]
     parts: dict[int, dict[str, pd.DataFrame]] = {}
+    stale: list[Path] = []
     for i, (key, path) in enumerate(zip(keys, paths)):
         if path.exists():
-            parts[i] = read_run(path, identity, key)
+            parts[i], code = read_run(path, identity, key)
+            if is_stale(code):
+                stale.append(path)
+    if stale and not current_work_code()[1]:
+        raise StaleWork(f"{len(stale)} of the {len(keys)} finished runs in {folder} were written by other code than "
+                        f"now (code digest {current_work_code()[0]}), e.g. {stale[0].name}; nothing was computed")
     todo = [i for i in range(len(keys)) if i not in parts]
     bar = tqdm(total=len(keys), initial=len(parts), disable=not progress_enabled(progress), desc=desc)
 
     def store(i: int, tables: dict[str, pd.DataFrame]) -> None:
         plain = _to_plain(tables)
-        atomic_torch_save({"key": keys[i], "identity": digest(identity), "tables": plain}, paths[i])
+        save_work({"key": keys[i], "identity": digest(identity), "tables": plain}, paths[i])
         parts[i] = _from_plain(plain)  # exactly what a resumed grid reads back
         bar.set_postfix(dict(keys[i].items()))
         bar.update()

@@ -25,12 +25,15 @@ Every experiment of the book trains through :func:`fit`::
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+import io
 import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -348,11 +351,91 @@ def safe_torch_load(path: Path, map_location=None) -> object:
                          f"plain values, or is damaged); it was not loaded. Delete it to start over. ({err})") from err
 
 
+# ----------------------------------------------------------------------------------------------------
+# work files: checkpoints and finished runs, checksummed and stamped with the code that wrote them
+
+#: The first bytes of a work file; the SHA-256 of the rest (hex) follows on the same line.
+WORK_MAGIC = b"lrc-work-v1 sha256="
+
+
+class DamagedWork(ValueError):
+    """A checkpoint or run file whose bytes are not what was written (or that this package did not write)."""
+
+
+class StaleWork(RuntimeError):
+    """A checkpoint or run file written by other code than the code now computing (see :func:`work_code`)."""
+
+
+_WORK_CODE: contextvars.ContextVar[tuple[str | None, bool]] = contextvars.ContextVar("lrc_work_code",
+                                                                                      default=(None, False))
+
+
+@contextmanager
+def work_code(digest: str | None, reuse_stale: bool = False) -> Iterator[None]:
+    """Within the block, checkpoints and finished-run files are stamped with ``digest`` (a digest of the code that
+    computes them, e.g. :func:`lrc_utils.book.store.code_digest` of a study), and one stamped with another digest is
+    refused with :class:`StaleWork` when it is loaded, unless ``reuse_stale``. Outside any block no digest is
+    written or compared (a library user's own runs)."""
+    token = _WORK_CODE.set((digest, reuse_stale))
+    try:
+        yield
+    finally:
+        _WORK_CODE.reset(token)
+
+
+def current_work_code() -> tuple[str | None, bool]:
+    """(digest, reuse_stale) of the innermost :func:`work_code` block; ``(None, False)`` outside any."""
+    return _WORK_CODE.get()
+
+
+def is_stale(stored_code: str | None) -> bool:
+    """Whether work stamped ``stored_code`` was written by other code than the current :func:`work_code`."""
+    digest, _ = _WORK_CODE.get()
+    return digest is not None and stored_code != digest
+
+
+def save_work(obj: dict, path: Path) -> None:
+    """Write ``obj`` (tensors and plain values) to ``path`` atomically, stamped with the current :func:`work_code`
+    digest (key ``code``), behind a header holding the SHA-256 of the payload."""
+    buffer = io.BytesIO()
+    torch.save({**obj, "code": _WORK_CODE.get()[0]}, buffer)
+    payload = buffer.getvalue()
+    data = WORK_MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    atomic_write(path, write)
+
+
+def load_work(path: Path, map_location=None) -> dict:
+    """What :func:`save_work` wrote to ``path``, after checking its SHA-256 (:class:`DamagedWork` if the bytes
+    differ or the header is missing) and reading it with ``torch.load(weights_only=True)`` (tensors and plain
+    values only: a file carrying any other pickled object is refused and nothing of it runs)."""
+    data = Path(path).read_bytes()
+    if not data.startswith(WORK_MAGIC):
+        raise DamagedWork(f"{path} has no checksum header: it was written by an older version of lrc_utils or by "
+                          "something else, and was not loaded. Delete it to compute that work again.")
+    header, _, payload = data.partition(b"\n")
+    recorded, actual = header[len(WORK_MAGIC):].decode(errors="replace"), hashlib.sha256(payload).hexdigest()
+    if actual != recorded:
+        raise DamagedWork(f"{path} is not the file that was written: its SHA-256 is {actual[:16]}..., its header "
+                          f"records {recorded[:16]}... (cut, edited or corrupted). Delete it to compute that work "
+                          "again.")
+    try:
+        return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError (or RuntimeError) for disallowed globals
+        raise DamagedWork(f"{path} holds objects other than tensors and plain values; it was not loaded. Delete it "
+                          f"to start over. ({err})") from err
+
+
 class Checkpoint:
     """Resumable state of one training run: ``<folder>/<digest of identity>.pt``.
 
     ``identity`` (a JSON-able dict) says what the run computes; :func:`fit` adds its :class:`FitConfig`.
-    A file whose stored identity differs from the run's is refused (``ValueError``), never reused.
+    A file whose stored identity differs from the run's is refused (``ValueError``), never reused; so is one whose
+    checksum fails (:class:`DamagedWork`) or that other code wrote (:class:`StaleWork`, see :func:`work_code`).
     """
 
     def __init__(self, folder: str | Path, identity: dict):
@@ -370,9 +453,12 @@ class Checkpoint:
         """Restore ``model``, ``opt`` and ``gen``; return (records so far, step), or ({}, 0) without a file."""
         if not self.path.exists():
             return {}, 0
-        state = safe_torch_load(self.path, map_location=next(model.parameters()).device)
+        state = load_work(self.path, map_location=next(model.parameters()).device)
         if state.get("identity") != self.identity:
             raise ValueError(f"checkpoint {self.path} was written for another run; delete it to start over")
+        if is_stale(state.get("code")) and not current_work_code()[1]:
+            raise StaleWork(f"checkpoint {self.path} (step {int(state['step'])}) was written by other code (digest "
+                            f"{state.get('code')}, now {current_work_code()[0]}); it was not resumed")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
@@ -380,8 +466,8 @@ class Checkpoint:
 
     def save(self, model: nn.Module, opt: torch.optim.Optimizer | FlatAdamW, gen: torch.Generator, records: dict,
              step: int) -> None:
-        atomic_torch_save({"identity": self.identity, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                           "generator": gen.get_state(), "records": records, "step": step}, self.path)
+        save_work({"identity": self.identity, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                   "generator": gen.get_state(), "records": records, "step": step}, self.path)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

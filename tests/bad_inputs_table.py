@@ -58,7 +58,7 @@ from lrc_utils.book.notebook import NotebookRun, start
 from lrc_utils.book.params import PresetError, schema
 from lrc_utils.book.paths import REPO_ROOT
 from lrc_utils.models import NoisyMLP
-from lrc_utils.training import BatchLoss, atomic_torch_save, cross_entropy_loss
+from lrc_utils.training import BatchLoss, DamagedWork, StaleWork, cross_entropy_loss, save_work, work_code
 from lrc_utils.vib import kl_to_standard_normal, vib_loss
 
 PAGE = REPO_ROOT / "book" / "bad_inputs.md"
@@ -207,7 +207,7 @@ def damaged_szt(tmp: Path) -> Path:
 def foreign_run_file(tmp: Path) -> Path:
     """A grid folder whose file for key ``{"seed": 0}`` holds the run of another key."""
     folder = tmp / "grid"
-    atomic_torch_save({"key": {"seed": 1}, "identity": "another", "tables": {}}, grid.run_file(folder, {}, {"seed": 0}))
+    save_work({"key": {"seed": 1}, "identity": "another", "tables": {}}, grid.run_file(folder, {}, {"seed": 0}))
     return folder
 
 
@@ -216,6 +216,26 @@ def damaged_run_file(tmp: Path) -> Path:
     folder.mkdir()
     grid.run_file(folder, {}, {"seed": 0}).write_bytes(b"not a torch file")
     return folder
+
+
+def flipped_run_file(tmp: Path) -> Path:
+    """A grid folder whose finished run file had one byte of its payload flipped after it was written."""
+    folder = tmp / "grid"
+    grid.run_grid([{"seed": 0}], pandas_run, folder, {}, progress=False)
+    path = grid.run_file(folder, {}, {"seed": 0})
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 0x01
+    path.write_bytes(bytes(data))
+    return folder
+
+
+def stale_run_grid(tmp: Path):
+    """The grid of a finished run written by code digest "old", run again by code "new"."""
+    folder = tmp / "grid"
+    with work_code("old"):
+        grid.run_grid([{"seed": 0}], pandas_run, folder, {}, progress=False)
+    with work_code("new"):
+        return grid.run_grid([{"seed": 0}, {"seed": 1}], pandas_run, folder, {}, progress=False)
 
 
 def preset_folder(tmp: Path, preset_text: str) -> Path:
@@ -636,7 +656,12 @@ def training_cases() -> list[Case]:
              ValueError, "holds another run; delete it to recompute"),
         Case("grid.run_grid", "the file of a key is damaged",
              lambda tmp: grid.run_grid([{"seed": 0}], pandas_run, damaged_run_file(tmp), {}, progress=False),
-             ValueError, "is not a checkpoint this package wrote"),
+             DamagedWork, "has no checksum header"),
+        Case("grid.run_grid", "a finished run file with one byte flipped",
+             lambda tmp: grid.run_grid([{"seed": 0}], pandas_run, flipped_run_file(tmp), {}, progress=False),
+             DamagedWork, "is not the file that was written"),
+        Case("grid.run_grid", "a finished run written by other code",
+             stale_run_grid, StaleWork, "1 of the 2 finished runs in <tmp>/grid were written by other code"),
         Case("grid.run_grid", "a key that is a number, not a dict",
              lambda tmp: grid.run_grid([1], pandas_run, tmp, {}, progress=False), AttributeError,
              "'int' object has no attribute 'items'", clear=False),
@@ -693,7 +718,7 @@ def runner_store_config_cases() -> list[Case]:
              "isinstance() arg 2 must be a type", clear=False),
         Case("store.ResultStore", "`recompute='sometimes'`",
              lambda tmp: store.ResultStore("nb", "smoke", {}, tmp, recompute="sometimes"), ValueError,
-             "recompute must be one of ('auto', 'always', 'never')"),
+             "recompute must be one of ('auto', 'always', 'never', 'reuse_stale')"),
         Case("store.ResultStore", "`recompute='never'` and nothing stored",
              lambda tmp: store.ResultStore("nb", "smoke", {}, tmp, recompute="never").tables(["runs"], dict),
              store.StoredResultsMissing, "recompute = 'never' forbids computing them"),

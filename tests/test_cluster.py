@@ -167,7 +167,7 @@ def test_a_worker_killed_in_the_middle_of_a_run_costs_only_that_run(tmp_path):
     from distributed import LocalCluster
 
     from lrc_utils.book.chapters import beta_grid
-    from lrc_utils.training import safe_torch_load
+    from lrc_utils.training import load_work
 
     p = grid_parameters(steps=3600, n_betas=3)  # checkpoints at 1,000, 2,000, 3,000 (vib_grid.CHECKPOINT_EVERY)
     betas = beta_grid(p.beta_min, p.beta_max, p.n_betas)  # the grid's key order: task run-<i> is betas[i]
@@ -179,7 +179,7 @@ def test_a_worker_killed_in_the_middle_of_a_run_costs_only_that_run(tmp_path):
         for f in folder.glob("*.pt"):
             if not f.name.startswith("dataset"):  # run files are named by their key, checkpoints by a digest
                 try:
-                    state = safe_torch_load(f)
+                    state = load_work(f)
                 except (ValueError, FileNotFoundError):  # removed as its run finished
                     continue
                 out[state["identity"]["beta"]] = int(state["step"])

@@ -76,14 +76,116 @@ def test_stored_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
 
     import torch
 
-    from lrc_utils.training import atomic_torch_save
+    from lrc_utils.training import save_work
 
     old = os.umask(umask)
     try:
         store(tmp_path).tables(["values"], compute)
-        atomic_torch_save({"x": torch.zeros(2)}, tmp_path / "ckpt.pt")
+        save_work({"x": torch.zeros(2)}, tmp_path / "ckpt.pt")
     finally:
         os.umask(old)
     folder = tmp_path / "smoke" / "toy"
     for path in (folder / "values.csv", folder / "meta.json", tmp_path / "ckpt.pt"):
         assert path.stat().st_mode & 0o777 == mode, path.name
+
+
+# ----------------------------------------------------------------------------------------------------
+# run files and checkpoints: checksummed, and stamped with the code that wrote them
+
+
+def grid_of_two(folder, code: str | None, reuse: bool = False, calls: list | None = None):
+    """A two-run grid under ``work_code(code, reuse)``; ``calls`` collects the keys computed."""
+    from lrc_utils.grid import run_grid
+    from lrc_utils.training import work_code
+
+    def run_one(key):
+        if calls is not None:
+            calls.append(key["seed"])
+        return {"t": pd.DataFrame({"seed": [key["seed"]], "v": [key["seed"] * 1.5]})}
+
+    with work_code(code, reuse):
+        return run_grid([{"seed": 0}, {"seed": 1}], run_one, folder, {"study": "toy"}, progress=False)["t"]
+
+
+def test_a_flipped_byte_in_a_run_file_stops_the_grid_before_any_run(tmp_path):
+    from lrc_utils.training import DamagedWork
+
+    grid_of_two(tmp_path, "code-a")
+    path = sorted(tmp_path.glob("seed0-*.pt"))[0]
+    data = bytearray(path.read_bytes())
+    data[-40] ^= 0x01  # inside the payload, past the header
+    path.write_bytes(bytes(data))
+    calls = []
+    with pytest.raises(DamagedWork, match=r"seed0-.*is not the file that was written"):
+        grid_of_two(tmp_path, "code-a", calls=calls)
+    assert calls == []
+
+
+def test_runs_written_by_other_code_stop_the_grid_before_any_run_unless_their_reuse_is_asked(tmp_path):
+    """Two finished runs of code a, one removed: under code b the grid stops naming the one stale run of two and
+    computes nothing; asked to reuse, it reuses that run and computes only the missing one."""
+    from lrc_utils.training import StaleWork
+
+    first = grid_of_two(tmp_path, "code-a")
+    sorted(tmp_path.glob("seed1-*.pt"))[0].unlink()
+    calls = []
+    with pytest.raises(StaleWork, match=r"1 of the 2 finished runs in .* were written by other code than now "
+                                        r"\(code digest code-b\), e\.g\. seed0-"):
+        grid_of_two(tmp_path, "code-b", calls=calls)
+    assert calls == []
+    again = grid_of_two(tmp_path, "code-b", reuse=True, calls=calls)
+    assert calls == [1]
+    pd.testing.assert_frame_equal(again, first)
+    with pytest.raises(StaleWork, match=r"1 of the 2 .*e\.g\. seed1-"):  # the new run is code b's, stale for a
+        grid_of_two(tmp_path, "code-a")
+
+
+def test_a_checkpoint_written_by_other_code_is_not_resumed_unless_asked(tmp_path):
+    import torch
+
+    from lrc_utils.models import MLP
+    from lrc_utils.training import Checkpoint, FitConfig, StaleWork, cross_entropy_loss, fit, work_code
+
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+    config = FitConfig(steps=20, lr=1e-2, batch_size=8, seed=0, checkpoint_every=5)
+    checkpoint = Checkpoint(tmp_path, {"run": "toy"})
+    model = MLP([4, 6, 2])
+    with work_code("code-a"):
+        state = {"model": model.state_dict()}
+        checkpoint.for_config(config).folder.mkdir(parents=True, exist_ok=True)
+        from lrc_utils.training import FlatAdamW
+
+        opt = FlatAdamW(model, config.lr, config.weight_decay)
+        checkpoint.for_config(config).save(model, opt, torch.Generator().manual_seed(0), {}, 5)
+    with work_code("code-b"), pytest.raises(StaleWork, match=r"\(step 5\) was written by other code \(digest code-a, "
+                                                             r"now code-b\); it was not resumed"):
+        fit(MLP([4, 6, 2]), cross_entropy_loss, (x, y), config, checkpoint=checkpoint, progress=False)
+    with work_code("code-b", reuse_stale=True):
+        fit(MLP([4, 6, 2]), cross_entropy_loss, (x, y), config, checkpoint=checkpoint, progress=False)
+    assert not checkpoint.for_config(config).path.exists() and state  # resumed and finished
+
+
+def test_the_store_names_the_two_ways_on_and_provenance_says_when_stale_work_was_reused(tmp_path, monkeypatch):
+    """Through the book's store: work of other code stops with --recompute / --reuse-stale named; with
+    recompute = 'reuse_stale' the tables are computed and their provenance line says so."""
+    from lrc_utils.book import store as store_module
+    from lrc_utils.training import StaleWork
+
+    folder = tmp_path / "smoke" / "toy" / "checkpoints"
+    grid_of_two(folder, "old-code")
+    monkeypatch.setattr(store_module, "code_digest", lambda module=None: "new-code")
+
+    def compute_grid():
+        from lrc_utils.grid import run_grid
+
+        return run_grid([{"seed": 0}, {"seed": 1}], lambda k: pytest.fail("computed"), folder, {"study": "toy"},
+                        progress=False)
+
+    with pytest.raises(StaleWork, match=r"2 of the 2 finished runs .* Two ways on: rerun with recompute = "
+                                        r"'always' \(runner: --recompute\).* recompute = 'reuse_stale' "
+                                        r"\(runner: --reuse-stale\)"):
+        store(tmp_path).tables(["t"], compute_grid)
+    reused = store(tmp_path, "reuse_stale")
+    reused.tables(["t"], compute_grid)
+    assert reused.provenance("t").endswith("; work written by other code was allowed to be resumed")

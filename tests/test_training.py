@@ -124,7 +124,7 @@ def test_an_interrupted_run_resumes_to_the_same_records(tmp_path, monkeypatch):
         fit(fresh_model(), cross_entropy_loss, train, CONFIG, monitors(train, test, x_rank), checkpoint,
             progress=False)
     monkeypatch.setattr(training_module, "local_rank", real_local_rank)
-    saved = torch.load(checkpoint.for_config(CONFIG).path, weights_only=True)
+    saved = training_module.load_work(checkpoint.for_config(CONFIG).path)
     assert 0 < saved["step"] < CONFIG.steps  # stopped part-way, with the finished part on disk
     resumed_model = fresh_model()
     resumed = fit(resumed_model, cross_entropy_loss, train, CONFIG, monitors(train, test, x_rank), checkpoint,
@@ -158,10 +158,21 @@ class _RunsCode:
 def test_a_checkpoint_carrying_a_pickled_object_is_refused_and_nothing_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     train, _, _ = small_problem()
+    import hashlib
+    import io
+
     checkpoint = Checkpoint(tmp_path, {"run": "crafted"})
-    torch.save({"identity": checkpoint.for_config(CONFIG).identity, "payload": _RunsCode()},
-               checkpoint.for_config(CONFIG).path)
-    with pytest.raises(ValueError, match="not a checkpoint this package wrote"):
+    path = checkpoint.for_config(CONFIG).path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({"identity": checkpoint.for_config(CONFIG).identity, "payload": _RunsCode()}, buffer)
+    payload = buffer.getvalue()
+    path.write_bytes(payload)  # a plain torch file: no checksum header
+    with pytest.raises(training_module.DamagedWork, match="has no checksum header"):
+        fit(fresh_model(), cross_entropy_loss, train, CONFIG, checkpoint=checkpoint, progress=False)
+    # with a valid header, as a forger would write it: still refused, and nothing of it runs
+    path.write_bytes(training_module.WORK_MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    with pytest.raises(training_module.DamagedWork, match="holds objects other than tensors"):
         fit(fresh_model(), cross_entropy_loss, train, CONFIG, checkpoint=checkpoint, progress=False)
     assert not (tmp_path / "ran-code-from-a-checkpoint").exists()
 

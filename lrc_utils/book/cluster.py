@@ -39,6 +39,7 @@ import torch
 
 from ..config import PROGRESS_ENV, get_device
 from ..grid import RunFn, RunKey
+from ..training import current_work_code, work_code
 
 #: How the ``cluster`` parameter is written (for error messages and docs).
 CLUSTER_FORMS = ('"" (compute here, one run after another), "local:N" (a Dask cluster of N worker processes on '
@@ -79,10 +80,13 @@ def _code_digest() -> str:
     return code_digest()
 
 
-def run_task(run_one: RunFn, key: RunKey, code: str) -> dict[str, pd.DataFrame]:
-    """One run on a worker: no progress bars (they would interleave), :data:`RUN_THREADS` torch threads. A worker
-    that joined after the checks (a restarted or added worker) is checked here: one task at a time and the
-    notebook's ``lrc_utils`` code (digest ``code``), else the run raises :class:`ClusterUnsuitable`."""
+def run_task(run_one: RunFn, key: RunKey, code: str, work: tuple[str | None, bool] = (None, False)
+             ) -> dict[str, pd.DataFrame]:
+    """One run on a worker: no progress bars (they would interleave), :data:`RUN_THREADS` torch threads, the
+    notebook's :func:`lrc_utils.training.work_code` (``work``: the study's code digest and whether work of other
+    code may be resumed). A worker that joined after the checks (a restarted or added worker) is checked here: one
+    task at a time and the notebook's ``lrc_utils`` code (digest ``code``), else the run raises
+    :class:`ClusterUnsuitable`."""
     from distributed import get_worker
 
     worker = get_worker()
@@ -93,7 +97,7 @@ def run_task(run_one: RunFn, key: RunKey, code: str) -> dict[str, pd.DataFrame]:
     os.environ[PROGRESS_ENV] = "0"
     from .store import one_thread
 
-    with one_thread():
+    with one_thread(), work_code(*work):
         return run_one(key)
 
 
@@ -215,7 +219,8 @@ class DaskRuns:
 
         batch = uuid.uuid4().hex[:8]
         code = _code_digest()
-        futures = [self.client.submit(run_task, run_one, key, code, pure=False, key=f"run-{i}-{batch}")
+        work = current_work_code()
+        futures = [self.client.submit(run_task, run_one, key, code, work, pure=False, key=f"run-{i}-{batch}")
                    for i, key in enumerate(keys)]
         index = {future.key: i for i, future in enumerate(futures)}
         given: set[str] = set()

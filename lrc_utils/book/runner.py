@@ -135,7 +135,7 @@ def run_notebooks(names: Iterable[str] | None, preset: str, output_dir: Path | N
                   overrides: dict[str, object] | None = None) -> list[Path]:
     """Execute notebooks at a preset with papermill; return the executed copies' paths.
 
-    ``recompute`` is passed to every notebook (``"auto"``, ``"always"`` or ``"never"``: see
+    ``recompute`` is passed to every notebook (``"auto"``, ``"always"``, ``"never"`` or ``"reuse_stale"``: see
     :class:`lrc_utils.book.store.ResultStore`); ``cluster`` (see :mod:`lrc_utils.book.cluster`) to every notebook that
     computes a grid of runs (the others compute here); ``overrides`` replace preset values in every notebook (e.g.
     ``{"device": "cpu"}``). Every preset, and the overrides, are checked before any notebook runs. All
@@ -210,10 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--recompute", action="store_true", help="compute from scratch even where results are stored")
     how.add_argument("--cached-only", action="store_true", help="fail instead of computing a table that is not stored")
+    how.add_argument("--reuse-stale", action="store_true", help="resume run files and checkpoints written by other "
+                     "code (said in the tables' provenance) instead of stopping")
     parser.add_argument("--cluster", default="", help='where grids of runs are computed: "local:N" (N Dask workers '
                         'on this machine) or a Dask scheduler address; default: in the notebook, one run after another')
     args = parser.parse_args(argv)
-    recompute = "always" if args.recompute else "never" if args.cached_only else "auto"
+    recompute = ("always" if args.recompute else "never" if args.cached_only else "reuse_stale" if args.reuse_stale
+                 else "auto")
     try:
         run_notebooks(args.notebooks, args.preset, args.out, args.results, recompute, cluster=args.cluster)
     except (PresetError, RuntimeError, ValueError) as err:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import RUN_THREADS, torch_threads
-from ..training import atomic_write
+from ..training import StaleWork, atomic_write, work_code
 from .paths import REPO_ROOT, RESULTS_DIR
 
 #: The package ``lrc_utils`` (core and book) whose files a study's code digest reads.
@@ -60,7 +60,7 @@ def default_results_dir() -> Path:
 NOT_COMPUTING = tuple(f"lrc_utils.book.{m}" for m in (
     "runner", "store", "notebook", "style", "fingerprint", "cluster", "claims", "paths"))
 #: How a run treats stored tables: reuse them when they match, recompute from scratch, or only load them.
-RECOMPUTE_MODES = ("auto", "always", "never")
+RECOMPUTE_MODES = ("auto", "always", "never", "reuse_stale")
 
 
 class StoredResultsDamaged(RuntimeError):
@@ -308,8 +308,10 @@ class ResultStore:
         parameters: the computing parameters (JSON-able); stored tables are reused only when theirs are equal.
         root: the results root (default ``results/`` of the repository).
         recompute: one of :data:`RECOMPUTE_MODES`: ``"auto"`` reuses matching tables and resumes checkpointed
-            work; ``"always"`` deletes the checkpoints and computes from scratch; ``"never"`` only loads
-            (:class:`StoredResultsMissing` otherwise).
+            work written by the same code (work written by other code stops the computation before any run,
+            :class:`lrc_utils.training.StaleWork`); ``"always"`` deletes the checkpoints and computes from scratch;
+            ``"never"`` only loads (:class:`StoredResultsMissing` otherwise); ``"reuse_stale"`` is ``"auto"`` that
+            also resumes work written by other code, and says so in the tables' provenance.
         code_module: the module that computes the tables (e.g. ``"lrc_utils.book.chapters.figure1.study"``): the code
             digest recorded with them covers the package files it uses (:func:`code_digest`).
         added_defaults: parameters added after tables were stored, with the default that computes what the code
@@ -364,16 +366,25 @@ class ResultStore:
             if self.recompute == "always":
                 shutil.rmtree(self.checkpoint_dir, ignore_errors=True)  # from scratch: no earlier work
             start = time.perf_counter()
-            frames = compute()
+            digest_now = code_digest(self.code_module)
+            try:
+                with work_code(digest_now, reuse_stale=self.recompute == "reuse_stale"):
+                    frames = compute()
+            except StaleWork as err:
+                raise StaleWork(f"{err}. Two ways on: rerun with recompute = 'always' (runner: --recompute) to "
+                                "compute that work again with today's code, or recompute = 'reuse_stale' (runner: "
+                                "--reuse-stale) to keep it; the tables' provenance then says so") from None
             wall = time.perf_counter() - start
             missing = [n for n in names if n not in frames]
             if missing:
                 raise RuntimeError(f"the computation for {self.notebook} returned no tables {missing}")
             commit, dirty = git_commit()
             info = {"parameters": self.key, "git_commit": commit, "git_dirty": dirty,
-                    "code_digest": code_digest(self.code_module), "versions": library_versions(),
+                    "code_digest": digest_now, "versions": library_versions(),
                     "device": device() if callable(device) else device, "wall_time_s": round(wall, 2),
                     "computed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            if self.recompute == "reuse_stale":
+                info["stale_work_allowed"] = True
             self.meta.update(notebook=self.notebook, preset=self.preset)
             for name in names:
                 atomic_write(self.dir / f"{name}.csv", lambda tmp, n=name: frames[n].to_csv(tmp, index=False))
@@ -393,9 +404,10 @@ class ResultStore:
         dirty = "+changes" if info["git_dirty"] else ""
         then, now = info.get("code_digest", "not recorded"), code_digest(self.code_module)
         code = f"code digest {then}" + ("" if then == now else f" (today's code: {now})")
+        stale = "; work written by other code was allowed to be resumed" if info.get("stale_work_allowed") else ""
         return (f"{self.notebook}/{table}.csv, preset {self.preset}: {how}; computed {info['computed_utc'][:10]} "
                 f"at commit {info['git_commit'][:10]}{dirty} on {info['device']} in {info['wall_time_s']:.0f} s, "
-                f"{code}")
+                f"{code}{stale}")
 
     def save_figure(self, fig, name: str, table: str | None = None) -> None:
         """Save ``fig`` as ``<name>.png`` and ``<name>.pdf`` beside the tables and list it in meta.json.
