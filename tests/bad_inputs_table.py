@@ -34,7 +34,6 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from torch import nn
 
 from lrc_utils import (
@@ -698,9 +697,9 @@ def runner_store_config_cases() -> list[Case]:
              lambda tmp: runner.load_preset("local_rank", "bad", preset_folder(tmp, "- 1\n- 2\n")),
              runner.PresetError, "must hold a mapping of parameter names to values"),
         Case("runner.load_preset", "a preset that is not valid YAML (`lr: [1`)",
-             lambda tmp: runner.load_preset("local_rank", "bad", preset_folder(tmp, "lr: [1\n")),
-             yaml.parser.ParserError,
-             "while parsing a flow sequence", clear=False),
+             lambda tmp: runner.load_preset("local_rank", "bad", preset_folder(tmp, "seed: 0\nlr: [1\n")),
+             runner.PresetError, "local_rank.bad.yaml is not valid YAML: expected ',' or ']', but got '<stream end>' "
+             "at line 3, column 1"),
         Case("runner.load_preset", "a preset with `lr: .nan`",
              lambda tmp: runner.load_preset("local_rank", "bad", preset_folder(tmp, "lr: .nan\n")), None,
              "accepted (NaN is a float); `FitConfig` refuses it when the notebook trains",

@@ -75,7 +75,14 @@ def load_preset(name: str, preset: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> 
     presets = preset_names(name, notebooks_dir)
     if preset not in presets:
         raise PresetError(f"unknown preset {preset!r} for notebook {name!r}; valid presets: {', '.join(presets)}")
-    values = yaml.safe_load((notebooks_dir / f"{name}.{preset}.yaml").read_text()) or {}
+    path = notebooks_dir / f"{name}.{preset}.yaml"
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise PresetError(f"{display_path(path)} is not valid YAML: {problem}{where}") from None
     if not isinstance(values, dict):
         raise PresetError(f"{name}.{preset}.yaml must hold a mapping of parameter names to values")
     declared = {k: t for k, (t, _) in declared_parameters(name, notebooks_dir).items()}
@@ -108,6 +115,9 @@ def _failure_summary(err: Exception) -> str:
     ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
     if ename is None:
         ename, evalue = type(err).__name__, str(err)
+    if ename == "DeadKernelError":  # killed (by a signal, or the out-of-memory killer): the work done is on disk
+        return (f"{ename}: the notebook's kernel died (killed, or out of memory). Run the same command again: "
+                "finished runs and checkpoints are kept, so it resumes where it stopped")
     text = " ".join(line.strip() for line in str(evalue).splitlines() if line.strip())
     if len(text) > SUMMARY_CHARS:
         text = text[:SUMMARY_CHARS] + " ..."
