@@ -149,3 +149,59 @@ def test_added_defaults_come_from_the_schema():
     from lrc_utils.book.params import added_defaults
 
     assert added_defaults(Params) == {"loss": "cross_entropy"}
+
+
+def test_a_lock_of_a_reused_pid_is_stale_and_taken_over(tmp_path):
+    """A lock naming this host and a live PID whose process started at another time (the PID was reused by a
+    later process) is stale."""
+    import socket
+
+    from lrc_utils.book.store import process_start
+
+    parent = os.getppid()
+    assert process_start(parent) is not None  # Linux: /proc gives start times
+    (tmp_path / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": parent, "started": "1",
+                                                "what": "an old run", "since": "2026-01-01T00:00:00Z"}))
+    lock = FolderLock(tmp_path, "new")
+    lock.acquire()
+    assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    lock.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary or moved lock left behind
+
+
+def test_a_lock_of_another_host_says_its_age_and_how_to_clear_it(tmp_path):
+    (tmp_path / ".lock").write_text(json.dumps({"host": "elsewhere.example", "pid": 1, "what": "notebook figure2",
+                                                "since": "2026-01-01T00:00:00Z"}))
+    with pytest.raises(RuntimeError, match=r"pid 1 on elsewhere.example.*That host cannot be checked from here "
+                                           r"\(the lock is [0-9.]+ h old\): if that run is no longer running, "
+                                           r"delete .*\.lock to clear the lock"):
+        FolderLock(tmp_path, "second").acquire()
+
+
+def test_a_stale_lock_is_taken_over_by_exactly_one_of_many_starters(tmp_path):
+    """Eight processes start at once on a folder whose lock is stale (a PID that no longer exists): each tries to
+    take it and holds it for a moment if it gets it; at no time do two hold it, and at least one gets it."""
+    import socket
+
+    (tmp_path / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 12345, "what": "gone",
+                                                "since": "2026-01-01T00:00:00Z"}))
+    script = (
+        "import sys, time, json\n"
+        "from pathlib import Path\n"
+        "from lrc_utils.book.store import FolderLock\n"
+        "folder = Path(sys.argv[1]); lock = FolderLock(folder, 'starter')\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "try:\n"
+        "    lock.acquire()\n"
+        "except RuntimeError:\n"
+        "    print('busy'); sys.exit(0)\n"
+        "(folder / 'holders').mkdir(exist_ok=True)\n"
+        "mark = folder / 'holders' / str(__import__('os').getpid()); mark.touch()\n"
+        "others = [p for p in (folder / 'holders').iterdir() if p != mark]\n"
+        "time.sleep(0.3); mark.unlink(); lock.release()\n"
+        "print('overlap' if others else 'held')\n")
+    start = str(__import__("time").time() + 3)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), start], stdout=subprocess.PIPE,
+                              text=True) for _ in range(8)]
+    outcomes = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert "overlap" not in outcomes and "held" in outcomes, outcomes

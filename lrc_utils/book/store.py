@@ -237,60 +237,120 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-class FolderLock:
-    """One writer per results folder: ``<folder>/.lock`` holds the host and PID of the run that writes it.
+def process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (``/proc/<pid>/stat``, field 22), which tells a
+    process from a later one given the same PID; ``None`` where ``/proc`` is not available."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # the fields after the command name, which may hold spaces
 
-    A second run stops at once with a ``RuntimeError`` naming the running one. A lock left by a process that
-    no longer exists (on this host) is recognised as stale and taken over.
+
+class FolderLock:
+    """One writer per results folder: ``<folder>/.lock`` holds the host, PID (and its start time) of the run that
+    writes it.
+
+    The lock file appears whole or not at all (written beside it, then hard-linked into place: the link fails if a
+    lock exists), so no reader sees a half-written one. A second run stops at once with a ``RuntimeError`` naming the
+    running one. A lock whose process is gone on this host (no such PID, or a PID now used by a later process) is
+    stale and taken over atomically: it is renamed away (one taker wins), checked to be the stale lock read before,
+    and replaced. A lock of another host cannot be checked from here: the error gives its age and how to clear it.
     """
 
     def __init__(self, folder: Path, label: str):
         self.path = Path(folder) / ".lock"
         self.label = label
 
-    def _holder(self) -> dict | None:
+    def _read(self, path: Path | None = None) -> str | None:
         try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
+            return (path or self.path).read_text()
+        except OSError:
             return None
+
+    @staticmethod
+    def _parse(text: str | None) -> dict | None:
+        try:
+            holder = json.loads(text) if text else None
+        except ValueError:
+            return None
+        return holder if isinstance(holder, dict) else None
 
     @staticmethod
     def _alive(holder: dict) -> bool:
         if holder.get("host") != socket.gethostname():
             return True  # cannot tell for another machine: assume it runs
         try:
-            os.kill(int(holder["pid"]), 0)
-        except ProcessLookupError:
+            pid = int(holder["pid"])
+            os.kill(pid, 0)
+        except (KeyError, TypeError, ValueError, ProcessLookupError):
             return False
         except PermissionError:
-            return True
-        return True
+            pass
+        started = holder.get("started")
+        return started is None or process_start(pid) in (None, started)  # another start: the PID was reused
+
+    def _mine(self) -> dict:
+        return {"host": socket.gethostname(), "pid": os.getpid(), "started": process_start(os.getpid()),
+                "what": self.label, "since": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+    def _take_over(self, seen: str) -> None:
+        """Move the stale lock ``seen`` (its text) out of the way, unless it is no longer the lock in place."""
+        tomb = self.path.with_name(f".lock.stale-{os.getpid()}-{time.monotonic_ns()}")
+        try:
+            os.rename(self.path, tomb)  # atomic: of two takers only one moves it
+        except FileNotFoundError:
+            return  # another taker moved it first
+        if self._read(tomb) != seen:  # a fresh lock was created after we read the stale one: put it back
+            try:
+                os.link(tomb, self.path)
+            except FileExistsError:
+                pass
+        tomb.unlink(missing_ok=True)
 
     def acquire(self) -> None:
-        mine = {"host": socket.gethostname(), "pid": os.getpid(), "what": self.label,
-                "since": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        mine = self._mine()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                holder = self._holder()
+        tmp = self.path.with_name(f".lock.new-{os.getpid()}-{time.monotonic_ns()}")
+        tmp.write_text(json.dumps(mine))
+        try:
+            for _ in range(5):
+                try:
+                    os.link(tmp, self.path)  # atomic, and the lock is whole when it appears
+                    return
+                except FileExistsError:
+                    pass
+                seen = self._read()
+                holder = self._parse(seen)
+                if seen is None:
+                    continue  # removed meanwhile: try again
                 if holder and holder.get("host") == mine["host"] and holder.get("pid") == mine["pid"]:
                     return  # this process holds it already (a notebook re-run in the same kernel)
                 if holder is None or not self._alive(holder):
-                    self.path.unlink(missing_ok=True)  # stale: its process is gone
+                    self._take_over(seen)  # stale: its process is gone (or the file is not a lock we wrote)
                     continue
-                raise RuntimeError(
-                    f"{display_path(self.path.parent)} is being written by another run ({holder.get('what')}, "
-                    f"pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}); wait for it "
-                    f"to finish, or use another results_dir") from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(mine, f)
-            return
-        raise RuntimeError(f"could not take the lock {self.path}")
+                raise RuntimeError(self._busy_message(holder))
+            raise RuntimeError(f"could not take the lock {display_path(self.path)}: it kept changing; retry")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _busy_message(self, holder: dict) -> str:
+        where = f"pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}"
+        message = (f"{display_path(self.path.parent)} is being written by another run ({holder.get('what')}, "
+                   f"{where}); wait for it to finish, or use another results_dir")
+        if holder.get("host") != socket.gethostname():
+            try:
+                since = _dt.datetime.strptime(str(holder.get("since")), "%Y-%m-%dT%H:%M:%SZ").replace(
+                    tzinfo=_dt.timezone.utc)
+                age = f"{(_dt.datetime.now(_dt.timezone.utc) - since).total_seconds() / 3600:.1f} h old"
+            except ValueError:
+                age = "of unknown age"
+            message += (f". That host cannot be checked from here (the lock is {age}): if that run is no longer "
+                        f"running, delete {display_path(self.path)} to clear the lock")
+        return message
 
     def release(self) -> None:
-        holder = self._holder()
+        holder = self._parse(self._read())
         if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
             self.path.unlink(missing_ok=True)
 
