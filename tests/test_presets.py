@@ -97,3 +97,19 @@ def test_a_preset_name_cannot_leave_the_results_root(bad):
     with pytest.raises(PresetError, match="must be a plain name"):
         load_study("figure2").Params(preset=bad)
     assert load_study("figure2").Params(preset="my-run_2.b").preset == "my-run_2.b"
+
+
+def test_sizes_are_capped_before_any_work_unless_a_field_declares_its_own_bound():
+    """Every integer parameter but a seed has an upper bound (:data:`SIZE_CAPS` by the end of its name, or its own
+    ``high``), and so does every list's length: a value a few zeros too large stops with a message."""
+    from lrc_utils.book.chapters.figure1.study import Params as Figure1
+    from lrc_utils.book.chapters.figure2.study import Params as Figure2
+    from lrc_utils.book.params import LIST_CAP, PresetError, size_cap
+
+    assert [size_cap(k) for k in ("mnist_steps", "epochs", "mnist_widths[1]", "input_dim", "batch_size",
+                                  "n_betas", "loop_max")] == [10**9, 10**7, 10**4, 10**4, 10**6, 10**6, 10**6]
+    with pytest.raises(PresetError, match="n_betas = 1,000,001 is above 1,000,000"):
+        Figure2(n_betas=1_000_001)
+    with pytest.raises(PresetError, match=f"seeds holds {LIST_CAP + 1:,} values, more than the {LIST_CAP:,}"):
+        Figure1(seeds=list(range(LIST_CAP + 1)))
+    Figure1(seeds=[0], data_seed=10**12, mnist_steps=10**9)  # seeds are not sizes; steps cost time only

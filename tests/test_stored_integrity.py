@@ -189,3 +189,77 @@ def test_the_store_names_the_two_ways_on_and_provenance_says_when_stale_work_was
     reused = store(tmp_path, "reuse_stale")
     reused.tables(["t"], compute_grid)
     assert reused.provenance("t").endswith("; work written by other code was allowed to be resumed")
+
+
+# ----------------------------------------------------------------------------------------------------
+# wall time over resumes, and viewing a folder that cannot be written
+
+
+def test_wall_time_is_summed_over_an_interrupted_attempt_and_a_killed_one(tmp_path):
+    """An attempt that raises after 1.2 s leaves its time in the ledger; a killed attempt leaves what its last
+    heartbeat wrote (here a ledger written by hand: 7 s after 5 s of earlier attempts); the attempt that finishes
+    records the sum of all, with their number, and removes the ledger."""
+    import time
+
+    calls = {"n": 0}
+
+    def compute_once_interrupted():
+        calls["n"] += 1
+        time.sleep(1.2 if calls["n"] == 1 else 0.1)
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return compute()
+
+    with pytest.raises(KeyboardInterrupt):
+        store(tmp_path).tables(["values"], compute_once_interrupted)
+    ledger = store(tmp_path).wall_ledger
+    assert json.loads(ledger.read_text())["this"] >= 1.2
+    store(tmp_path).tables(["values"], compute_once_interrupted)
+    info = read_meta(tmp_path / "smoke" / "toy" / "meta.json")["tables"]["values"]
+    assert info["attempts"] == 2 and 1.3 <= info["wall_time_s"] < 3.0
+    assert not ledger.exists()
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    ledger.write_text(json.dumps({"earlier": [5.0], "this": 7.0}))  # as a killed attempt's heartbeat leaves it
+    store(tmp_path, "always").tables(["values"], compute)  # "always" deletes the checkpoints: the ledger too
+    assert read_meta(tmp_path / "smoke" / "toy" / "meta.json")["tables"]["values"]["attempts"] == 1
+    fresh = ResultStore("toy", "smoke", {"n": 4}, tmp_path)  # other parameters: its own ledger
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    ledger.write_text(json.dumps({"earlier": [100.0], "this": 100.0}))  # n = 3's: never counted for n = 4
+    fresh.wall_ledger.write_text(json.dumps({"earlier": [5.0], "this": 7.0}))
+    fresh.tables(["values"], compute)
+    info = read_meta(tmp_path / "smoke" / "toy" / "meta.json")["tables"]["values"]
+    assert info["attempts"] == 3 and 12.0 <= info["wall_time_s"] < 13.0
+
+
+def test_the_heartbeat_writes_the_elapsed_time_while_the_work_runs(tmp_path):
+    import time
+
+    from lrc_utils.book.store import WallClock
+
+    clock = WallClock(tmp_path / "ledger.json", beat=0.1)
+    with clock:
+        time.sleep(0.35)
+        assert 0.1 <= json.loads((tmp_path / "ledger.json").read_text())["this"] <= 0.4
+    assert 0.35 <= clock.total < 1.0 and clock.attempts == 1 and not (tmp_path / "ledger.json").exists()
+
+
+def test_stored_results_can_be_viewed_where_the_folder_cannot_be_written(tmp_path, monkeypatch, capsys):
+    """Matching tables load; a figure that cannot be written to the folder is shown, not saved, and said so."""
+    import matplotlib.pyplot as plt
+
+    from lrc_utils.book import store as store_module
+
+    store(tmp_path).tables(["values"], compute)
+    viewer = store(tmp_path)
+    viewer.tables(["values"], lambda: pytest.fail("recomputed"))
+
+    def refuse(path, write):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(store_module, "atomic_write", refuse)
+    fig = plt.figure()
+    viewer.save_figure(fig, "plot", table="values")
+    plt.close(fig)
+    assert "cannot be written (Permission denied): figure plot is shown here but not saved there" in \
+        capsys.readouterr().out
+    assert "plot" not in read_meta(tmp_path / "smoke" / "toy" / "meta.json").get("figures", [])

@@ -89,12 +89,35 @@ def check_parameters(values: dict[str, object], declared: dict[str, type], where
         raise PresetError(f"{where}: " + "; ".join(errors) + f". Valid parameters: {', '.join(sorted(declared))}")
 
 
+#: Sizes a parameter may not exceed unless its field declares its own ``high``: by the end of its name (the first
+#: match wins), the largest count of that kind this package accepts, so that a typo (three zeros too many) stops
+#: before any work instead of filling the memory. Steps and epochs cost time, not memory; the others set the
+#: size of arrays and of grids of runs (a width of 10^4 is a 10^4 x 10^4 float32 matrix, 0.4 GB).
+SIZE_CAPS = (("steps", 10**9), ("epochs", 10**7), ("width", 10**4), ("widths", 10**4), ("_dim", 10**4),
+             ("batch_size", 10**6), ("max", 10**6), ("", 10**6))
+#: The longest list a parameter may hold (a list is a grid axis or a set of settings).
+LIST_CAP = 10**4
+
+
+def size_cap(key: str) -> int:
+    """The largest value :data:`SIZE_CAPS` allows for the integer parameter ``key``."""
+    return next(cap for end, cap in SIZE_CAPS if key.split("[")[0].endswith(end))
+
+
 def bound_error(key: str, value: object, f: Field) -> str | None:
-    """Why ``value`` is outside the bounds of field ``f`` (floats must be finite), or None."""
+    """Why ``value`` is outside the bounds of field ``f`` (floats must be finite; integers and lists within the
+    size caps, :data:`SIZE_CAPS` and :data:`LIST_CAP`, unless the field has its own ``high``), or None."""
     low, high, choices = f.metadata.get("low"), f.metadata.get("high"), f.metadata.get("choices")
     if isinstance(value, list):  # bounds of a list apply to each of its numbers
+        if len(value) > LIST_CAP:
+            return f"{key} holds {len(value):,} values, more than the {LIST_CAP:,} this package accepts for a list"
         return next((e for i, v in enumerate(value) if isinstance(v, (int, float)) and not isinstance(v, bool)
                      and (e := bound_error(f"{key}[{i}]", v, f))), None)
+    if high is None and isinstance(value, int) and not isinstance(value, bool) and "seed" not in key:
+        cap = size_cap(key)
+        if value > cap:
+            return (f"{key} = {value:,} is above {cap:,}, the largest size this package accepts for it (the arrays "
+                    "or runs it sets would not fit in memory, or it is a typo)")
     if isinstance(value, float) and not math.isfinite(value):
         return f"{key} = {value!r} is not a finite number"
     if choices is not None and value not in choices:

@@ -20,6 +20,7 @@ import platform
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -237,6 +238,56 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
+#: The file, among a computation's checkpoints, that keeps the wall time of its earlier, interrupted attempts.
+WALL_LEDGER = ".wall_time.json"
+
+
+class WallClock:
+    """The wall time of a computation summed over its attempts: one interrupted (an error, Ctrl-C, a killed kernel)
+    and resumed later counts the time of both. While it runs, a heartbeat writes the attempt's elapsed seconds to
+    ``ledger`` every ``beat`` seconds (a killed process loses at most that much); a later attempt starts from the
+    seconds the ledger holds. ``total`` (seconds, all attempts) and ``attempts`` are set when the block ends
+    without error, and the ledger is then removed."""
+
+    def __init__(self, ledger: Path, beat: float = 30.0):
+        self.ledger, self.beat = Path(ledger), beat
+        self.total, self.attempts = 0.0, 1
+        self._stop = threading.Event()
+
+    def _earlier(self) -> list[float]:
+        try:
+            stored = json.loads(self.ledger.read_text())
+            return [float(v) for v in stored.get("earlier", [])] + [float(stored.get("this", 0.0))]
+        except (OSError, ValueError, TypeError, AttributeError):
+            return []
+
+    def _write(self, elapsed: float) -> None:
+        with contextlib.suppress(OSError):
+            atomic_write_text(self.ledger, json.dumps({"earlier": self.earlier, "this": round(elapsed, 2)}))
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.beat):
+            self._write(time.perf_counter() - self.start)
+
+    def __enter__(self) -> WallClock:
+        self.earlier = self._earlier()
+        self.start = time.perf_counter()
+        self._thread = threading.Thread(target=self._heartbeat, daemon=True, name="lrc-wall-clock")
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        self._stop.set()
+        self._thread.join()
+        elapsed = time.perf_counter() - self.start
+        if kind is not None:
+            if elapsed >= 1.0:  # interrupted after some work: the next attempt adds what this one spent
+                self._write(elapsed)
+            return
+        self.total, self.attempts = sum(self.earlier) + elapsed, len(self.earlier) + 1
+        self.ledger.unlink(missing_ok=True)
+
+
 def process_start(pid: int) -> str | None:
     """The start time of process ``pid`` in clock ticks since boot (``/proc/<pid>/stat``, field 22), which tells a
     process from a later one given the same PID; ``None`` where ``/proc`` is not available."""
@@ -398,6 +449,13 @@ class ResultStore:
         """Resumable work of long computations (not committed)."""
         return self.dir / "checkpoints"
 
+    @property
+    def wall_ledger(self) -> Path:
+        """Where the wall time of this computation's interrupted attempts is kept (:class:`WallClock`): among the
+        checkpoints, named by its parameters (another computation's attempts never count for this one)."""
+        key = hashlib.sha1(json.dumps(self.key, sort_keys=True).encode()).hexdigest()[:16]
+        return self.checkpoint_dir / WALL_LEDGER.replace(".json", f"-{key}.json")
+
     def stored_matches(self, table: str) -> bool:
         """Whether ``table`` is stored with the same computing parameters as this run."""
         info = self.meta.get("tables", {}).get(table)
@@ -425,16 +483,16 @@ class ResultStore:
         try:
             if self.recompute == "always":
                 shutil.rmtree(self.checkpoint_dir, ignore_errors=True)  # from scratch: no earlier work
-            start = time.perf_counter()
             digest_now = code_digest(self.code_module)
+            clock = WallClock(self.wall_ledger)
             try:
-                with work_code(digest_now, reuse_stale=self.recompute == "reuse_stale"):
+                with clock, work_code(digest_now, reuse_stale=self.recompute == "reuse_stale"):
                     frames = compute()
             except StaleWork as err:
                 raise StaleWork(f"{err}. Two ways on: rerun with recompute = 'always' (runner: --recompute) to "
                                 "compute that work again with today's code, or recompute = 'reuse_stale' (runner: "
                                 "--reuse-stale) to keep it; the tables' provenance then says so") from None
-            wall = time.perf_counter() - start
+            wall = clock.total
             missing = [n for n in names if n not in frames]
             if missing:
                 raise RuntimeError(f"the computation for {self.notebook} returned no tables {missing}")
@@ -442,6 +500,7 @@ class ResultStore:
             info = {"parameters": self.key, "git_commit": commit, "git_dirty": dirty,
                     "code_digest": digest_now, "versions": library_versions(),
                     "device": device() if callable(device) else device, "wall_time_s": round(wall, 2),
+                    "attempts": clock.attempts,
                     "computed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
             if self.recompute == "reuse_stale":
                 info["stale_work_allowed"] = True
@@ -479,10 +538,15 @@ class ResultStore:
             fig.tight_layout()
             fig.text(0.0, 0.0, self.provenance(table), fontsize=9, color="0.35", ha="left", va="top",
                      transform=fig.transFigure, wrap=True)
-        atomic_write(self.dir / f"{name}.png", lambda tmp: fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))
-        atomic_write(self.dir / f"{name}.pdf", lambda tmp: fig.savefig(tmp, format="pdf", bbox_inches="tight",
-                                                                       metadata={"CreationDate": None}))
-        figures = self.meta.setdefault("figures", [])
-        if name not in figures:
-            figures.append(name)
-            self._write_meta()
+        try:
+            atomic_write(self.dir / f"{name}.png",
+                         lambda tmp: fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))
+            atomic_write(self.dir / f"{name}.pdf", lambda tmp: fig.savefig(tmp, format="pdf", bbox_inches="tight",
+                                                                           metadata={"CreationDate": None}))
+            figures = self.meta.setdefault("figures", [])
+            if name not in figures:
+                figures.append(name)
+                self._write_meta()
+        except OSError as err:  # a read-only results folder (shared, or a mounted copy): view, do not write
+            print(f"[lrc] {display_path(self.dir)} cannot be written ({err.strerror or err}): figure {name} is shown "
+                  "here but not saved there")
