@@ -3,7 +3,7 @@
 One list of cases, :data:`CASES`: each calls one public function of ``lrc_utils`` (or runs a notebook's parameter
 checks) with one bad input, and records what that gives: the exception type and a text its message contains, or,
 where the input is accepted, a check of what comes back instead. ``tests/test_bad_inputs.py`` runs every case
-against that record and checks that ``book/bad_inputs.md`` is what :func:`render` writes now. After a change to
+against that record and checks that ``tests/BAD_INPUTS.md`` is what :func:`render` writes now. After a change to
 the package, update the cases the change concerns and regenerate the page::
 
     python -m tests.bad_inputs_table
@@ -60,7 +60,7 @@ from lrc_utils.models import NoisyMLP
 from lrc_utils.training import BatchLoss, DamagedWork, StaleWork, cross_entropy_loss, save_work, work_code
 from lrc_utils.vib import kl_to_standard_normal, vib_loss
 
-PAGE = REPO_ROOT / "book" / "bad_inputs.md"
+PAGE = REPO_ROOT / "tests" / "BAD_INPUTS.md"
 REGENERATE = "python -m tests.bad_inputs_table"
 #: The table shows the first line of each message, cut at this many characters.
 MESSAGE_CHARS = 160
@@ -1058,7 +1058,7 @@ def gives(case: Case, result: Outcome, chars: int | None = None) -> str:
 
 
 def render() -> str:
-    """The Markdown of ``book/bad_inputs.md`` from the outcomes of every case now."""
+    """The Markdown of ``tests/BAD_INPUTS.md`` from the outcomes of every case now."""
     outcomes = {id(case): outcome(i) for i, case in enumerate(CASES)}
     listed = [c for c in CASES if c.section != SWEEP_SECTION]
     verdicts = {v: sum(c.verdict == v for c in listed) for v in ("clear", "unclear", "accepted")}
@@ -1123,7 +1123,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write ``book/bad_inputs.md`` (with ``--check``: only say whether it is current)."""
+    """Write ``tests/BAD_INPUTS.md`` (with ``--check``: only say whether it is current)."""
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("LRC_PROGRESS", "0")
     text = render()

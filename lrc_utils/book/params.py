@@ -148,8 +148,8 @@ class RunParams:
     preset: str = param("custom", "preset name; results go to results/<preset>/<notebook>/")
     results_dir: str = param("", "results root folder; empty: results/ of the repository (installed: of the "
                                  "working folder)")
-    recompute: str = param("auto", '"auto": reuse stored results; "always": from scratch; "never": only load; '
-                                   '"reuse_stale": also resume work of other code')
+    recompute: str = param("auto", '"auto": reuse stored; "always": from scratch; "never": only load; '
+                                   '"reuse_stale": old code too')
     device: str = param("auto", '"auto" (CUDA when available), "cpu" or "cuda"')
     data_dir: str = param("", "data folder; empty: $LRC_DATA_DIR, else ~/.cache/lrc/data")
     cluster: str = param("", 'where runs are computed: empty, here one by one; "local:4", 4 local Dask workers; '
