@@ -13,17 +13,19 @@ from lrc_utils.book.paths import REPO_ROOT, RESULTS_DIR
 # the committed page
 
 
-def test_page_is_what_the_generator_writes_now():
-    page = claims.PAGE
+@pytest.mark.parametrize("page, render", [(claims.PAGE, claims.render), (claims.SUMMARY_PAGE, claims.render_summary)])
+def test_page_is_what_the_generator_writes_now(page, render):
     assert page.exists(), f"{page.relative_to(REPO_ROOT)} is missing: run `{claims.REGENERATE}`"
-    assert page.read_text() == claims.render(RESULTS_DIR / "paper"), \
+    assert page.read_text() == render(RESULTS_DIR / "paper"), \
         f"{page.relative_to(REPO_ROOT)} is out of date with results/paper: run `{claims.REGENERATE}`"
 
 
-def test_intro_includes_the_page_under_its_heading():
+def test_intro_includes_the_pages_under_its_heading_summary_first():
     intro = (REPO_ROOT / "book" / "intro.md").read_text()
-    heading, include = intro.find("## The claims at a glance"), intro.find("```{include} claims_table.md")
-    assert 0 < heading < include, "book/intro.md must include claims_table.md under '## The claims at a glance'"
+    heading, summary = intro.find("## The claims at a glance"), intro.find("```{include} claims_summary.md")
+    include = intro.find("```{include} claims_table.md")
+    assert 0 < heading < summary < include, ("book/intro.md must include claims_summary.md, then claims_table.md, "
+                                             "under '## The claims at a glance'")
     assert intro.find("\n## ") + 1 == heading, "the claims table must be the introduction's first section"
 
 
