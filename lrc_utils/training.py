@@ -374,8 +374,10 @@ _WORK_CODE: contextvars.ContextVar[tuple[str | None, bool]] = contextvars.Contex
 def work_code(digest: str | None, reuse_stale: bool = False) -> Iterator[None]:
     """Within the block, checkpoints and finished-run files are stamped with ``digest`` (a digest of the code that
     computes them, e.g. :func:`lrc_utils.book.store.code_digest` of a study), and one stamped with another digest is
-    refused with :class:`StaleWork` when it is loaded, unless ``reuse_stale``. Outside any block no digest is
-    written or compared (a library user's own runs)."""
+    refused with :class:`StaleWork` when it is loaded, unless ``reuse_stale``. Work written while ``reuse_stale``
+    is on may continue work of other code, so it is stamped as such (never equal to ``digest``): a later block
+    without ``reuse_stale`` refuses it too. Outside any block no digest is written or compared (a library user's
+    own runs)."""
     token = _WORK_CODE.set((digest, reuse_stale))
     try:
         yield
@@ -397,8 +399,10 @@ def is_stale(stored_code: str | None) -> bool:
 def save_work(obj: dict, path: Path) -> None:
     """Write ``obj`` (tensors and plain values) to ``path`` atomically, stamped with the current :func:`work_code`
     digest (key ``code``), behind a header holding the SHA-256 of the payload."""
+    digest, reuse_stale = _WORK_CODE.get()
+    stamp = f"{digest} (written with reuse of stale work)" if digest is not None and reuse_stale else digest
     buffer = io.BytesIO()
-    torch.save({**obj, "code": _WORK_CODE.get()[0]}, buffer)
+    torch.save({**obj, "code": stamp}, buffer)
     payload = buffer.getvalue()
     data = WORK_MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
 
@@ -411,23 +415,32 @@ def save_work(obj: dict, path: Path) -> None:
 
 def load_work(path: Path, map_location=None) -> dict:
     """What :func:`save_work` wrote to ``path``, after checking its SHA-256 (:class:`DamagedWork` if the bytes
-    differ or the header is missing) and reading it with ``torch.load(weights_only=True)`` (tensors and plain
-    values only: a file carrying any other pickled object is refused and nothing of it runs)."""
+    differ) and reading it with ``torch.load(weights_only=True)`` (tensors and plain values only: a file carrying
+    any other pickled object is refused and nothing of it runs). A file written before work files had a header
+    (plain values, no checksum) is read with code ``None``: stale wherever a :func:`work_code` digest is compared,
+    so it is resumed only when its reuse is asked."""
     data = Path(path).read_bytes()
-    if not data.startswith(WORK_MAGIC):
-        raise DamagedWork(f"{path} has no checksum header: it was written by an older version of lrc_utils or by "
-                          "something else, and was not loaded. Delete it to compute that work again.")
+    if not data.startswith(WORK_MAGIC):  # written before work files had a header: no checksum, no code digest
+        try:
+            legacy = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        except Exception:  # noqa: BLE001 - not a torch file of plain values either
+            legacy = None
+        if isinstance(legacy, dict):
+            return {**legacy, "code": None}  # of unknown code: stale wherever a digest is compared
+        raise DamagedWork(f"{path} has no checksum header and is not a file of tensors and plain values: it was "
+                          "not loaded. Delete it, or rerun with recompute = 'always' (runner: --recompute), to "
+                          "compute that work again.")
     header, _, payload = data.partition(b"\n")
     recorded, actual = header[len(WORK_MAGIC):].decode(errors="replace"), hashlib.sha256(payload).hexdigest()
     if actual != recorded:
         raise DamagedWork(f"{path} is not the file that was written: its SHA-256 is {actual[:16]}..., its header "
-                          f"records {recorded[:16]}... (cut, edited or corrupted). Delete it to compute that work "
-                          "again.")
+                          f"records {recorded[:16]}... (cut, edited or corrupted). Delete it, or rerun with recompute "
+                          "= 'always' (runner: --recompute), to compute that work again.")
     try:
         return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises UnpicklingError (or RuntimeError) for disallowed globals
-        raise DamagedWork(f"{path} holds objects other than tensors and plain values; it was not loaded. Delete it "
-                          f"to start over. ({err})") from err
+        raise DamagedWork(f"{path} holds objects other than tensors and plain values; it was not loaded. Delete it, "
+                          f"or rerun with recompute = 'always' (runner: --recompute), to start over. ({err})") from err
 
 
 class Checkpoint:

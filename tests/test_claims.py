@@ -48,6 +48,28 @@ def test_every_committed_verdict_follows_the_one_rule():
         assert 0 <= r.n_hold <= r.n_cases and r.conditions or r.group == "check", r.claim
 
 
+def test_committed_counts_are_the_chapters_own_counts():
+    """The counts the verdicts are decided on, recounted from the committed tables with the chapters' functions
+    (not through the claims module): Figure 1's falling layers, and information-plane claims (a) to (c)."""
+    from lrc_utils.book.chapters.figure1.readings import terminal_phase_falls
+    from lrc_utils.book.chapters.information_planes import readings as planes
+    from lrc_utils.book.store import read_stored_table
+
+    table = claims.claims_table(RESULTS_DIR / "paper").set_index("claim")
+    local_rank, _ = read_stored_table(RESULTS_DIR / "paper" / "figure1", "local_rank")
+    falls = terminal_phase_falls(local_rank, 0.10, 0.99)
+    row = table[table.chapter == "figure1"].iloc[0]
+    assert (row.n_hold, row.n_cases) == (int(falls["falls in terminal phase"].sum()), len(falls))
+    planes_table, info = read_stored_table(RESULTS_DIR / "paper" / "information_planes", "planes")
+    verdicts = planes.layer_verdicts(planes.curve_summary(planes_table, info["parameters"]["mi_inputs"]))
+    rows = table[table.chapter == "information_planes"]
+    for letter, claim in zip("abc", (planes.claim_fitting_then_compression, planes.claim_no_compression,
+                                     planes.claim_adaptive_compression)):
+        row = rows[rows.index.str.startswith(f"({letter})")].iloc[0]
+        counted = claim(verdicts)
+        assert (row.n_hold, row.n_cases) == (counted["n_hold"], counted["n_cases"]), letter
+
+
 @pytest.mark.parametrize("group, words", [("paper", ("reproduced", "partly", "not reproduced")),
                                           ("check", ("verified", "partly", "not verified")),
                                           ("ours", ("verified (ours)", "partly (ours)", "not verified (ours)"))])

@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -101,8 +102,14 @@ def current_preset_key(name, preset):
 
 
 #: (preset, notebook) of every committed result folder (fingerprints are checked in test_fingerprints.py).
-COMMITTED = sorted((p.parent.parent.name, p.parent.name) for p in RESULTS_DIR.glob("*/*/meta.json")
-                   if p.parent.parent.name != "fingerprints")
+def _committed() -> list[tuple[str, str]]:
+    listed = subprocess.run(["git", "ls-files", "results/*/*/meta.json"], cwd=RESULTS_DIR.parent, capture_output=True,
+                            text=True).stdout.split()
+    return sorted((Path(p).parent.parent.name, Path(p).parent.name) for p in listed
+                  if Path(p).parent.parent.name != "fingerprints")
+
+
+COMMITTED = _committed()
 
 
 @pytest.mark.parametrize("preset, name", COMMITTED)

@@ -189,6 +189,7 @@ def test_claim_a_counts_layers_that_fit_then_compress():
     verdicts = compression.layer_verdicts(summarise(tanh_layers([True, True, True, False, False])))
     a = compression.claim_fitting_then_compression(verdicts)
     assert (a["holds"], a["layers"], a["of"], a["which"]) == (True, 3, 5, [1, 2, 3])
+    assert (a["n_hold"], a["n_cases"], compression.rule_text(a, "layers")) == (3, 5, "partly: 3 of 5 layers")
     verdicts = compression.layer_verdicts(summarise(tanh_layers([True] * 5, fitting=-0.05)))
     assert compression.claim_fitting_then_compression(verdicts)["layers"] == 0  # I(T;Y) fell: no fitting phase
 
@@ -205,8 +206,10 @@ def test_claims_b_and_c_count_relu_layers():
     verdicts = compression.layer_verdicts(summarise(table))
     b = compression.claim_no_compression(verdicts)
     assert not b["holds"] and b["counts"] == {"binning": (0, 3), "kde_upper": (1, 3)}
+    assert (b["n_hold"], b["n_cases"]) == (5, 6)  # 6 (estimator, layer) pairs, one compresses
     c = compression.claim_adaptive_compression(verdicts)
     assert not c["holds"] and c["counts"] == {"adaptive_binning": (2, 3), "adaptive_kde": (1, 3)}
+    assert (c["n_hold"], c["n_cases"], compression.rule_text(c, "pairs")) == (3, 6, "not reproduced: 3 of 6 pairs")
 
 
 def test_claim_d_compares_l2_against_none_cell_by_cell():
@@ -216,10 +219,12 @@ def test_claim_d_compares_l2_against_none_cell_by_cell():
         pd.concat([none, with_l2]))), ("adaptive_binning",))
     # relative compression 0.5 vs 0: layers 1, 2 larger with L2; layer 3 a tie (left out); layer 4 smaller
     assert (d["larger"], d["of"], d["ties"], d["holds"], d["l2"]) == (2, 3, 1, False, 1e-3)
+    assert (d["n_hold"], d["n_cases"], compression.rule_text(d, "cells")) == (2, 3, "partly: 2 of 3 cells")
     only_ties = relu_table({"adaptive_binning": [False]})
     d = compression.claim_l2_increases(compression.layer_verdicts(summarise(
         pd.concat([only_ties, relu_table({"adaptive_binning": [False]}, l2=1e-3)]))), ("adaptive_binning",))
     assert (d["of"], d["holds"]) == (0, False)  # nothing to compare: not reproduced
+    assert compression.rule_text(d, "cells") == "not measured: no case"
 
 
 def test_claim_e_spread_over_cells_where_some_seed_compresses():
@@ -234,6 +239,7 @@ def test_claim_e_spread_over_cells_where_some_seed_compresses():
     # ranges over seeds: 0.4 (layer 3) and 0 (layer 4); layer 5 is left out: median 0.2 >= 0.1
     assert (e["cells"], e["of"], e["holds"], e["measured"]) == (2, 3, True, True)
     assert e["median_spread"] == pytest.approx(0.2)
+    assert (e["n_hold"], e["n_cases"]) == (1, 2)  # layer 3's range 0.4 >= 0.1; layer 4's 0
     one_seed = compression.claim_varies_with_initialisation(summarise(table[table.seed == 0]))
     assert not one_seed["measured"] and not one_seed["holds"]
 
@@ -250,6 +256,7 @@ def test_claim_f_spearman_by_hand():
     assert corr[corr.layer == 2].rho.item() == pytest.approx(0.8)
     f = compression.claim_last_layer_generalisation(summary)
     assert not f["holds"] and f["measured"]  # with 4 runs rho = 0.8 has p = 0.2 > 0.05
+    assert (f["n_hold"], f["n_cases"]) == (1, 2)  # the last layer is not significant; no other layer is
     assert f["last"]["p"] == pytest.approx(0.2, abs=1e-9)
 
 

@@ -129,11 +129,11 @@ def test_a_failed_notebook_is_summarised_with_its_whole_message():
 
 def test_a_killed_kernel_is_reported_with_how_to_resume():
     """nbclient's DeadKernelError (a kernel killed by a signal or the out-of-memory killer) gets the remedy: the
-    same command again resumes from the finished runs and checkpoints."""
+    same command without --recompute resumes from the finished runs and checkpoints."""
     from nbclient.exceptions import DeadKernelError
 
     from lrc_utils.book.runner import _failure_summary
 
     summary = _failure_summary(DeadKernelError("Kernel died"))
     assert summary.startswith("DeadKernelError: the notebook's kernel died (killed, or out of memory)")
-    assert "Run the same command again" in summary and "resumes where it stopped" in summary
+    assert "Run it again without --recompute" in summary and "resumes where it stopped" in summary

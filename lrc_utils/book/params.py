@@ -99,6 +99,14 @@ SIZE_CAPS = (("steps", 10**9), ("epochs", 10**7), ("width", 10**4), ("widths", 1
 LIST_CAP = 10**4
 
 
+def _counts(f: Field) -> bool:
+    """Whether field ``f`` holds counts (an int, or a list whose default holds ints only), not real numbers."""
+    default = f.default if f.default is not MISSING else f.default_factory()
+    if isinstance(default, list):
+        return bool(default) and all(isinstance(v, int) and not isinstance(v, bool) for v in default)
+    return isinstance(default, int) and not isinstance(default, bool)
+
+
 def size_cap(key: str) -> int:
     """The largest value :data:`SIZE_CAPS` allows for the integer parameter ``key``."""
     return next(cap for end, cap in SIZE_CAPS if key.split("[")[0].endswith(end))
@@ -113,7 +121,8 @@ def bound_error(key: str, value: object, f: Field) -> str | None:
             return f"{key} holds {len(value):,} values, more than the {LIST_CAP:,} this package accepts for a list"
         return next((e for i, v in enumerate(value) if isinstance(v, (int, float)) and not isinstance(v, bool)
                      and (e := bound_error(f"{key}[{i}]", v, f))), None)
-    if high is None and isinstance(value, int) and not isinstance(value, bool) and "seed" not in key:
+    if (high is None and isinstance(value, int) and not isinstance(value, bool) and "seed" not in key
+            and f.type in ("int", "list", int, list) and _counts(f)):
         cap = size_cap(key)
         if value > cap:
             return (f"{key} = {value:,} is above {cap:,}, the largest size this package accepts for it (the arrays "

@@ -116,8 +116,8 @@ def _failure_summary(err: Exception) -> str:
     if ename is None:
         ename, evalue = type(err).__name__, str(err)
     if ename == "DeadKernelError":  # killed (by a signal, or the out-of-memory killer): the work done is on disk
-        return (f"{ename}: the notebook's kernel died (killed, or out of memory). Run the same command again: "
-                "finished runs and checkpoints are kept, so it resumes where it stopped")
+        return (f"{ename}: the notebook's kernel died (killed, or out of memory). Run it again without --recompute "
+                "(recompute = 'auto'): finished runs and checkpoints are kept, so it resumes where it stopped")
     text = " ".join(line.strip() for line in str(evalue).splitlines() if line.strip())
     if len(text) > SUMMARY_CHARS:
         text = text[:SUMMARY_CHARS] + " ..."

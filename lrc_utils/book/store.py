@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import io
 import json
@@ -281,7 +282,7 @@ class WallClock:
         self._thread.join()
         elapsed = time.perf_counter() - self.start
         if kind is not None:
-            if elapsed >= 1.0:  # interrupted after some work: the next attempt adds what this one spent
+            if elapsed >= 1.0 and not issubclass(kind, StaleWork):  # interrupted after some work: count it
                 self._write(elapsed)
             return
         self.total, self.attempts = sum(self.earlier) + elapsed, len(self.earlier) + 1
@@ -302,28 +303,35 @@ class FolderLock:
     """One writer per results folder: ``<folder>/.lock`` holds the host, PID (and its start time) of the run that
     writes it.
 
-    The lock file appears whole or not at all (written beside it, then hard-linked into place: the link fails if a
-    lock exists), so no reader sees a half-written one. A second run stops at once with a ``RuntimeError`` naming the
-    running one. A lock whose process is gone on this host (no such PID, or a PID now used by a later process) is
-    stale and taken over atomically: it is renamed away (one taker wins), checked to be the stale lock read before,
-    and replaced. A lock of another host cannot be checked from here: the error gives its age and how to clear it.
+    Every look at the lock, and every change to it, happens while holding an exclusive ``flock`` on
+    ``<folder>/.lock.guard`` (the kernel releases it if the process dies), so deciding that a lock is stale and
+    replacing it is one step no other starter can interleave with, and no one reads a half-written lock. A second
+    run stops at once with a ``RuntimeError`` naming the running one. A lock whose process is gone on this host (no
+    such PID, or a PID now used by a later process) is stale and taken over. A lock of another host cannot be
+    checked from here: the error gives its age and how to clear it.
     """
 
     def __init__(self, folder: Path, label: str):
         self.path = Path(folder) / ".lock"
+        self.guard_path = Path(folder) / ".lock.guard"
         self.label = label
 
-    def _read(self, path: Path | None = None) -> str | None:
-        try:
-            return (path or self.path).read_text()
-        except OSError:
-            return None
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        import fcntl
 
-    @staticmethod
-    def _parse(text: str | None) -> dict | None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.guard_path, "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(guard, fcntl.LOCK_UN)
+
+    def _holder(self) -> dict | None:
         try:
-            holder = json.loads(text) if text else None
-        except ValueError:
+            holder = json.loads(self.path.read_text())
+        except (OSError, ValueError):
             return None
         return holder if isinstance(holder, dict) else None
 
@@ -341,49 +349,18 @@ class FolderLock:
         started = holder.get("started")
         return started is None or process_start(pid) in (None, started)  # another start: the PID was reused
 
-    def _mine(self) -> dict:
-        return {"host": socket.gethostname(), "pid": os.getpid(), "started": process_start(os.getpid()),
-                "what": self.label, "since": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-
-    def _take_over(self, seen: str) -> None:
-        """Move the stale lock ``seen`` (its text) out of the way, unless it is no longer the lock in place."""
-        tomb = self.path.with_name(f".lock.stale-{os.getpid()}-{time.monotonic_ns()}")
-        try:
-            os.rename(self.path, tomb)  # atomic: of two takers only one moves it
-        except FileNotFoundError:
-            return  # another taker moved it first
-        if self._read(tomb) != seen:  # a fresh lock was created after we read the stale one: put it back
-            try:
-                os.link(tomb, self.path)
-            except FileExistsError:
-                pass
-        tomb.unlink(missing_ok=True)
-
     def acquire(self) -> None:
-        mine = self._mine()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".lock.new-{os.getpid()}-{time.monotonic_ns()}")
-        tmp.write_text(json.dumps(mine))
-        try:
-            for _ in range(5):
-                try:
-                    os.link(tmp, self.path)  # atomic, and the lock is whole when it appears
-                    return
-                except FileExistsError:
-                    pass
-                seen = self._read()
-                holder = self._parse(seen)
-                if seen is None:
-                    continue  # removed meanwhile: try again
+        mine = {"host": socket.gethostname(), "pid": os.getpid(), "started": process_start(os.getpid()),
+                "what": self.label, "since": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        with self._guard():
+            if self.path.exists():
+                holder = self._holder()
                 if holder and holder.get("host") == mine["host"] and holder.get("pid") == mine["pid"]:
                     return  # this process holds it already (a notebook re-run in the same kernel)
-                if holder is None or not self._alive(holder):
-                    self._take_over(seen)  # stale: its process is gone (or the file is not a lock we wrote)
-                    continue
-                raise RuntimeError(self._busy_message(holder))
-            raise RuntimeError(f"could not take the lock {display_path(self.path)}: it kept changing; retry")
-        finally:
-            tmp.unlink(missing_ok=True)
+                if holder is not None and self._alive(holder):
+                    raise RuntimeError(self._busy_message(holder))
+                self.path.unlink()  # stale: its process is gone (or the file is not a lock we wrote)
+            self.path.write_text(json.dumps(mine))
 
     def _busy_message(self, holder: dict) -> str:
         where = f"pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}"
@@ -401,9 +378,10 @@ class FolderLock:
         return message
 
     def release(self) -> None:
-        holder = self._parse(self._read())
-        if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
-            self.path.unlink(missing_ok=True)
+        with self._guard():
+            holder = self._holder()
+            if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+                self.path.unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -503,7 +481,7 @@ class ResultStore:
                     "attempts": clock.attempts,
                     "computed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
             if self.recompute == "reuse_stale":
-                info["stale_work_allowed"] = True
+                info["recompute"] = "reuse_stale"
             self.meta.update(notebook=self.notebook, preset=self.preset)
             for name in names:
                 atomic_write(self.dir / f"{name}.csv", lambda tmp, n=name: frames[n].to_csv(tmp, index=False))
@@ -523,7 +501,8 @@ class ResultStore:
         dirty = "+changes" if info["git_dirty"] else ""
         then, now = info.get("code_digest", "not recorded"), code_digest(self.code_module)
         code = f"code digest {then}" + ("" if then == now else f" (today's code: {now})")
-        stale = "; work written by other code was allowed to be resumed" if info.get("stale_work_allowed") else ""
+        stale = ("; computed with recompute = 'reuse_stale': work of other code may have been resumed"
+                 if info.get("recompute") == "reuse_stale" else "")
         return (f"{self.notebook}/{table}.csv, preset {self.preset}: {how}; computed {info['computed_utc'][:10]} "
                 f"at commit {info['git_commit'][:10]}{dirty} on {info['device']} in {info['wall_time_s']:.0f} s, "
                 f"{code}{stale}")
@@ -548,5 +527,7 @@ class ResultStore:
                 figures.append(name)
                 self._write_meta()
         except OSError as err:  # a read-only results folder (shared, or a mounted copy): view, do not write
+            if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
             print(f"[lrc] {display_path(self.dir)} cannot be written ({err.strerror or err}): figure {name} is shown "
                   "here but not saved there")

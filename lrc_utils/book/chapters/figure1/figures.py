@@ -48,10 +48,11 @@ def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dic
     return fig
 
 
-def author_recipe(table: pd.DataFrame, info: dict, atol: float):
-    """:func:`figure1` of the ``author`` preset's stored table and its ``meta.json`` entry ``info``: the first
-    author's recipe. Its training loss applies a softmax before the cross-entropy; the lower panels show the
-    cross-entropy of the logits, which the table records for every recipe."""
-    split = info["parameters"]["mnist_split"]
+def author_recipe(table: pd.DataFrame, info: dict):
+    """:func:`figure1` of the ``author`` preset's stored table and its ``meta.json`` entry ``info`` (its tolerance
+    and split from there): the first author's recipe. Its training loss applies a softmax before the
+    cross-entropy; the lower panels show the cross-entropy of the logits, which the table records for every
+    recipe."""
+    split, atol = info["parameters"]["mnist_split"], info["parameters"]["atol"]
     titles = {"gaussian": "Gaussian data, the author's recipe", "mnist": f"MNIST ({split} split), the author's recipe"}
     return figure1(table, atol, titles, loss_label="cross-entropy of logits (nats)")

@@ -96,8 +96,10 @@ def _layers(verdicts: pd.DataFrame, activation: str, estimator: str, l2: float) 
 
 def claim_fitting_then_compression(verdicts: pd.DataFrame, activation: str = "tanh", estimator: str = "binning_sz",
                                    l2: float = 0.0) -> dict:
-    """(a) Shwartz-Ziv & Tishby: tanh under their binning shows fitting, then compression. Over the hidden
-    layers that are not pinned at log N, holds when at least half of them fit first and compress."""
+    """(a) Shwartz-Ziv & Tishby: tanh under their binning shows fitting, then compression. The cases are the hidden
+    layers not pinned at log N (``n_cases``); one holds when it fits first and compresses (``n_hold``), and the
+    verdict is the book's rule on that count (:func:`rule_text`). ``holds`` is this chapter's earlier criterion (at
+    least half), kept for comparison; no verdict uses it."""
     part = _layers(verdicts, activation, estimator, l2)
     resolved = part[~part["pinned"]]
     both = resolved[resolved["compresses"] & resolved["fits_first"]]
@@ -115,8 +117,9 @@ def _compressing(verdicts: pd.DataFrame, activation: str, estimator: str, l2: fl
 
 def claim_no_compression(verdicts: pd.DataFrame, activation: str = "relu",
                          estimators: tuple[str, ...] = ("binning", "kde_upper"), l2: float = 0.0) -> dict:
-    """(b) Saxe et al.: ReLU under fixed-width binning and the KDE bound shows no compression. Holds when no
-    hidden layer compresses under either estimator."""
+    """(b) Saxe et al.: ReLU under fixed-width binning and the KDE bound shows no compression. The cases are the
+    (estimator, layer not pinned) pairs; one holds when the layer does not compress. ``holds``: no layer
+    compresses under either estimator."""
     counts = {e: _compressing(verdicts, activation, e, l2) for e in estimators}
     n_cases = sum(total for _, total in counts.values())
     return {"holds": all(n == 0 for n, _ in counts.values()), "counts": counts, "n_cases": n_cases,
@@ -126,8 +129,9 @@ def claim_no_compression(verdicts: pd.DataFrame, activation: str = "relu",
 def claim_adaptive_compression(verdicts: pd.DataFrame, activation: str = "relu",
                                estimators: tuple[str, ...] = ("adaptive_binning", "adaptive_kde"),
                                l2: float = 0.0) -> dict:
-    """(c) Chelombiev et al.: ReLU under the adaptive estimators does compress. Holds when, under each adaptive
-    estimator, at least half of the hidden layers that are not pinned compress."""
+    """(c) Chelombiev et al.: ReLU under the adaptive estimators does compress. The cases are the (adaptive
+    estimator, layer not pinned) pairs; one holds when the layer compresses. ``holds`` is the chapter's earlier
+    criterion (at least half under each estimator), kept for comparison; no verdict uses it."""
     counts = {e: _compressing(verdicts, activation, e, l2) for e in estimators}
     return {"holds": all(total > 0 and 2 * n >= total for n, total in counts.values()), "counts": counts,
             "n_hold": sum(n for n, _ in counts.values()), "n_cases": sum(total for _, total in counts.values())}

@@ -72,7 +72,8 @@ class Params(RunParams):
     n_samples: int = param(8, "noisy network: samples per pattern for sample propagation")
     n_mc: int = param(2000, "noisy network: Monte Carlo samples per entropy")
     mnist_seeds: list = param([0, 1], "Figure 1's MNIST network: one run per seed (empty: none)")
-    mnist_split: str = param("test", 'MNIST split the disjoint subsets are drawn from (offline: "test")')
+    mnist_split: str = param("test", 'MNIST: "train": train on the train split, hold out test; "test": all from test',
+                             choices=("train", "test"))
     mnist_widths: list = param([200, 200, 200, 200], "MNIST network: hidden widths")
     mnist_n_train: int = param(1000, "MNIST network: training images")
     mnist_n_test: int = param(2000, "MNIST network: test images")
