@@ -573,10 +573,11 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFram
     mi = {name: _read(results_dir, "mi_estimators", name)[0]
           for name in ("binning", "gaussian_channel", "mixture_entropy", "noisy_network")}
     ri, ri_p = _read(results_dir, "rank_and_information", "rank_information")
-    rows = [figure1_claim(figure1_table, drop=0.10, threshold=0.99, conditions=figure1_conditions(p1),
-                          recipe="our recipe" if (results_dir.parent / AUTHOR_PRESET / "figure1").is_dir() else "")]
     author_dir = results_dir.parent / AUTHOR_PRESET
-    if results_dir.name != AUTHOR_PRESET and (author_dir / "figure1" / "meta.json").exists():
+    with_author = results_dir.name != AUTHOR_PRESET and (author_dir / "figure1" / "meta.json").exists()
+    rows = [figure1_claim(figure1_table, drop=0.10, threshold=0.99, conditions=figure1_conditions(p1),
+                          recipe="our recipe" if with_author else "")]
+    if with_author:
         author, pa = _read(author_dir, "figure1", "local_rank")
         rows.append(figure1_claim(author, drop=0.10, threshold=0.99, conditions=figure1_conditions(pa),
                                   recipe="the first author's recipe"))
