@@ -226,6 +226,8 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
     if batch % BATCH_MULTIPLE:
         raise ValueError(f"an ensemble's minibatch must be a multiple of {BATCH_MULTIPLE} inputs (so that it computes "
                          f"exactly what one-at-a-time runs compute), got {batch}")
+    if any(c.optimizer != "adamw" for c in configs):
+        raise ValueError("fit_ensemble trains with AdamW only; train SGD runs one at a time with fit")
     if x.device.type != "cpu":
         raise ValueError("fit_ensemble runs on the CPU (its bit-for-bit equality is a property of the CPU kernels)")
     if products not in PRODUCTS:

@@ -664,3 +664,47 @@ def ranks_at_tolerances(singular: torch.Tensor, atols: Sequence[float], rtols: S
     rows = [("absolute", float(t), float((s > t).sum(-1).double().mean())) for t in atols]
     rows += [("relative", float(t), float((s > t * s[:, :1]).sum(-1).double().mean())) for t in rtols]
     return pd.DataFrame(rows, columns=["convention", "tolerance", "local_rank"])
+
+
+# ----------------------------------------------------------------------------------------------------
+# measures no threshold decides
+
+
+def effective_rank(singular: torch.Tensor) -> torch.Tensor:
+    """The effective rank of each matrix with singular values ``singular`` (``[N, k]``): the exponential of the
+    Shannon entropy (nats) of its normalised singular values ``p_i = s_i / sum_j s_j`` (Roy & Vetterli, 2007),
+    between 1 (one nonzero value) and the number of nonzero values (all equal); 0 for an all-zero row. No tolerance
+    decides it. Returns float64 ``[N]``."""
+    s = singular.to(torch.float64).clamp_min(0)
+    total = s.sum(-1, keepdim=True)
+    p = torch.where(total > 0, s / total.clamp_min(torch.finfo(torch.float64).tiny), torch.zeros_like(s))
+    entropy = -(torch.where(p > 0, p * torch.log(p), torch.zeros_like(p))).sum(-1)
+    return torch.where(total.squeeze(-1) > 0, torch.exp(entropy), torch.zeros_like(entropy))
+
+
+@torch.no_grad()
+def active_units(model: nn.Module, x: torch.Tensor) -> list[float]:
+    """The mean over the inputs ``x`` (``[N, input_dim]``) of the number of units of each hidden layer whose
+    activation has a nonzero derivative at its pre-activation (for ReLU: the units with ``z > 0``, the only ones a
+    Jacobian passes through). ``model`` is an :class:`lrc_utils.models.ActivationChain`."""
+    from .models import ActivationChain
+
+    if not isinstance(model, ActivationChain):
+        raise TypeError(f"active_units needs an lrc_utils.models.ActivationChain (an MLP, VIB, NoisyMLP), got "
+                        f"{type(model).__name__}")
+    return [float((model.act_derivative(z) != 0).sum(-1).double().mean()) for z in model.preactivations(x)]
+
+
+def restricted_singular_values(model: nn.Module, x: torch.Tensor, basis: torch.Tensor) -> list[torch.Tensor]:
+    """Singular values of each hidden layer's input Jacobian restricted to the span of ``basis`` (``[input_dim,
+    k]``, orthonormal columns): those of ``J_l(x) B``, the Jacobian of ``z -> p_l(x + B z)``, for the inputs
+    ``x`` (``[N, input_dim]``). For data on a k-dimensional subspace this is the rank the data can see. Returns one
+    float64 CPU tensor ``[N, min(width_l, k)]`` per hidden layer, rows descending."""
+    _check_inputs(model, x)
+    if basis.ndim != 2 or basis.shape[0] != x.shape[1]:
+        raise ValueError(f"basis must have shape [input_dim={x.shape[1]}, k], got {tuple(basis.shape)}")
+    gram_error = (basis.T.double() @ basis.double() - torch.eye(basis.shape[1], dtype=torch.float64)).abs().max()
+    if gram_error > 1e-5:
+        raise ValueError(f"basis must have orthonormal columns (B^T B = I within 1e-5), off by {float(gram_error):.2g}")
+    b = basis.to(x.dtype).to(x.device)
+    return [torch.linalg.svdvals((j.detach() @ b).to(torch.float64)).cpu() for j in input_jacobians(model, x)]

@@ -93,6 +93,10 @@ def digest(value: object) -> str:
     return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+#: The optimisers :func:`fit` offers (:class:`FitConfig` ``optimizer``).
+OPTIMIZERS = ("adamw", "sgd")
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """The optimisation of one training run (all of it is part of the run's checkpoint identity)."""
@@ -106,6 +110,16 @@ class FitConfig:
     adam_beta1: float = 0.9
     lr_final_ratio: float = 1.0  # the learning rate decays exponentially to lr * lr_final_ratio
     checkpoint_every: int = 1000
+    optimizer: str = "adamw"  # "adamw" (FlatAdamW) or "sgd" (torch.optim.SGD with momentum, see sgd_weights_only)
+    momentum: float = 0.9  # SGD's momentum (unused by AdamW)
+
+    def identity(self) -> dict:
+        """What names a run's checkpoint: every field, but the optimiser fields only where they differ from
+        AdamW's defaults (so the checkpoints of runs made before they existed keep their names)."""
+        fields = asdict(self)
+        if self.optimizer == "adamw":
+            fields.pop("optimizer"), fields.pop("momentum")
+        return fields
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or not self.lr > 0 or self.weight_decay < 0:
@@ -114,6 +128,8 @@ class FitConfig:
             raise ValueError(f"need 0 <= adam_beta1 < 1, 0 < lr_final_ratio <= 1, checkpoint_every >= 1; got {self}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.optimizer not in OPTIMIZERS or not 0 <= self.momentum < 1:
+            raise ValueError(f"need optimizer in {OPTIMIZERS} and 0 <= momentum < 1; got {self}")
         if self.eval_steps and (min(self.eval_steps) < 1 or max(self.eval_steps) > self.steps):
             raise ValueError(f"eval_steps must lie in [1, steps={self.steps}], got {self.eval_steps}")
 
@@ -128,6 +144,25 @@ def adamw_weights_only(model: nn.Module, lr: float, weight_decay: float, betas=(
     no_decay = [p for p in model.parameters() if p.ndim < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=betas)
+
+
+def sgd_weights_only(model: nn.Module, lr: float, weight_decay: float, momentum: float = 0.9) -> torch.optim.SGD:
+    """``torch.optim.SGD`` with momentum and weight decay on weight matrices only (biases and other vectors not
+    decayed). Its weight decay is SGD's, added to the gradient (``g + wd * w``) before the momentum, unlike AdamW's
+    decoupled decay."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    return torch.optim.SGD([{"params": decay, "weight_decay": weight_decay},
+                            {"params": no_decay, "weight_decay": 0.0}], lr=lr, momentum=momentum)
+
+
+def set_learning_rate(opt: torch.optim.Optimizer | FlatAdamW, lr: float) -> None:
+    """Set the learning rate of :class:`FlatAdamW` or of every parameter group of a torch optimiser."""
+    if isinstance(opt, FlatAdamW):
+        opt.lr = lr
+    else:
+        for group in opt.param_groups:
+            group["lr"] = lr
 
 
 #: Parameters in :class:`FlatAdamW`'s buffer start on 64-byte boundaries, as separately allocated tensors do.
@@ -456,7 +491,7 @@ class Checkpoint:
         self.identity = json.loads(json.dumps(identity, default=str))  # as it will be stored
 
     def for_config(self, config: FitConfig) -> Checkpoint:
-        return Checkpoint(self.folder, {**self.identity, "fit": asdict(config)})
+        return Checkpoint(self.folder, {**self.identity, "fit": config.identity()})
 
     @property
     def path(self) -> Path:
@@ -518,7 +553,10 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     if len(set(names)) != len(names):
         raise ValueError(f"monitor names must be distinct, got {names}")
     gen = torch.Generator().manual_seed(config.seed)
-    opt = FlatAdamW(model, config.lr, config.weight_decay, betas=(config.adam_beta1, 0.999))
+    if config.optimizer == "sgd":
+        opt = sgd_weights_only(model, config.lr, config.weight_decay, config.momentum)
+    else:
+        opt = FlatAdamW(model, config.lr, config.weight_decay, betas=(config.adam_beta1, 0.999))
     ckpt = checkpoint.for_config(config) if checkpoint is not None else None
     records, start = ckpt.load(model, opt, gen) if ckpt is not None else ({}, 0)
     records = {name: list(records.get(name, [])) for name in names}
@@ -526,8 +564,12 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     bar = tqdm(total=config.steps, initial=start, disable=not progress_enabled(progress), desc=desc,
                mininterval=2.0, leave=False)
     model.train()
+    constant_lr = config.lr_final_ratio == 1.0
     for step in range(start + 1, config.steps + 1):
-        opt.lr = config.lr_at(step)
+        if isinstance(opt, FlatAdamW):
+            opt.lr = config.lr_at(step)
+        elif not constant_lr:
+            set_learning_rate(opt, config.lr_at(step))
         batch_loss = minibatch_step(model, opt, x, y, config.batch_size, gen, loss_fn)
         bar.update()
         if step in evals:

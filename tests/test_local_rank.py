@@ -388,3 +388,44 @@ def test_prose_numbers_on_the_committed_paper_tables():
     assert out["local_rank_noise_tol"] == pytest.approx(2.5e-8, rel=0.01)  # stable down to 4e-8
     assert out["local_rank_active_units"] == pytest.approx(130.9, abs=0.05)
     assert out["local_rank_inactive_percent"] == pytest.approx(35, abs=0.5)
+
+
+# ----------------------------------------------------------------------------------------------------
+# measures no threshold decides
+
+
+def test_effective_rank_counted_by_hand():
+    """exp of the entropy of s / sum(s): two equal values give 2; [3, 1] gives exp(-(3/4 ln 3/4 + 1/4 ln 1/4));
+    one nonzero value gives 1; an all-zero row 0."""
+    import math
+
+    from lrc_utils.local_rank import effective_rank
+
+    s = torch.tensor([[1.0, 1.0, 0.0], [3.0, 1.0, 0.0], [5.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    expected = [2.0, math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25))), 1.0, 0.0]
+    assert effective_rank(s).tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def test_active_units_and_restricted_singular_values_against_a_plain_loop():
+    """Active ReLU units counted from the pre-activations by hand; the Jacobian restricted to a subspace against
+    torch.autograd.functional.jacobian per input, in float64."""
+    from lrc_utils.local_rank import active_units, restricted_singular_values
+
+    torch.manual_seed(0)
+    model = MLP([6, 5, 4, 3], "relu", init="normal").double()
+    x = torch.randn(7, 6, dtype=torch.float64)
+    z1 = model.layers[0](x)
+    z2 = model.layers[1](torch.relu(z1))
+    assert active_units(model, x) == pytest.approx([float((z1 > 0).sum(1).double().mean()),
+                                                    float((z2 > 0).sum(1).double().mean())], rel=1e-12)
+    basis, _ = torch.linalg.qr(torch.randn(6, 2, dtype=torch.float64))
+    got = restricted_singular_values(model, x, basis)
+    for i, xi in enumerate(x):
+        for layer, values in enumerate(got):
+            jac = torch.autograd.functional.jacobian(lambda v, k=layer: model.preactivations(v[None])[k][0], xi)
+            expected = torch.linalg.svdvals(jac @ basis)
+            assert torch.allclose(values[i], expected, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="orthonormal columns"):
+        restricted_singular_values(model, x, 2 * basis)
+    with pytest.raises(TypeError, match="needs an lrc_utils.models.ActivationChain"):
+        active_units(torch.nn.Linear(6, 3), x)

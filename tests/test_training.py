@@ -324,3 +324,24 @@ def test_softmax_cross_entropy_is_cross_entropy_of_the_probabilities_and_bounded
 
     floor = float(softmax_cross_entropy_loss(Confident(), x, torch.zeros(6, dtype=torch.long)))
     assert floor == pytest.approx(math.log(math.e + 9) - 1, rel=1e-12) and floor > 1.46
+
+
+def test_sgd_equals_a_plain_torch_sgd_loop_and_keeps_adamw_checkpoint_names():
+    """fit with optimizer="sgd" takes the steps of a plain loop with torch.optim.SGD (momentum 0.9, weight decay on
+    weight matrices only, the same minibatches); an AdamW config's checkpoint identity has no optimiser fields (the
+    names of checkpoints made before they existed), an SGD one has them."""
+    from lrc_utils.training import minibatch_step, sgd_weights_only
+
+    train, _, _ = small_problem()
+    config = FitConfig(steps=30, lr=0.05, weight_decay=0.01, batch_size=16, seed=3, optimizer="sgd", momentum=0.9)
+    ours = fresh_model()
+    fit(ours, cross_entropy_loss, train, config, progress=False)
+    plain = fresh_model()
+    opt, gen = sgd_weights_only(plain, 0.05, 0.01, 0.9), torch.Generator().manual_seed(3)
+    for _ in range(30):
+        minibatch_step(plain, opt, *train, 16, gen, cross_entropy_loss)
+    for a, b in zip(ours.parameters(), plain.parameters()):
+        assert torch.equal(a, b)
+    assert "optimizer" not in CONFIG.identity() and config.identity()["optimizer"] == "sgd"
+    with pytest.raises(ValueError, match="optimizer in"):
+        FitConfig(steps=1, lr=0.1, batch_size=1, seed=0, optimizer="adam")
