@@ -46,7 +46,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from .config import progress_enabled
-from .local_rank import local_rank
+from .local_rank import active_units, effective_rank, local_rank, restricted_singular_values, singular_values
 
 Data = tuple[torch.Tensor, torch.Tensor]
 #: ``loss_fn(model, x_batch, y_batch, generator) -> scalar loss tensor`` (nats). The generator is the run's
@@ -344,6 +344,36 @@ class LocalRankMonitor:
     def __call__(self, model, step, batch_loss):
         ranks = local_rank(model, self.x, atol=self.atol, rtol=self.rtol)
         return [{"layer": layer, "local_rank": float(r)} for layer, r in enumerate(ranks, start=1)]
+
+
+@dataclass
+class RankMeasures:
+    """Per hidden layer at ``x`` (``[M, input_dim]``), means over the inputs: ``rank_atol`` (singular values of the
+    input Jacobian above ``atol``), ``rank_rtol`` (above ``rtol`` times the largest), ``effective_rank``
+    (:func:`lrc_utils.local_rank.effective_rank`: no threshold), ``active_units``
+    (:func:`lrc_utils.local_rank.active_units`) and, with ``basis`` (``[input_dim, k]``, orthonormal), ``rank_subspace``
+    (the Jacobian restricted to the basis's span, above ``atol``; NaN without a basis). ``model`` is an
+    :class:`lrc_utils.models.ActivationChain`."""
+
+    x: torch.Tensor
+    atol: float
+    rtol: float
+    basis: torch.Tensor | None = None
+    name: str = "rank_measures"
+
+    @torch.no_grad()
+    def __call__(self, model, step, batch_loss):
+        spectra, active = singular_values(model, self.x), active_units(model, self.x)
+        restricted = (restricted_singular_values(model, self.x, self.basis) if self.basis is not None
+                      else [None] * len(spectra))
+        rows = []
+        for layer, (s, units, sub) in enumerate(zip(spectra, active, restricted), start=1):
+            rows.append({"layer": layer, "rank_atol": float((s > self.atol).sum(-1).double().mean()),
+                         "rank_rtol": float((s > self.rtol * s[:, :1]).sum(-1).double().mean()),
+                         "effective_rank": float(effective_rank(s).mean()), "active_units": units,
+                         "rank_subspace": (float((sub > self.atol).sum(-1).double().mean()) if sub is not None
+                                           else float("nan"))})
+        return rows
 
 
 # ----------------------------------------------------------------------------------------------------
