@@ -212,3 +212,16 @@ def test_importing_the_figures_leaves_the_users_matplotlib_settings_alone():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     count, unchanged = done.stdout.split()
     assert int(count) >= 9 and unchanged == "True"
+
+
+def test_a_table_is_shown_whole_without_its_index_rounded_and_in_a_scrolling_box():
+    """77 rows (more than pandas' 60 before it elides): every row is in the HTML, no index column, 3 decimals."""
+    import pandas as pd
+
+    from lrc_utils.book.notebook import table_html
+
+    frame = pd.DataFrame({"case": [f"c{i}" for i in range(77)], "rho": [i / 7 for i in range(77)]})
+    html = table_html(frame, 3)
+    assert html.startswith('<div class="lrc-table" style="overflow:auto')
+    assert html.count("<tr>") == 78 and "c76" in html and "10.857" in html and "10.8571" not in html
+    assert "row_heading" not in html and "blank level0" not in html  # the index is hidden

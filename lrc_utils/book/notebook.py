@@ -135,13 +135,27 @@ def start(name: str, namespace: dict) -> NotebookRun:
     return run
 
 
+def table_html(frame: pd.DataFrame, digits: int = 3) -> str:
+    """``frame`` as the book shows a table: every row (none elided, however long), no pandas index, numbers
+    rounded to ``digits`` decimals, inside a box that scrolls when the table is wider or longer than the text
+    column. (A meaningful index should be made a column first, with ``reset_index()``.)"""
+    styled = frame.style.hide(axis="index").format(precision=digits, na_rep="–")
+    return ('<div class="lrc-table" style="overflow:auto; max-height:36em; max-width:100%">'
+            + styled.to_html() + "</div>")
+
+
+def show_table(frame: pd.DataFrame, digits: int = 3) -> None:
+    """Display ``frame`` in the notebook as :func:`table_html` renders it."""
+    from IPython.display import HTML, display
+
+    display(HTML(table_html(frame, digits)))
+
+
 def show_check(check: pd.DataFrame, statement: str) -> None:
     """Display a statement's check (numbers to 3 decimals) in the notebook, then
     :func:`lrc_utils.book.readings.require` it: the notebook stops, naming the failing rows, if it does not
     hold."""
-    from IPython.display import display
-
     from .readings import require
 
-    display(check.round(3))
+    show_table(check, 3)
     require(check, statement)
