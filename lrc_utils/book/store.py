@@ -515,8 +515,10 @@ class ResultStore:
         """
         if table is not None:
             fig.tight_layout()
-            fig.text(0.0, 0.0, self.provenance(table), fontsize=9, color="0.35", ha="left", va="top",
-                     transform=fig.transFigure, wrap=True)
+            # below everything drawn (legends placed under the axes included), never over it
+            lowest = fig.get_tightbbox(fig.canvas.get_renderer()).y0 / fig.get_figheight()
+            fig.text(0.0, min(0.0, lowest) - 0.01, self.provenance(table), fontsize=9, color="0.35", ha="left",
+                     va="top", transform=fig.transFigure, wrap=True)
         try:
             atomic_write(self.dir / f"{name}.png",
                          lambda tmp: fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))

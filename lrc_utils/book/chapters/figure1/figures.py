@@ -32,19 +32,17 @@ def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dic
         acc_axis.plot(curves.index, curves.test_acc, color="tab:purple", label="test acc.")
         acc_axis.set(ylim=(0, 1.02), ylabel="accuracy")
         step99 = first_step_at_accuracy(rows, 0.99)
-        for ax in (top, bottom):
-            ax.axvline(step99, color="k", ls=":", lw=1)
+        top.axvline(step99, color="k", ls=":", lw=1)
+        bottom.axvline(step99, color="k", ls=":", lw=1, label="99% train acc.")
         if marks and panel in marks and marks[panel][0] <= rows.step.max():
-            mark, label = marks[panel]
-            for ax in (top, bottom):
-                ax.axvline(mark, color="tab:red", ls="-.", lw=1)
-            top.text(mark, 0.97, f"{label} ", transform=top.get_xaxis_transform(), fontsize=7, color="tab:red",
-                     rotation=90, va="top", ha="right")
+            mark, label = marks[panel]  # named in the legend below, not written over the curves
+            top.axvline(mark, color="tab:red", ls="-.", lw=1)
+            bottom.axvline(mark, color="tab:red", ls="-.", lw=1, label=label)
         top.set(xscale="log", ylabel=f"local rank (atol = {atol:g})", xlabel="",
                 title=f"{titles[panel]}\n{seeds(rows.seed.nunique())}", ylim=(0, None))
         top.legend(title="layer", loc="lower left", fontsize=7, title_fontsize=7, ncol=2, frameon=True)
         handles = bottom.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
-        legend_below(bottom, handles, [h.get_label() for h in handles], ncol=3, offset=-0.45, fontsize=7)
+        legend_below(bottom, handles, [h.get_label() for h in handles], ncol=3, offset=-0.45, fontsize=8)
     return fig
 
 

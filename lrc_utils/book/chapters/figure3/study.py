@@ -24,7 +24,7 @@ class Params(VibGridParams):
     """Figure 3's parameters: the schema its notebook's parameters cell is written from
     (:mod:`lrc_utils.book.params`)."""
 
-    datasets: list = param(["mnist", "fashion_mnist"], "panels, left to right")
+    datasets: list = param(["mnist", "fashion_mnist"], "panels, top to bottom")
     seeds: list = param([0, 1], "one run per dataset, seed and beta (initialisation, minibatches, samples of z)")
     data_seed: int = param(0, "seed of the image subsets (the same for every run)")
     mnist_split: str = param("test", '"test": all MNIST images from the test split; "train": as Fashion-MNIST')

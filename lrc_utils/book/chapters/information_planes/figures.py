@@ -40,8 +40,8 @@ def information_planes(planes: pd.DataFrame, estimators: list[str], activations:
             ax.tick_params(labelsize=7)
             if i == 0:
                 ax.set_title(act, fontsize=9)
-            ax.set_xlabel("I(X;T) (nats)" if i == len(estimators) - 1 else "", fontsize=8)
-            ax.set_ylabel(f"{ESTIMATOR_TITLES.get(est, est)}\nI(T;Y) (nats)" if j == 0 else "", fontsize=7)
+            ax.set_xlabel(r"$I(X;T)$ (nats)" if i == len(estimators) - 1 else "", fontsize=8)
+            ax.set_ylabel(f"{ESTIMATOR_TITLES.get(est, est)}\n$I(T;Y)$ (nats)" if j == 0 else "", fontsize=7)
     handles = [plt.Line2D([], [], color=colours[layer], lw=1.6, label=f"layer {layer}") for layer in layers]
     handles += [plt.Line2D([], [], color="0.4", marker="o", mfc="none", ls="", label="first evaluation"),
                 plt.Line2D([], [], color="0.4", marker=">", ls="", label="last evaluation")]

@@ -20,7 +20,7 @@ def binning_vs_bins(binned: pd.DataFrame, n: int):
                      legend=name == "binning")
         ax.axhline(math.log(n), color="k", ls=":", lw=1)
         ax.set(xscale="log", xlabel="bins per unit", title=f"{name} (dotted: log N, N = {n})")
-    axes[0].set_ylabel("I(X;T) estimate (nats)")
+    axes[0].set_ylabel(r"$I(X;T)$ estimate (nats)")
     axes[0].legend(title="d", fontsize=7, title_fontsize=7, loc="lower right")
     return fig
 
@@ -40,7 +40,7 @@ def gaussian_channel(chan: pd.DataFrame, n: int):
             ax.errorbar(rows.noise_var, rows.ixt, yerr=2 * rows.stderr, fmt="o--", ms=4, label=name)
         ax.axhspan(0.5 * math.log(n), math.log(n) * 1.05, color="0.88", lw=0)
         ax.axhline(math.log(n), color="k", ls=":", lw=1)
-        ax.set(xscale="log", xlabel="noise variance $s^2$", ylabel="I(X;T) (nats)", title=f"d = {d}, N = {n}")
+        ax.set(xscale="log", xlabel="noise variance $s^2$", ylabel=r"$I(X;T)$ (nats)", title=f"d = {d}, N = {n}")
     for ax in list(axes.flat)[len(dims):]:
         ax.set_visible(False)
     handles, labels = axes[0, 0].get_legend_handles_labels()
@@ -70,7 +70,7 @@ def noisy_network(noisy: pd.DataFrame, n_inputs: int):
         ax.errorbar(rows.n_samples, rows.ixt, yerr=2 * rows.stderr, fmt="o-", color=colour, label=f"layer {layer}")
     ax.axhline(math.log(n_inputs), color="k", ls=":", lw=1, label="log N")
     samples = sorted(noisy.n_samples.unique())
-    ax.set(xscale="log", xlabel="samples per input", ylabel="I(X;T_l) (nats)",
+    ax.set(xscale="log", xlabel="samples per input", ylabel=r"$I(X;T_l)$ (nats)",
            title="Sample propagation, noisy tanh network")
     ax.set_xticks(samples, [str(s) for s in samples])
     ax.minorticks_off()

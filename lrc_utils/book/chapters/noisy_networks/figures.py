@@ -46,7 +46,7 @@ def noisy_training(noisy: pd.DataFrame, n_inputs: int):
             ax.tick_params(labelsize=7)
         mid.xaxis.label.set_size(8)
         if col == 0:
-            top.set_ylabel("I(X;T_l) (nats)", fontsize=8)
+            top.set_ylabel(r"$I(X;T_l)$ (nats)", fontsize=8)
             mid.set_ylabel("clustering ratio\n(within / between)", fontsize=8)
     acc = fig.add_subplot(grid[2, : max(1, len(layers) - 2)])
     curves = noisy[noisy.layer == layers[0]].melt(id_vars=["seed", "step"], value_vars=["train_acc", "test_acc"],
@@ -90,7 +90,7 @@ def ixt_vs_clustering(noisy: pd.DataFrame):
         ax.set_title(f"layer {layer}", fontsize=8)
         ax.set_xlabel("clustering ratio", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].set_ylabel("I(X;T_l) (nats)", fontsize=8)
+    axes[0].set_ylabel(r"$I(X;T_l)$ (nats)", fontsize=8)
     bar = fig.colorbar(points, cax=axes[-1])
     bar.set_label("training step", fontsize=8)
     bar.ax.tick_params(labelsize=7)

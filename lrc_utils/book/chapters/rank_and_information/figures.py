@@ -34,7 +34,7 @@ def rank_against_information(table: pd.DataFrame, panels: list[tuple[str, str]],
             if row == 0:
                 ax.set_title(f"layer {layer}", fontsize=8)
             if col == 0:
-                ax.set_ylabel(f"{network}: {estimator}\nI(X;T) (nats)", fontsize=7)
+                ax.set_ylabel(f"{network}: {estimator}\n$I(X;T)$ (nats)", fontsize=7)
             if row == len(panels) - 1:
                 ax.set_xlabel("local rank", fontsize=8)
             if not len(rows):

@@ -26,7 +26,7 @@ def information_slopes(channel: pd.DataFrame, slope: pd.DataFrame, info_margin: 
         left.plot(x, rows.closed_form, color=colour, label=f"rank {rank}: closed form")
         left.plot(x, rows.kde_upper, "o", color=colour, ms=4, label=f"rank {rank}: KDE upper")
         left.plot(x, rows.kde_lower, "v", color=colour, ms=4, mfc="none", label=f"rank {rank}: KDE lower")
-    left.set(xlabel=r"$\log(1/\sigma)$", ylabel="I(X;T) (nats)", title="linear channels")
+    left.set(xlabel=r"$\log(1/\sigma)$", ylabel=r"$I(X;T)$ (nats)", title="linear channels")
     nets = list(slope.groupby(["bottleneck", "network_seed"]))
     colours = sns.color_palette("tab10", len(nets))
     for colour, ((bottleneck, seed), rows) in zip(colours, nets):
