@@ -427,7 +427,8 @@ def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05, p: dict 
     chapter's ``noisy`` table (columns seed, step, layer, ixt, clustering), per hidden layer, Spearman's rank
     correlation between ``ixt`` and ``clustering`` over the steps from each seed's I(X;T_l) peak on is
     positive with p < ``alpha`` in every seed (:func:`clustering.clustering_by_layer`, ``phase="after_peak"``);
-    the cases are the layers with a compression phase (a defined correlation there in some seed). The same
+    the cases are the layers with a compression phase (a defined correlation there in some seed); where no layer
+    has one, every layer is a case that does not hold (compression is not seen at all). The same
     correlation over every step (fitting phase included, not their claim) is reported beside it."""
     _check_columns(table, ("seed", "step", "layer", "ixt", "clustering"), "noisy")
     correlations = clustering.clustering_correlations(table)
@@ -436,15 +437,15 @@ def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05, p: dict 
     judged_layers = set(correlations.groupby("layer").rho_after_peak.apply(lambda r: r.notna().any()).pipe(
         lambda j: j[j].index))
     judged = after[after.layer.isin(judged_layers)]
-    if judged.empty:
-        raise ValueError("noisy has no layer with a compression phase (at least 3 steps from a seed's I(X;T_l) peak "
-                         "on, with I(X;T_l) changing): nothing to judge")
+    none_compress = judged.empty  # their claim is about compression: where no layer compresses it is not seen
+    if none_compress:
+        judged = after.assign(holds=False)
     seeds = int(after.seeds.max())
 
     def rho(value: float) -> str:
         return "undefined" if value != value else f"{value:+.2f}"
 
-    unjudged = [str(x) for x in after.layer if x not in judged_layers]
+    unjudged = [] if none_compress else [str(x) for x in after.layer if x not in judged_layers]
     measured = (f"from each seed's $I(X;T_l)$ peak on: median $\\rho$ per layer "
                 f"{', '.join(rho(r) for r in after.median_rho)} ({seeds} seed{'s' * (seeds != 1)})"
                 + (f"; not judged (no compression phase in any seed): layer{'s' * (len(unjudged) > 1)} "
@@ -461,7 +462,8 @@ def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05, p: dict 
                 f"between $I(X;T_l)$ and the clustering ratio (within- over between-class distance) positive with "
                 f"$p < {alpha:g}$ in every seed (a seed without a compression phase counts against its layer); "
                 "layers with no compression phase in any seed are not judged",
-                int(judged.holds.sum()), len(judged), "layers", measured)
+                int(judged.holds.sum()), len(judged), "layers", measured,
+                "no layer has a compression phase in any seed" if none_compress else "")
 
 
 # ----------------------------------------------------------------------------------------------------
