@@ -687,8 +687,6 @@ def active_units(model: nn.Module, x: torch.Tensor) -> list[float]:
     """The mean over the inputs ``x`` (``[N, input_dim]``) of the number of units of each hidden layer whose
     activation has a nonzero derivative at its pre-activation (for ReLU: the units with ``z > 0``, the only ones a
     Jacobian passes through). ``model`` is an :class:`lrc_utils.models.ActivationChain`."""
-    from .models import ActivationChain
-
     if not isinstance(model, ActivationChain):
         raise TypeError(f"active_units needs an lrc_utils.models.ActivationChain (an MLP, VIB, NoisyMLP), got "
                         f"{type(model).__name__}")

@@ -46,7 +46,14 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from .config import progress_enabled
-from .local_rank import active_units, effective_rank, local_rank, restricted_singular_values, singular_values
+from .local_rank import (
+    active_units,
+    effective_rank,
+    local_rank,
+    ranks_at_tolerances,
+    restricted_singular_values,
+    singular_values,
+)
 
 Data = tuple[torch.Tensor, torch.Tensor]
 #: ``loss_fn(model, x_batch, y_batch, generator) -> scalar loss tensor`` (nats). The generator is the run's
@@ -368,11 +375,11 @@ class RankMeasures:
                       else [None] * len(spectra))
         rows = []
         for layer, (s, units, sub) in enumerate(zip(spectra, active, restricted), start=1):
-            rows.append({"layer": layer, "rank_atol": float((s > self.atol).sum(-1).double().mean()),
-                         "rank_rtol": float((s > self.rtol * s[:, :1]).sum(-1).double().mean()),
+            rank_atol, rank_rtol = ranks_at_tolerances(s, [self.atol], [self.rtol]).local_rank
+            rank_subspace = ranks_at_tolerances(sub, [self.atol], []).local_rank[0] if sub is not None else math.nan
+            rows.append({"layer": layer, "rank_atol": rank_atol, "rank_rtol": rank_rtol,
                          "effective_rank": float(effective_rank(s).mean()), "active_units": units,
-                         "rank_subspace": (float((sub > self.atol).sum(-1).double().mean()) if sub is not None
-                                           else float("nan"))})
+                         "rank_subspace": float(rank_subspace)})
         return rows
 
 
@@ -399,21 +406,6 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def atomic_torch_save(obj: object, path: Path) -> None:
-    """``torch.save`` through :func:`atomic_write`."""
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
-
-
-def safe_torch_load(path: Path, map_location=None) -> object:
-    """``torch.load(weights_only=True)``: tensors and plain Python values only. A file that carries any other
-    pickled object (which could run code) is refused with a ``ValueError`` naming it."""
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError (or RuntimeError) for disallowed globals
-        raise ValueError(f"{path} is not a checkpoint this package wrote (it holds objects other than tensors and "
-                         f"plain values, or is damaged); it was not loaded. Delete it to start over. ({err})") from err
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -594,11 +586,9 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     bar = tqdm(total=config.steps, initial=start, disable=not progress_enabled(progress), desc=desc,
                mininterval=2.0, leave=False)
     model.train()
-    constant_lr = config.lr_final_ratio == 1.0
+    decaying_lr = config.lr_final_ratio != 1.0  # else lr_at(step) == lr, as the optimiser was built with
     for step in range(start + 1, config.steps + 1):
-        if isinstance(opt, FlatAdamW):
-            opt.lr = config.lr_at(step)
-        elif not constant_lr:
+        if decaying_lr:
             set_learning_rate(opt, config.lr_at(step))
         batch_loss = minibatch_step(model, opt, x, y, config.batch_size, gen, loss_fn)
         bar.update()

@@ -163,8 +163,7 @@ def figure1_claim(local_rank: pd.DataFrame, drop: float = 0.10, threshold: float
     falls = figure1.terminal_phase_falls(local_rank, drop=drop, threshold=threshold)
     ok = falls["falls in terminal phase"]
     failing = falls[~ok]
-    per_seed = pd.concat([figure1.terminal_phase_falls(rows, drop, threshold)
-                          for _, rows in local_rank.groupby("seed")])
+    per_seed = figure1.terminal_phase_falls_per_seed(local_rank, drop, threshold)
     note = ""
     if len(failing):
         groups = [f"{_label(panel)} layer{'s' if len(rows) > 1 else ''} {_and([str(x) for x in rows.layer])}"
@@ -434,17 +433,13 @@ def goldfeld_clustering_claim(table: pd.DataFrame, alpha: float = 0.05, p: dict 
     correlations = clustering.clustering_correlations(table)
     whole = clustering.clustering_by_layer(correlations, alpha, "all")
     after = clustering.clustering_by_layer(correlations, alpha, "after_peak")
-    judged_layers = set(correlations.groupby("layer").rho_after_peak.apply(lambda r: r.notna().any()).pipe(
-        lambda j: j[j].index))
+    judged_layers = set(correlations.loc[correlations.rho_after_peak.notna(), "layer"])
     judged = after[after.layer.isin(judged_layers)]
     none_compress = judged.empty  # their claim is about compression: where no layer compresses it is not seen
     if none_compress:
         judged = after.assign(holds=False)
     seeds = int(after.seeds.max())
-
-    def rho(value: float) -> str:
-        return "undefined" if value != value else f"{value:+.2f}"
-
+    rho = clustering.rho_text
     unjudged = [] if none_compress else [str(x) for x in after.layer if x not in judged_layers]
     measured = (f"from each seed's $I(X;T_l)$ peak on: median $\\rho$ per layer "
                 f"{', '.join(rho(r) for r in after.median_rho)} ({seeds} seed{'s' * (seeds != 1)})"
@@ -575,6 +570,7 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFram
     mi = {name: _read(results_dir, "mi_estimators", name)[0]
           for name in ("binning", "gaussian_channel", "mixture_entropy", "noisy_network")}
     ri, ri_p = _read(results_dir, "rank_and_information", "rank_information")
+    noisy, noisy_p = _read(results_dir, "noisy_networks", "noisy")
     author_dir = results_dir.parent / AUTHOR_PRESET
     with_author = results_dir.name != AUTHOR_PRESET and (author_dir / "figure1" / "meta.json").exists()
     rows = [figure1_claim(figure1_table, drop=0.10, threshold=0.99, conditions=figure1_conditions(p1),
@@ -587,7 +583,7 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFram
              figure3_claim(figure3, vib_conditions(p3)),
              rank_information_claim(ri, ri_p["terminal_gap"], ri_p["alpha"], ri_p),
              *information_plane_claims(*_planes(results_dir)),
-             goldfeld_clustering_claim(*(lambda t: (t[0], 0.05, t[1]))(_read(results_dir, "noisy_networks", "noisy"))),
+             goldfeld_clustering_claim(noisy, 0.05, noisy_p),
              binning_claim(mi["binning"]), channel_claim(mi["gaussian_channel"]),
              mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"])]
     theory_p = _read(results_dir, "theory", "slope")[1]
@@ -650,15 +646,16 @@ def _header(results_dir: Path) -> str:
             f"(tests/test_claims.py checks it).\n\n")
 
 
-def render(results_dir: str | Path = RESULTS_DIR / "paper") -> str:
+def render(results_dir: str | Path = RESULTS_DIR / "paper", table: pd.DataFrame | None = None) -> str:
     """The text of ``book/claims_table.md``: a comment naming its generator, then :func:`claims_markdown` of
-    :func:`claims_table` on ``results_dir``."""
-    return _header(results_dir) + claims_markdown(claims_table(results_dir))
+    ``table`` (default: :func:`claims_table` on ``results_dir``)."""
+    return _header(results_dir) + claims_markdown(claims_table(results_dir) if table is None else table)
 
 
-def render_summary(results_dir: str | Path = RESULTS_DIR / "paper") -> str:
-    """The text of ``book/claims_summary.md``: the generator's comment, then :func:`summary_markdown`."""
-    return _header(results_dir) + summary_markdown(claims_table(results_dir))
+def render_summary(results_dir: str | Path = RESULTS_DIR / "paper", table: pd.DataFrame | None = None) -> str:
+    """The text of ``book/claims_summary.md``: the generator's comment, then :func:`summary_markdown` of ``table``
+    (default: :func:`claims_table` on ``results_dir``)."""
+    return _header(results_dir) + summary_markdown(claims_table(results_dir) if table is None else table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -669,8 +666,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary-out", type=Path, default=SUMMARY_PAGE,
                         help="the Markdown file of the summary of the paper's claims to write")
     args = parser.parse_args(argv)
-    atomic_write_text(args.out, render(args.results))
-    atomic_write_text(args.summary_out, render_summary(args.results))
+    table = claims_table(args.results)  # read once, written twice
+    atomic_write_text(args.out, render(args.results, table))
+    atomic_write_text(args.summary_out, render_summary(args.results, table))
     print(f"[lrc] wrote {display_path(args.out)} and {display_path(args.summary_out)}")
     return 0
 

@@ -121,8 +121,7 @@ def bound_error(key: str, value: object, f: Field) -> str | None:
             return f"{key} holds {len(value):,} values, more than the {LIST_CAP:,} this package accepts for a list"
         return next((e for i, v in enumerate(value) if isinstance(v, (int, float)) and not isinstance(v, bool)
                      and (e := bound_error(f"{key}[{i}]", v, f))), None)
-    if (high is None and isinstance(value, int) and not isinstance(value, bool) and "seed" not in key
-            and f.type in ("int", "list", int, list) and _counts(f)):
+    if high is None and isinstance(value, int) and not isinstance(value, bool) and "seed" not in key and _counts(f):
         cap = size_cap(key)
         if value > cap:
             return (f"{key} = {value:,} is above {cap:,}, the largest size this package accepts for it (the arrays "

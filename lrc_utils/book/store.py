@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import RUN_THREADS, torch_threads
-from ..training import StaleWork, atomic_write, work_code
+from ..training import StaleWork, atomic_write, digest, work_code
 from .paths import REPO_ROOT, RESULTS_DIR
 
 #: The package ``lrc_utils`` (core and book) whose files a study's code digest reads.
@@ -431,8 +431,7 @@ class ResultStore:
     def wall_ledger(self) -> Path:
         """Where the wall time of this computation's interrupted attempts is kept (:class:`WallClock`): among the
         checkpoints, named by its parameters (another computation's attempts never count for this one)."""
-        key = hashlib.sha1(json.dumps(self.key, sort_keys=True).encode()).hexdigest()[:16]
-        return self.checkpoint_dir / WALL_LEDGER.replace(".json", f"-{key}.json")
+        return self.checkpoint_dir / WALL_LEDGER.replace(".json", f"-{digest(self.key)}.json")
 
     def stored_matches(self, table: str) -> bool:
         """Whether ``table`` is stored with the same computing parameters as this run."""

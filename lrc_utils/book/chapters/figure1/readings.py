@@ -25,6 +25,12 @@ def terminal_phase_falls(table: pd.DataFrame, drop: float = 0.1, threshold: floa
     return pd.DataFrame(out)
 
 
+def terminal_phase_falls_per_seed(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99) -> pd.DataFrame:
+    """:func:`terminal_phase_falls` on each seed's own curves (one row per seed, panel and layer, column ``seed``)."""
+    return pd.concat([terminal_phase_falls(rows, drop, threshold).assign(seed=seed)
+                      for seed, rows in table.groupby("seed")], ignore_index=True)
+
+
 def describe_terminal_phase(falls: pd.DataFrame) -> str:
     """Markdown bullets, one per (panel, layer) of :func:`terminal_phase_falls`: maximum, last value, verdict."""
     lines = []
@@ -99,7 +105,7 @@ def prose_numbers(table: pd.DataFrame, p, mark_step: int, drop: float = 0.1,
     decades = [np.log10(start / fit[panel]) for panel, start in deep if start is not None]
     falls = terminal_phase_falls(table, drop, threshold)
     n_falls = int(falls["falls in terminal phase"].sum())
-    per_seed = pd.concat([terminal_phase_falls(rows, drop, threshold) for _, rows in table.groupby("seed")])
+    per_seed = terminal_phase_falls_per_seed(table, drop, threshold)
     n_seed_falls = int(per_seed["falls in terminal phase"].sum())
     gauss1, mnist = table[(table.panel == "gaussian") & (table.layer == 1)], table[table.panel == "mnist"]
     gauss1_mean = gauss1.groupby("step").local_rank.mean()
@@ -187,9 +193,8 @@ def author_prose_numbers(stored: tuple[pd.DataFrame, dict] | None, drop: float =
     table, info = stored
     p = info["parameters"]
     falls = terminal_phase_falls(table, drop, threshold)
-    per_seed = [terminal_phase_falls(rows, drop, threshold) for _, rows in table.groupby("seed")]
-    n_curves = sum(len(f) for f in per_seed)
-    n_seed_falls = sum(int(f["falls in terminal phase"].sum()) for f in per_seed)
+    per_seed = terminal_phase_falls_per_seed(table, drop, threshold)
+    n_curves, n_seed_falls = len(per_seed), int(per_seed["falls in terminal phase"].sum())
     fit = {panel: first_step_at_accuracy(table[table.panel == panel], threshold) for panel in ("gaussian", "mnist")}
     reached = {panel: table[table.panel == panel].groupby("step").train_acc.mean().max() >= threshold
                for panel in fit}

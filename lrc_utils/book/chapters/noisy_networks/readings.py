@@ -70,6 +70,11 @@ def noisy_compression_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def rho_text(value: float) -> str:
+    """A rank correlation as the chapter and the claims table write it: ``+0.98``; "undefined" for NaN."""
+    return "undefined" if value != value else f"{value:+.2f}"
+
+
 def describe_clustering_correlations(correlations: pd.DataFrame, alpha: float = 0.05) -> str:
     """Markdown bullets, one per layer of :func:`clustering_correlations`: from the I(X;T_l) peak on (the
     criterion: the compression phase) and over every step (descriptive) (:func:`clustering_by_layer`), in how
@@ -77,10 +82,7 @@ def describe_clustering_correlations(correlations: pd.DataFrame, alpha: float = 
     and its median over seeds."""
     by_layer = clustering_by_layer(correlations, alpha, "all")
     after_peak = clustering_by_layer(correlations, alpha, "after_peak")
-
-    def rho(value: float) -> str:
-        return "undefined" if value != value else f"{value:+.2f}"
-
+    rho = rho_text
     lines = []
     for a, b in zip(by_layer.itertuples(), after_peak.itertuples()):
         verdict = "**holds**" if b.holds else "**does not hold**"
