@@ -4,11 +4,13 @@ import math
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from lrc_utils.book.chapters import StudyContext
 from lrc_utils.book.chapters.figure1 import study as figure1
+from lrc_utils.book.chapters.mechanism import readings as mechanism_readings
 from lrc_utils.book.chapters.mechanism import study as mechanism
 
 TINY = yaml.safe_load((Path(__file__).parents[1] / "notebooks" / "figure1.smoke.yaml").read_text())
@@ -46,3 +48,46 @@ def test_arms_are_checked_and_configured_as_the_design_says():
         mechanism.Params(**TINY, arms=["ours", "adam"])
     with pytest.raises(ValueError, match="the arms set the loss"):
         mechanism.Params(**TINY, loss="softmax_cross_entropy")
+    with pytest.raises(ValueError, match="the arms set the weight decay; leave mnist_weight_decay at their defaults"):
+        mechanism.Params(**TINY, mnist_weight_decay=0.5)
+
+
+def _runs(rank_by_layer: dict[int, list[float]], losses: list[float], arm: str, panel: str = "gaussian"):
+    """A measures table of one seed at steps 1, 2, 4, ..., 32, fit (100% training accuracy) from step 4 on."""
+    steps, acc = [1, 2, 4, 8, 16, 32], [0.5, 0.9, 1.0, 1.0, 1.0, 1.0]
+    return pd.DataFrame([{"arm": arm, "panel": panel, "seed": 0, "step": s, "layer": layer, "rank_atol": r,
+                          "effective_rank": r, "train_loss": loss, "train_acc": a}
+                         for layer, ranks in rank_by_layer.items()
+                         for s, r, loss, a in zip(steps, ranks, losses, acc)])
+
+
+def test_the_readings_count_falls_answers_and_spikes_as_the_design_says():
+    """Hand-counted: layer 2 rises to 8 by the fit (step 4), then lies 10% below that at step 16 and ends at 3:
+    it falls, starting at step 16; layer 1 stays at 10. In arm no-decay the loss jumps 100-fold at step 16 (a
+    spike, at the fall's start); in arm sgd it only falls. Questions 1 and 2 each see 1 falling curve of 2
+    ("no" by the rule: not more than half); question 3 finds a falling curve without a spike in its run."""
+    falling, flat = [5, 6, 8, 8, 4, 3], [10] * 6
+    table = pd.concat([_runs({1: flat, 2: falling}, [1, 0.5, 0.1, 1e-3, 1e-1, 1e-3], "no-decay"),
+                       _runs({1: flat, 2: falling}, [1, 0.5, 0.1, 1e-3, 1e-4, 1e-5], "sgd")])
+    falls = mechanism_readings.falls(table)
+    assert falls.groupby(["arm", "layer"]).falls.all().to_dict() == {
+        ("no-decay", 1): False, ("no-decay", 2): True, ("sgd", 1): False, ("sgd", 2): True}
+    answers = mechanism_readings.answers(falls).set_index(["question", "measure"])
+    assert set(answers["curves that fall"]) == {"1 of 2"} and set(answers.answer) == {"no"}
+    assert answers["which (arm layer)"].str.contains("layer").sum() == 0
+    spikes = mechanism_readings.loss_spikes(table).set_index("arm")
+    assert spikes.loc["no-decay", "spikes"] == [16] and spikes.loc["sgd", "spikes"] == []
+    cases = mechanism_readings.spike_falls(table).set_index("arm")
+    assert cases["fall starts"].to_dict() == {"no-decay": 16, "sgd": 16}
+    assert cases.relation.to_dict() == {"no-decay": "with a spike", "sgd": "no spike in its run"}
+    verdict, counts = mechanism_readings.spike_answer(cases.reset_index())
+    assert verdict == "does not need the spikes" and counts["with a spike"] == 1
+    assert mechanism_readings.spike_answer(cases.reset_index().iloc[:1])[0] == "needs the spikes"
+
+
+def test_the_decay_control_predicts_from_the_fit_and_the_product_of_rates():
+    """ln(1/0.01)/1e-4 = 46,051.7 steps after the fit at step 4: 46,055; layer 1 here never falls (NaN)."""
+    table = _runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "ours")
+    control = mechanism_readings.decay_control(table, {"ours": {"gaussian": 1e-4}}, atol=0.01)
+    assert control["predicted fall (s = 1)"].tolist() == [46055]
+    assert control["observed fall start"].isna().all()

@@ -29,7 +29,8 @@ def spearman(a: pd.Series, b: pd.Series) -> tuple[float, float]:
 #: otherwise (the claims table and the chapters use them alike).
 RULE_WORDS = {"paper": ("reproduced", "partly", "not reproduced"), "others": ("reproduced", "partly", "not reproduced"),
               "check": ("verified", "partly", "not verified"),
-              "ours": ("verified (ours)", "partly (ours)", "not verified (ours)")}
+              "ours": ("verified (ours)", "partly (ours)", "not verified (ours)"),
+              "answer": ("yes", "partly", "no")}
 
 
 def rule_verdict(n_hold: int, n_cases: int, group: str = "paper") -> str:

@@ -10,7 +10,7 @@ training loss and accuracies. Each finished run is its own file; a run in progre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -37,7 +37,7 @@ class Params(PanelParams):
     are set by the arms), the arms, SGD's settings and the relative tolerance."""
 
     seeds: list = param([0, 1, 2], "one training run per seed, arm and panel")
-    arms: list = param(list(ARMS), f"arms of the design, among {list(ARMS)}")
+    arms: list = param(list(ARMS), "arms of the design (study.ARMS)")
     sgd_lr: float = param(0.05, "SGD arm: learning rate", low=0)
     momentum: float = param(0.9, "SGD arm: momentum", low=0, high=0.999)
     rtol: float = param(0.01, "relative tolerance of the second rank (singular values above rtol x the largest)",
@@ -58,6 +58,11 @@ def check(p) -> None:
         raise ValueError(f"arms must be distinct names among {list(ARMS)}, got {p.arms}")
     if p.loss != "cross_entropy":
         raise ValueError(f"the arms set the loss; leave loss at 'cross_entropy', got {p.loss!r}")
+    defaults = {f.name: f.default for f in fields(Params) if f.name.endswith("_weight_decay")}
+    changed = {name: getattr(p, name) for name, default in defaults.items() if getattr(p, name) != default}
+    if changed:
+        raise ValueError(f"the arms set the weight decay; leave {', '.join(changed)} at their defaults "
+                         f"({', '.join(f'{defaults[n]:g}' for n in changed)}), got {changed}")
 
 
 def arm_config(p, arm: str, panel: str, seed: int) -> tuple[FitConfig, str]:
@@ -100,5 +105,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
         table = records["rank_measures"].merge(records["metrics"], on="step", how="left")
         return {"measures": table.assign(arm=arm, panel=panel, seed=seed)[COLUMNS]}
 
-    keys = [{"arm": arm, "panel": panel, "seed": seed} for arm in p.arms for panel in PANELS for seed in p.seeds]
+    # the cheap Gaussian runs first, and the arm the design drops first if the MNIST runs overrun (C) last
+    arms = sorted(p.arms, key=lambda arm: arm == "author-decay")
+    keys = [{"arm": arm, "panel": panel, "seed": seed} for panel in PANELS for arm in arms for seed in p.seeds]
     return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="mechanism runs")

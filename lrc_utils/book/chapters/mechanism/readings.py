@@ -1,0 +1,137 @@
+"""What drives the fall: readings of the ``measures`` table by the criteria fixed before the runs
+(``book/mechanism_design.md``). Pure functions: tables in, tables or text out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...readings import first_step_at_accuracy, power_text, rule_verdict
+from ..figure1.readings import fall_start, terminal_phase_falls
+from .study import ARMS
+
+#: The measures judged by the fall criterion, and their names in the tables.
+JUDGED = {"rank_atol": "rank (atol)", "effective_rank": "effective rank"}
+
+#: The design's questions: the arms that answer each (book/mechanism_design.md).
+QUESTIONS = {"1. falls without explicit weight decay?": ("no-decay", "softmax-loss"),
+             "2. falls with SGD?": ("sgd",)}
+
+
+def _as_local_rank(rows: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """The rows with ``measure`` as the ``local_rank`` column that Figure 1's readings read."""
+    return rows.drop(columns="local_rank", errors="ignore").rename(columns={measure: "local_rank"})
+
+
+def falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99) -> pd.DataFrame:
+    """Per (measure of :data:`JUDGED`, arm, panel, hidden layer): Figure 1's criterion on the seed means
+    (:func:`lrc_utils.book.chapters.figure1.readings.terminal_phase_falls`: the last value at least ``drop``
+    below the maximum over training and below the maximum from the first step with ``threshold`` training
+    accuracy on). Columns measure, arm, panel, layer, max, last, falls."""
+    out = []
+    order = [arm for arm in ARMS if arm in set(table.arm)]  # the design's order
+    for measure, name in JUDGED.items():
+        for arm in order:
+            rows = table[table.arm == arm]
+            judged = terminal_phase_falls(_as_local_rank(rows, measure), drop, threshold)
+            out.append(pd.DataFrame({"measure": name, "arm": arm, "panel": judged.panel, "layer": judged.layer,
+                                     "max": judged["max"], "last": judged["last"],
+                                     "falls": judged["falls in terminal phase"]}))
+    return pd.concat(out, ignore_index=True)
+
+
+def answers(fall_table: pd.DataFrame) -> pd.DataFrame:
+    """Questions 1 and 2 of the design, per panel and judged measure: of the (arm, layer) curves of the
+    question's arms (:data:`QUESTIONS`), how many fall (:func:`falls`), and the answer by the book's one rule
+    (every curve: yes; more than half: partly; otherwise: no). Arms not in the table are left out; a question
+    none of whose arms ran is not answered."""
+    out = []
+    for question, arms in QUESTIONS.items():
+        for (measure, panel), rows in fall_table.groupby(["measure", "panel"], sort=False):
+            judged = rows[rows.arm.isin(arms)]
+            if judged.empty:
+                continue
+            n_hold, n_cases = int(judged.falls.sum()), len(judged)
+            falling = [f"{a} {layer}" for a, layer in zip(judged.arm[judged.falls], judged.layer[judged.falls])]
+            out.append({"question": question, "panel": panel, "measure": measure,
+                        "arms": ", ".join(a for a in arms if a in set(judged.arm)),
+                        "curves that fall": f"{n_hold} of {n_cases}",
+                        "which (arm layer)": ", ".join(falling) or "none",
+                        "answer": rule_verdict(n_hold, n_cases, "answer")})
+    return pd.DataFrame(out)
+
+
+def loss_spikes(table: pd.DataFrame, threshold: float = 0.99, factor: float = 10.0) -> pd.DataFrame:
+    """The loss spikes of every run (arm, panel, seed): recorded steps after the run's fit (the first step with
+    ``threshold`` training accuracy, the seed's own) at which the full training loss is at least ``factor``
+    times its value at the previous recorded step. Columns arm, panel, seed, fit_step, spikes (a list of
+    steps), n_spikes."""
+    out = []
+    for (arm, panel, seed), rows in table.groupby(["arm", "panel", "seed"], sort=False):
+        curve = rows.groupby("step")[["train_loss", "train_acc"]].first().sort_index()
+        fit = first_step_at_accuracy(curve.reset_index(), threshold)
+        ratio = curve.train_loss / curve.train_loss.shift(1)
+        spikes = [int(s) for s in curve.index[(ratio >= factor) & (curve.index > fit)]]
+        out.append({"arm": arm, "panel": panel, "seed": seed, "fit_step": fit, "spikes": spikes,
+                    "n_spikes": len(spikes)})
+    return pd.DataFrame(out)
+
+
+def spike_falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99,
+                factor: float = 10.0) -> pd.DataFrame:
+    """Question 3's cases: every (arm, panel, seed, deeper layer) curve of the atol rank that falls by Figure 1's
+    criterion on its own seed, with the first recorded step at which it lies ``drop`` below its maximum after the
+    fit (:func:`fall_start`) and how it relates to its run's spikes (:func:`loss_spikes`): ``with a spike``
+    (within one recorded step of one), ``spike elsewhere in its run`` or ``no spike in its run``."""
+    spikes = loss_spikes(table, threshold, factor).set_index(["arm", "panel", "seed"])
+    out = []
+    for (arm, panel, seed), rows in table.groupby(["arm", "panel", "seed"], sort=False):
+        rows = _as_local_rank(rows, "rank_atol")
+        steps = sorted(rows.step.unique())
+        run = spikes.loc[(arm, panel, seed)]
+        judged = terminal_phase_falls(rows, drop, threshold)
+        for layer in judged.layer[judged["falls in terminal phase"] & (judged.layer >= 2)]:
+            start = fall_start(rows[rows.layer == layer], run.fit_step, drop)
+            near = start is not None and any(abs(steps.index(start) - steps.index(s)) <= 1 for s in run.spikes)
+            relation = ("with a spike" if near else "spike elsewhere in its run" if run.n_spikes
+                        else "no spike in its run")
+            out.append({"arm": arm, "panel": panel, "seed": seed, "layer": layer, "fall starts": start,
+                        "spikes after the fit": run.n_spikes, "relation": relation})
+    return pd.DataFrame(out, columns=["arm", "panel", "seed", "layer", "fall starts", "spikes after the fit",
+                                      "relation"])
+
+
+def spike_answer(cases: pd.DataFrame) -> tuple[str, dict[str, int]]:
+    """Question 3's answer from :func:`spike_falls`: "needs the spikes" when every falling curve falls with a
+    spike, "does not need the spikes" when at least one falling curve has no spike in its run, otherwise "not
+    decided by the criterion"; with the count of each relation. No falling curve: "no curve falls"."""
+    counts = {k: int((cases.relation == k).sum())
+              for k in ("with a spike", "spike elsewhere in its run", "no spike in its run")}
+    if cases.empty:
+        return "no deeper-layer curve falls", counts
+    if counts["no spike in its run"]:
+        return "does not need the spikes", counts
+    if counts["with a spike"] == len(cases):
+        return "needs the spikes", counts
+    return "not decided by the criterion", counts
+
+
+def decay_control(table: pd.DataFrame, lrs: dict[str, dict[str, float]], atol: float, drop: float = 0.1,
+                  threshold: float = 0.99) -> pd.DataFrame:
+    """The positive control of the weight-decay arms: for each arm with weight decay and each panel, the first
+    layer's observed fall start after the fit (seed means, :func:`fall_start`; NaN: it does not fall) beside pure
+    decay's prediction ``fit + ln(1/atol)/(lr·λ)`` for a singular value of order 1 at the fit (``lrs[arm][panel]``
+    is lr·λ). The first layer's Jacobian is ``W1`` at every input, so its rank can fall only through ``W1``'s
+    singular values."""
+    out = []
+    for arm, rows in table[table.arm.isin(list(lrs))].groupby("arm", sort=False):
+        for panel, panel_rows in rows.groupby("panel", sort=False):
+            fit = first_step_at_accuracy(panel_rows, threshold)
+            first = _as_local_rank(panel_rows[panel_rows.layer == 1], "rank_atol")
+            start = fall_start(first, fit, drop)
+            eta_lambda = lrs[arm][panel]
+            out.append({"arm": arm, "panel": panel, "lr·λ": power_text(eta_lambda), "fit step": fit,
+                        "predicted fall (s = 1)": int(fit + np.log(1 / atol) / eta_lambda),
+                        "observed fall start": np.nan if start is None else start,
+                        "last step": int(panel_rows.step.max())})
+    return pd.DataFrame(out)
