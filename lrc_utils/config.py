@@ -23,6 +23,10 @@ OFFLINE_ENV = "LRC_OFFLINE"
 #: Environment variable that switches progress bars off when set to 0 (the notebook runner does, so that
 #: the book does not show them).
 PROGRESS_ENV = "LRC_PROGRESS"
+#: Environment variable the notebook runner sets to 1 while it executes the book's pages: a figure is then shown
+#: only where the page's caption places it (:meth:`lrc_utils.book.notebook.NotebookRun.save_figure`), not also
+#: where it is drawn, as it is in an interactive notebook.
+BOOK_PAGE_ENV = "LRC_BOOK_PAGE"
 #: torch's CPU threads inside every run of a study's grid (:func:`lrc_utils.grid.run_grid`), wherever it runs, and
 #: in a notebook's whole computation (:mod:`lrc_utils.book.notebook`, which also holds numpy's and scipy's BLAS to it).
 #: The thread count moves numbers: with two threads some reductions add in another order, and a run's losses and

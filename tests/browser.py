@@ -69,8 +69,45 @@ return {
   traceback_blocks: document.querySelectorAll('.traceback, .output.error').length,
   links: Array.from(document.querySelectorAll('[href], [src]'))
               .map((e) => e.getAttribute('href') || e.getAttribute('src')),
+  layout: layout(),
 };
 """
+# Runs in the page (part of INSPECT): the text column, what sticks out of it, and the figures' captions. An element
+# counts by the box a reader sees: its nearest ancestor inside the column that scrolls (overflow auto or scroll)
+# where there is one, else itself.
+LAYOUT = """
+function layout() {
+  const column = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const edge = column.getBoundingClientRect();
+  const shown = (e) => {
+    for (let a = e.parentElement; a && a !== column; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      if (o === 'auto' || o === 'scroll') return a;
+    }
+    return e;
+  };
+  const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                      + (e.getAttribute('src') ? ' ' + e.getAttribute('src') : '');
+  const wide = [];
+  for (const e of column.querySelectorAll('img, figure, table')) {
+    const box = shown(e).getBoundingClientRect();
+    if (box.width > 0 && (box.right > edge.right + 1 || box.left < edge.left - 1))
+      wide.push(`${name(e)}: ${Math.round(box.left - edge.left)} to ${Math.round(box.right - edge.left)} px of a `
+                + `${Math.round(edge.width)} px column`);
+  }
+  const images = Array.from(column.querySelectorAll('img'));
+  return {
+    column_width: Math.round(edge.width),
+    too_wide: wide,
+    uncaptioned: images.filter((i) => !(i.closest('figure') && i.closest('figure').querySelector(
+                                  'figcaption .caption-number'))).map((i) => i.getAttribute('src')),
+    captions: Array.from(column.querySelectorAll('figcaption .caption-number')).map((c) => c.textContent.trim()),
+    first_image_top: images.length ? Math.round(Math.min(...images.map((i) => i.getBoundingClientRect().top
+                                                                             + window.scrollY))) : null,
+  };
+}
+"""
+INSPECT = LAYOUT + INSPECT
 
 
 class BrowserNotFound(RuntimeError):
@@ -93,6 +130,11 @@ class PageReport:
     console_errors: list[str]  # the browser console's SEVERE entries (JavaScript errors, failed loads)
     tracebacks: list[str]  # text around each Python traceback, and error output blocks
     machine_paths: list[str]  # text or link around each machine path
+    column_width: int = 0  # px, the text column (article.bd-article) at the window's width
+    too_wide: list[str] = field(default_factory=list)  # images, figures, tables sticking out of the column
+    uncaptioned: list[str] = field(default_factory=list)  # src of each image not in a figure with a numbered caption
+    captions: list[str] = field(default_factory=list)  # the figures' numbers as shown ("Fig. 3")
+    first_image_top: int | None = None  # px from the top of the page to its first image (None: no image)
     screenshot: Path | None = field(default=None)
 
     def problems(self, machine_paths: bool = True) -> list[str]:
@@ -237,7 +279,10 @@ def check_page(session, url: str, page: str, forbidden_paths: Sequence[str] = MA
         typeset=seen["typeset"], containers=seen["containers"], mathjax_loaded=loaded is True,
         raw_tex=[_around(prose, m.start(), m.end()) for m in RAW_TEX.finditer(prose)],
         math_errors=seen["math_errors"], console_errors=console, tracebacks=tracebacks,
-        machine_paths=paths, screenshot=save_screenshot(session, screenshot) if screenshot else None)
+        machine_paths=paths, column_width=seen["layout"]["column_width"], too_wide=seen["layout"]["too_wide"],
+        uncaptioned=seen["layout"]["uncaptioned"], captions=seen["layout"]["captions"],
+        first_image_top=seen["layout"]["first_image_top"],
+        screenshot=save_screenshot(session, screenshot) if screenshot else None)
 
 
 def check_pages(html_dir: Path, screenshots_dir: Path | None = None,

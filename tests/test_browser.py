@@ -93,6 +93,29 @@ def test_every_formula_typeset(reports, book_html):
     assert reports["book/intro.html"].math > 0 and reports["executed/mi_estimators.html"].math > 0
 
 
+def test_no_table_or_figure_is_wider_than_the_text_column(reports):
+    """At 1280 px, every image, figure and table fits the text column, or scrolls inside a box that does."""
+    problems = {page: r.too_wide for page, r in reports.items() if r.too_wide}
+    assert not problems, listing(problems)
+    assert all(r.column_width > 300 for r in reports.values()), {p: r.column_width for p, r in reports.items()}
+
+
+def test_every_figure_has_a_numbered_caption(reports):
+    """Every image of every page sits in a figure with a numbered caption ("Fig. 2 ..."), numbers unique per page."""
+    problems = {page: [f"image without a numbered caption: {src}" for src in r.uncaptioned]
+                for page, r in reports.items() if r.uncaptioned}
+    problems |= {page: [f"figure numbers repeat: {r.captions}"] for page, r in reports.items()
+                 if len(set(r.captions)) != len(r.captions)}
+    assert not problems, listing(problems)
+    figures = {page: len(r.captions) for page, r in reports.items() if page.startswith("executed/")}
+    assert all(figures.values()), f"a chapter shows no numbered figure: {figures}"
+
+
+def test_the_introduction_shows_a_figure_in_its_first_1000_px(reports):
+    top = reports["book/intro.html"].first_image_top
+    assert top is not None and top < 1000, f"the introduction's first image starts at {top} px"
+
+
 def test_no_javascript_error_in_the_console(reports):
     problems = {page: r.console_errors for page, r in reports.items() if r.console_errors}
     assert not problems, listing(problems)
@@ -139,11 +162,16 @@ def test_the_page_checks_catch_each_kind_of_problem(browser, tmp_path):
     (tmp_path / "dot.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>')
     (tmp_path / "index.html").write_text(
         "<html><body><main><p>Two images:</p><img src='dot.svg'><img src='missing.png'>"
+        "<table style='width:3000px'><tr><td>a table wider than the page</td></tr></table>"
+        "<figure><img src='dot.svg'><figcaption><span class='caption-number'>Fig. 1 </span>x</figcaption></figure>"
         "<p>A formula that nothing typesets: <span class='math notranslate nohighlight'>\\(\\beta\\)</span></p>"
         "<pre>results in /work/lrc/results</pre><pre>Traceback (most recent call last):</pre>"
         "<script>not_defined_anywhere();</script></main></body></html>")
     report = check_pages(tmp_path, tmp_path / "shots")[0]
-    assert (report.page, report.images, report.broken_images) == ("index.html", 2, ["missing.png"])
+    assert (report.page, report.images, report.broken_images) == ("index.html", 3, ["missing.png"])
+    assert report.uncaptioned == ["dot.svg", "missing.png"] and report.captions == ["Fig. 1"]
+    assert len(report.too_wide) == 1 and report.too_wide[0].startswith("table: ")
+    assert report.first_image_top is not None and report.first_image_top > 0
     assert (report.math, report.typeset, report.containers, report.mathjax_loaded) == (1, 0, 0, False)
     assert len(report.raw_tex) == 2 and all(r"\(\beta\)" in s for s in report.raw_tex)  # the \( and the \beta
     assert len(report.console_errors) == 2  # the missing image and the undefined function

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from lrc_utils.book import claims
+from lrc_utils.book import claims, summary
 from lrc_utils.book.paths import REPO_ROOT, RESULTS_DIR
 
 # ----------------------------------------------------------------------------------------------------
@@ -18,6 +18,15 @@ def test_page_is_what_the_generator_writes_now(page, render):
     assert page.exists(), f"{page.relative_to(REPO_ROOT)} is missing: run `{claims.REGENERATE}`"
     assert page.read_text() == render(RESULTS_DIR / "paper"), \
         f"{page.relative_to(REPO_ROOT)} is out of date with results/paper: run `{claims.REGENERATE}`"
+
+
+def test_summary_figure_is_what_the_generator_draws_now(tmp_path):
+    """Byte for byte: the same locked environment draws the same PNG (Agg, no date in its metadata)."""
+    assert summary.FIGURE.exists(), f"{summary.FIGURE.relative_to(REPO_ROOT)} is missing: run `{claims.REGENERATE}`"
+    drawn = summary.write_summary_figure(RESULTS_DIR / "paper", claims.claims_table(RESULTS_DIR / "paper"),
+                                         tmp_path / "summary.png")
+    assert drawn.read_bytes() == summary.FIGURE.read_bytes(), \
+        f"{summary.FIGURE.relative_to(REPO_ROOT)} is out of date with results/paper: run `{claims.REGENERATE}`"
 
 
 def test_intro_includes_the_pages_under_its_heading_summary_first():

@@ -38,6 +38,8 @@ from .chapters.theory import readings as statements
 from .chapters.vib import readings as vib
 from .paths import REPO_ROOT, RESULTS_DIR
 from .store import atomic_write_text, display_path, read_stored_table
+from .summary import FIGURE as SUMMARY_FIGURE
+from .summary import write_summary_figure
 
 #: The columns of :func:`claims_table`: ``group`` is a key of :data:`GROUPS`; ``n_hold`` of ``n_cases`` is the
 #: count the verdict is decided on (:func:`verdict`).
@@ -555,22 +557,8 @@ def _planes(results_dir: Path) -> tuple[pd.DataFrame, int, dict]:
 AUTHOR_PRESET = "author"
 
 
-def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFrame:
-    """Every claim the book tests, measured on the results of one preset (``results/<preset>``): a DataFrame
-    with columns :data:`COLUMNS` (``chapter`` is the notebook's name), one row per claim, grouped as
-    :data:`GROUPS` (the paper's claims first), each verdict by :func:`verdict`. Figure 1 under the first
-    author's recipe is a row of its own when ``results/author/figure1`` is stored."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise FileNotFoundError(f"{display_path(results_dir)} is not a folder; expected a preset's results folder "
-                                f"such as results/paper")
+def _figure1_rows(results_dir: Path) -> list[dict]:
     figure1_table, p1 = _read(results_dir, "figure1", "local_rank")
-    figure2, p2 = _read(results_dir, "figure2", "vib_sweep")
-    figure3, p3 = _read(results_dir, "figure3", "vib_sweep")
-    mi = {name: _read(results_dir, "mi_estimators", name)[0]
-          for name in ("binning", "gaussian_channel", "mixture_entropy", "noisy_network")}
-    ri, ri_p = _read(results_dir, "rank_and_information", "rank_information")
-    noisy, noisy_p = _read(results_dir, "noisy_networks", "noisy")
     author_dir = results_dir.parent / AUTHOR_PRESET
     with_author = results_dir.name != AUTHOR_PRESET and (author_dir / "figure1" / "meta.json").exists()
     rows = [figure1_claim(figure1_table, drop=0.10, threshold=0.99, conditions=figure1_conditions(p1),
@@ -579,20 +567,87 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper") -> pd.DataFram
         author, pa = _read(author_dir, "figure1", "local_rank")
         rows.append(figure1_claim(author, drop=0.10, threshold=0.99, conditions=figure1_conditions(pa),
                                   recipe="the first author's recipe"))
-    rows += [figure2_claim(figure2, p2["jump_min_change"], p2["accuracy_min_drop"], vib_conditions(p2)),
-             figure3_claim(figure3, vib_conditions(p3)),
-             rank_information_claim(ri, ri_p["terminal_gap"], ri_p["alpha"], ri_p),
-             *information_plane_claims(*_planes(results_dir)),
-             goldfeld_clustering_claim(noisy, 0.05, noisy_p),
-             binning_claim(mi["binning"]), channel_claim(mi["gaussian_channel"]),
-             mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"])]
+    return rows
+
+
+def _figure2_rows(results_dir: Path) -> list[dict]:
+    figure2, p2 = _read(results_dir, "figure2", "vib_sweep")
+    return [figure2_claim(figure2, p2["jump_min_change"], p2["accuracy_min_drop"], vib_conditions(p2))]
+
+
+def _figure3_rows(results_dir: Path) -> list[dict]:
+    figure3, p3 = _read(results_dir, "figure3", "vib_sweep")
+    return [figure3_claim(figure3, vib_conditions(p3))]
+
+
+def _rank_information_rows(results_dir: Path) -> list[dict]:
+    ri, ri_p = _read(results_dir, "rank_and_information", "rank_information")
+    return [rank_information_claim(ri, ri_p["terminal_gap"], ri_p["alpha"], ri_p)]
+
+
+def _noisy_rows(results_dir: Path) -> list[dict]:
+    noisy, noisy_p = _read(results_dir, "noisy_networks", "noisy")
+    return [goldfeld_clustering_claim(noisy, 0.05, noisy_p)]
+
+
+def _mi_rows(results_dir: Path) -> list[dict]:
+    mi = {name: _read(results_dir, "mi_estimators", name)[0]
+          for name in ("binning", "gaussian_channel", "mixture_entropy", "noisy_network")}
+    return [binning_claim(mi["binning"]), channel_claim(mi["gaussian_channel"]),
+            mixture_claim(mi["mixture_entropy"]), noisy_claim(mi["noisy_network"])]
+
+
+def _theory_rows(results_dir: Path) -> list[dict]:
     theory_p = _read(results_dir, "theory", "slope")[1]
-    rows += [information_bridge_claim(_read(results_dir, "theory", "channel")[0],
-                                      _read(results_dir, "theory", "slope")[0], theory_p),
-             weight_decay_claim(_read(results_dir, "theory", "spectrum")[0], theory_p)]
+    return [information_bridge_claim(_read(results_dir, "theory", "channel")[0],
+                                     _read(results_dir, "theory", "slope")[0], theory_p),
+            weight_decay_claim(_read(results_dir, "theory", "spectrum")[0], theory_p)]
+
+
+#: Each chapter that decides claims, with the function that reads its rows from a preset's results folder, in the
+#: order of the table (within each group of :data:`GROUPS`).
+CHAPTER_ROWS = {"figure1": _figure1_rows, "figure2": _figure2_rows, "figure3": _figure3_rows,
+                "rank_and_information": _rank_information_rows,
+                "information_planes": lambda d: information_plane_claims(*_planes(d)),
+                "noisy_networks": _noisy_rows, "mi_estimators": _mi_rows, "theory": _theory_rows}
+
+
+def _results_folder(results_dir: str | Path) -> Path:
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise FileNotFoundError(f"{display_path(results_dir)} is not a folder; expected a preset's results folder "
+                                f"such as results/paper")
+    return results_dir
+
+
+def claims_table(results_dir: str | Path = RESULTS_DIR / "paper", chapters: list[str] | None = None
+                 ) -> pd.DataFrame:
+    """Every claim the book tests, measured on the results of one preset (``results/<preset>``): a DataFrame
+    with columns :data:`COLUMNS` (``chapter`` is the notebook's name), one row per claim, grouped as
+    :data:`GROUPS` (the paper's claims first), each verdict by :func:`verdict`. Figure 1 under the first
+    author's recipe is a row of its own when ``results/author/figure1`` is stored. ``chapters``: only the rows
+    of these chapters (of :data:`CHAPTER_ROWS`; default: all), read from their own tables alone."""
+    results_dir = _results_folder(results_dir)
+    unknown = sorted(set(chapters or ()) - set(CHAPTER_ROWS))
+    if unknown:
+        raise ValueError(f"no claims are decided in chapters {unknown}; the chapters are {list(CHAPTER_ROWS)}")
+    rows = [row for chapter, read in CHAPTER_ROWS.items() if chapters is None or chapter in chapters
+            for row in read(results_dir)]
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     order = {g: i for i, g in enumerate(GROUPS)}
     return table.sort_values("group", key=lambda g: g.map(order), kind="stable").reset_index(drop=True)
+
+
+def answer_markdown(chapter: str, results_dir: str | Path) -> str:
+    """A chapter's answer, for the box at the top of its page: one bullet per claim it decides (the rows of
+    :func:`claims_table` for ``chapter``, from the tables of ``results_dir``), its verdict in bold, what was
+    measured and the conditions."""
+    lines = []
+    for r in claims_table(results_dir, [chapter]).itertuples():
+        word, _, rest = r.verdict.partition(":")
+        lines.append(f"* {_cell(r.claim)}: **{word}**{': ' + _cell(rest.strip()) if rest.strip() else ''} "
+                     f"({_cell(r.conditions)}).")
+    return "\n".join(lines) + "\n"
 
 
 def _cell(text: str) -> str:
@@ -665,11 +720,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PAGE, help="the Markdown file of the tables to write")
     parser.add_argument("--summary-out", type=Path, default=SUMMARY_PAGE,
                         help="the Markdown file of the summary of the paper's claims to write")
+    parser.add_argument("--figure-out", type=Path, default=SUMMARY_FIGURE,
+                        help="the PNG of the summary figure (the paper's figure claims) to write")
     args = parser.parse_args(argv)
     table = claims_table(args.results)  # read once, written twice
     atomic_write_text(args.out, render(args.results, table))
     atomic_write_text(args.summary_out, render_summary(args.results, table))
-    print(f"[lrc] wrote {display_path(args.out)} and {display_path(args.summary_out)}")
+    figure = write_summary_figure(args.results, table, args.figure_out)
+    print(f"[lrc] wrote {display_path(args.out)}, {display_path(args.summary_out)} and {display_path(figure)}")
     return 0
 
 

@@ -19,16 +19,25 @@ here or on the Dask cluster of the ``cluster`` parameter. ``run.glue(values)`` h
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass, replace
 from types import ModuleType
 
 import pandas as pd
 
-from ..config import get_device
+from ..config import BOOK_PAGE_ENV, get_device
 from .chapters import RUN_PARAMETERS, StudyContext, load_study
 from .cluster import DaskRuns, parse_cluster
 from .params import PresetError, added_defaults, check_parameters, check_values, schema
-from .store import ResultStore, display_path, has_grid, one_thread, read_stored_table
+from .store import (
+    ResultStore,
+    code_digest,
+    display_path,
+    has_grid,
+    one_thread,
+    provenance_line,
+    read_stored_table,
+)
 from .style import apply_theme
 
 
@@ -75,9 +84,15 @@ class NotebookRun:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The study's tables: loaded when stored with these computing parameters, else computed and stored
-        (``meta.json`` records the device, and with a cluster the device its workers resolved and how many)."""
+        (``meta.json`` records the device, and with a cluster the device its workers resolved and how many). In a
+        chapter that decides claims of the book, its answer is glued too (:meth:`glue_answer`)."""
+        from .claims import CHAPTER_ROWS
+
         self.where = str(self.device)
-        return self.store.tables(list(self.study.TABLES), self._compute, device=lambda: self.where)
+        tables = self.store.tables(list(self.study.TABLES), self._compute, device=lambda: self.where)
+        if self.name in CHAPTER_ROWS:
+            self.glue_answer()
+        return tables
 
     def glue(self, values: dict[str, object]) -> None:
         """Glue computed values into the page's prose (MyST-NB): a number as ``{glue:text}`name:.2f```, a string
@@ -97,9 +112,61 @@ class NotebookRun:
         except FileNotFoundError:
             return None
 
-    def save_figure(self, fig, name: str, table: str | None = None) -> None:
-        """Save ``fig`` beside the tables, stamped with ``table``'s provenance (see :class:`ResultStore`)."""
-        self.store.save_figure(fig, name, table)
+    def glue_answer(self) -> None:
+        """Glue this chapter's answer as ``answer_md`` (:func:`lrc_utils.book.claims.answer_markdown` of its stored
+        tables: each claim it decides, with its verdict and conditions), for the box at the top of its page."""
+        from .claims import answer_markdown
+
+        self.glue({"answer_md": answer_markdown(self.name, self.store.dir.parent)})
+
+    def stored_provenance(self, preset: str, table: str, info: dict) -> str:
+        """The provenance line of ``table`` as stored at another ``preset`` (``info``: its ``meta.json`` entry, as
+        :meth:`stored_table` returns it)."""
+        return provenance_line(self.name, preset, table, info, "loaded from stored results",
+                               code_digest(self.store.code_module))
+
+    def save_figure(self, fig, name: str, table: str | None = None, provenance: str | None = None) -> None:
+        """Show ``fig`` as a numbered, captioned figure of the page, and save it beside the tables.
+
+        The figure is glued (MyST-NB) under ``name``, at twice the screen resolution, and its provenance line
+        (``table``'s, see :meth:`ResultStore.provenance`, or ``provenance``) under ``<name>_provenance``; the page
+        places them with a Markdown cell::
+
+            ```{glue:figure} name
+            :name: fig-<notebook>-<name>
+
+            The caption.
+
+            {glue:md}`name_provenance`
+            ```
+
+        In an interactive notebook the figure is also shown where it is drawn; when the book's runner executes
+        the page (``$LRC_BOOK_PAGE`` = 1) only the caption's copy is. The saved files (``<name>.png``, ``.pdf``)
+        carry the provenance line drawn under the figure."""
+        import matplotlib.pyplot as plt
+        from IPython.display import Markdown, display
+        from myst_nb import glue
+
+        line = provenance if provenance is not None else self.store.provenance(table) if table is not None else None
+        if line is None:
+            raise ValueError(f"figure {name}: say where its numbers come from (table= or provenance=)")
+        if fig.get_layout_engine() is None:
+            fig.tight_layout()  # before the figure is rendered for the page (the files' stamp re-lays it out)
+        glue(name, fig, display=False)
+        glue(f"{name}_provenance", Markdown(line), display=False)
+        if os.environ.get(BOOK_PAGE_ENV) != "1":
+            display(fig)
+        self.store.save_figure(fig, name, provenance=line)
+        plt.close(fig)  # shown (or glued) once: the inline backend would show it again at the cell's end
+
+
+def _sharp_figures() -> None:
+    """Figures as PNGs at twice the screen resolution ("retina"), displayed at their size: sharp on every screen."""
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # not in a Jupyter kernel's inline backend: nothing is displayed anyway
+        return
+    set_matplotlib_formats("retina")
 
 
 def start(name: str, namespace: dict) -> NotebookRun:
@@ -118,6 +185,7 @@ def start(name: str, namespace: dict) -> NotebookRun:
                          f"empty (got {values['cluster']!r})")
     p = study.Params(**values)  # checked again, and by the study's own rules (Params.check)
     apply_theme()  # the book's figure style, for this notebook's kernel
+    _sharp_figures()
     device = get_device(p.device) if not p.cluster else None  # with a cluster: resolved on its workers
     store = ResultStore(name, p.preset, computing_parameters(values), p.results_dir or None, p.recompute,
                         code_module=study.__name__, added_defaults=added_defaults(study.Params))

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..config import PROGRESS_ENV
+from ..config import BOOK_PAGE_ENV, PROGRESS_ENV
 from .chapters import load_study, study_module_name
 from .params import TYPES, PresetError, check_parameters, check_values
 from .paths import EXECUTED_DIR, NOTEBOOKS_DIR
@@ -172,9 +172,10 @@ def run_notebooks(names: Iterable[str] | None, preset: str, output_dir: Path | N
         print(f"[lrc] results root: {results_dir}", flush=True)
     output_dir = Path(output_dir) if output_dir is not None else executed_dir_for(preset)
     output_dir.mkdir(parents=True, exist_ok=True)
-    env_backup = {k: os.environ.get(k) for k in ("MPLBACKEND", PROGRESS_ENV)}
+    env_backup = {k: os.environ.get(k) for k in ("MPLBACKEND", PROGRESS_ENV, BOOK_PAGE_ENV)}
     os.environ.pop("MPLBACKEND", None)  # 'Agg' here would silently drop every figure from the book
     os.environ[PROGRESS_ENV] = "0"  # progress bars would fill the rendered pages; papermill shows its own
+    os.environ[BOOK_PAGE_ENV] = "1"  # figures shown once, where the page's captions place them
     failures, outputs = [], []
     try:
         for name, params in jobs:

@@ -388,6 +388,19 @@ class FolderLock:
 # the store
 
 
+def provenance_line(notebook: str, preset: str, table: str, info: dict, how: str, code_now: str) -> str:
+    """The provenance line of a table (``info``: its ``meta.json`` entry; ``how``: loaded or computed; ``code_now``:
+    today's code digest, named beside the recorded one where they differ)."""
+    dirty = "+changes" if info["git_dirty"] else ""
+    then = info.get("code_digest", "not recorded")
+    code = f"code digest {then}" + ("" if then == code_now else f" (today's code: {code_now})")
+    stale = ("; computed with recompute = 'reuse_stale': work of other code may have been resumed"
+             if info.get("recompute") == "reuse_stale" else "")
+    return (f"{notebook}/{table}.csv, preset {preset}: {how}; computed {info['computed_utc'][:10]} "
+            f"at commit {info['git_commit'][:10]}{dirty} on {info['device']} in {info['wall_time_s']:.0f} s, "
+            f"{code}{stale}")
+
+
 class ResultStore:
     """Results of one notebook at one preset: ``<root>/<preset>/<notebook>/``.
 
@@ -495,28 +508,24 @@ class ResultStore:
         """One line for a figure: where the numbers come from, and the digest of the code that computed them, with
         today's when the code has changed since (provenance, not a verdict: whether the numbers moved is what the
         fingerprints tell, see :mod:`lrc_utils.book.fingerprint`)."""
-        info = self.meta["tables"][table]
         how = "loaded from stored results" if self.loaded.get(table) else "computed in this run"
-        dirty = "+changes" if info["git_dirty"] else ""
-        then, now = info.get("code_digest", "not recorded"), code_digest(self.code_module)
-        code = f"code digest {then}" + ("" if then == now else f" (today's code: {now})")
-        stale = ("; computed with recompute = 'reuse_stale': work of other code may have been resumed"
-                 if info.get("recompute") == "reuse_stale" else "")
-        return (f"{self.notebook}/{table}.csv, preset {self.preset}: {how}; computed {info['computed_utc'][:10]} "
-                f"at commit {info['git_commit'][:10]}{dirty} on {info['device']} in {info['wall_time_s']:.0f} s, "
-                f"{code}{stale}")
+        return provenance_line(self.notebook, self.preset, table, self.meta["tables"][table], how,
+                               code_digest(self.code_module))
 
-    def save_figure(self, fig, name: str, table: str | None = None) -> None:
+    def save_figure(self, fig, name: str, table: str | None = None, provenance: str | None = None) -> None:
         """Save ``fig`` as ``<name>.png`` and ``<name>.pdf`` beside the tables and list it in meta.json.
 
-        With ``table``, the figure is first stamped with that table's :meth:`provenance` line (legible at the
-        book's column width: 9 pt on a figure at most 7.5 inches wide).
+        With ``table`` (or a ``provenance`` line of its own), the saved files are stamped with that table's
+        :meth:`provenance` line under the figure, so that a file that travels alone says where it comes from
+        (legible at the book's column width: 9 pt on a figure at most 7.5 inches wide). The book's pages show the
+        line under the figure, not in it (:meth:`lrc_utils.book.notebook.NotebookRun.save_figure`).
         """
-        if table is not None:
+        line = provenance if provenance is not None else self.provenance(table) if table is not None else None
+        if line is not None:
             fig.tight_layout()
             # below everything drawn (legends placed under the axes included), never over it
             lowest = fig.get_tightbbox(fig.canvas.get_renderer()).y0 / fig.get_figheight()
-            fig.text(0.0, min(0.0, lowest) - 0.01, self.provenance(table), fontsize=9, color="0.35", ha="left",
+            fig.text(0.0, min(0.0, lowest) - 0.01, line, fontsize=9, color="0.35", ha="left",
                      va="top", transform=fig.transFigure, wrap=True)
         try:
             atomic_write(self.dir / f"{name}.png",

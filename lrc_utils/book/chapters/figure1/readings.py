@@ -185,11 +185,13 @@ def author_prose_numbers(stored: tuple[pd.DataFrame, dict] | None, drop: float =
     (``exp(-lr·wd·steps)``, what pure weight decay leaves of an undriven weight), ``loss``, ``falls_md`` (the
     layers that fall by :func:`terminal_phase_falls`, seed means), ``falls_seeds_md`` (per seed), ``fit_md``
     (first steps at ``threshold`` training accuracy), ``last_md`` (last training accuracy and cross-entropy of
-    the logits, MNIST), ``hours_md`` (wall time), ``commit``."""
+    the logits, MNIST), ``hours_md`` (wall time), ``commit``; where nothing is stored, also the figure's glue keys
+    ``figure1_author`` and ``figure1_author_provenance`` with a note in its place."""
     keys = ("lr", "wd", "eta_lambda", "steps", "decay_md", "loss", "falls_md", "falls_seeds_md", "fit_md",
             "last_md", "hours_md", "commit")
-    if stored is None:
-        return {f"fig1a_{k}": "(not stored)" for k in keys}
+    if stored is None:  # every number says so, and so does the figure's place (its glue:figure)
+        return {**{f"fig1a_{k}": "(not stored)" for k in keys}, "figure1_author": AUTHOR_NOT_STORED,
+                "figure1_author_provenance": "not stored"}
     table, info = stored
     p = info["parameters"]
     falls = terminal_phase_falls(table, drop, threshold)
