@@ -215,13 +215,16 @@ def test_importing_the_figures_leaves_the_users_matplotlib_settings_alone():
 
 
 def test_a_table_is_shown_whole_without_its_index_rounded_and_in_a_scrolling_box():
-    """77 rows (more than pandas' 60 before it elides): every row is in the HTML, no index column, 3 decimals."""
+    """77 rows (more than pandas' 60 before it elides): every row is in the HTML, no index column, 3 decimals,
+    folded under a line giving its size (more than FOLD_ROWS rows)."""
     import pandas as pd
 
     from lrc_utils.book.notebook import table_html
 
     frame = pd.DataFrame({"case": [f"c{i}" for i in range(77)], "rho": [i / 7 for i in range(77)]})
     html = table_html(frame, 3)
-    assert html.startswith('<div class="lrc-table" style="overflow:auto')
+    assert html.startswith('<details class="lrc-table-fold"><summary>The full table: 77 rows of case, rho')
+    assert '<div class="lrc-table" style="overflow:auto' in html  # folded, and scrolling once opened
     assert html.count("<tr>") == 78 and "c76" in html and "10.857" in html and "10.8571" not in html
     assert "row_heading" not in html and "blank level0" not in html  # the index is hidden
+    assert table_html(frame.head(30), 3).startswith('<div class="lrc-table"')  # 30 rows: shown open

@@ -203,13 +203,22 @@ def start(name: str, namespace: dict) -> NotebookRun:
     return run
 
 
+#: A table longer than this is folded (a click opens it): the page's prose and figures summarise it.
+FOLD_ROWS = 30
+
+
 def table_html(frame: pd.DataFrame, digits: int = 3) -> str:
     """``frame`` as the book shows a table: every row (none elided, however long), no pandas index, numbers
     rounded to ``digits`` decimals, inside a box that scrolls when the table is wider or longer than the text
-    column. (A meaningful index should be made a column first, with ``reset_index()``.)"""
+    column; a table of more than :data:`FOLD_ROWS` rows folded under a line that says how many rows it has.
+    (A meaningful index should be made a column first, with ``reset_index()``.)"""
     styled = frame.style.hide(axis="index").format(precision=digits, na_rep="–")
-    return ('<div class="lrc-table" style="overflow:auto; max-height:36em; max-width:100%">'
-            + styled.to_html() + "</div>")
+    box = ('<div class="lrc-table" style="overflow:auto; max-height:36em; max-width:100%">'
+           + styled.to_html() + "</div>")
+    if len(frame) <= FOLD_ROWS:
+        return box
+    return (f'<details class="lrc-table-fold"><summary>The full table: {len(frame)} rows of '
+            f'{", ".join(map(str, frame.columns))} (click to open)</summary>{box}</details>')
 
 
 def show_table(frame: pd.DataFrame, digits: int = 3) -> None:
