@@ -209,3 +209,66 @@ def noisy_cross_entropy(model: NoisyMLP, x: torch.Tensor, y: torch.Tensor, gener
 def noiseless_representations(model: NoisyMLP, x: torch.Tensor) -> list[torch.Tensor]:
     """S_l ``[N, width_l]`` per hidden layer: the activations of ``model`` with its noise switched off."""
     return [model.act(z) for z in model.preactivations(x)]
+
+
+# ----------------------------------------------------------------------------------------------------
+# beyond MLPs: small convolutional and residual networks on 28x28 images, measured by layer name
+
+
+class SmallCNN(nn.Module):
+    """A small ReLU CNN for 1x28x28 images: ``conv1`` (1 -> ``channels[0]``, 3x3) -> ReLU -> max-pool 2 ->
+    ``conv2`` (-> ``channels[1]``) -> ReLU -> max-pool 2 -> ``fc1`` (-> ``hidden``) -> ReLU -> ``fc2`` (-> 10).
+    Takes ``[N, 784]`` (flattened, as the package's loaders give) or ``[N, 1, 28, 28]``. :data:`MEASURED` names its
+    pre-activations for :func:`lrc_utils.local_rank` (``layers=``); it has no fast path."""
+
+    MEASURED = ("conv1", "conv2", "fc1")
+
+    def __init__(self, channels: Sequence[int] = (8, 16), hidden: int = 64, n_classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, channels[0], 3, padding=1)
+        self.conv2 = nn.Conv2d(channels[0], channels[1], 3, padding=1)
+        self.fc1 = nn.Linear(channels[1] * 7 * 7, hidden)
+        self.fc2 = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.max_pool2d(torch.relu(self.conv1(x.reshape(-1, 1, 28, 28))), 2)
+        h = F.max_pool2d(torch.relu(self.conv2(h)), 2)
+        return self.fc2(torch.relu(self.fc1(h.flatten(1))))
+
+
+class ResidualBlock(nn.Module):
+    """``h + conv_b(relu(conv_a(h)))`` (3x3 convolutions, channels kept): the block's output is its sum, before the
+    ReLU that follows it, so that naming the block measures a pre-activation."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv_a = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv_b = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.conv_b(torch.relu(self.conv_a(h)))
+
+
+class SmallResNet(nn.Module):
+    """A small residual ReLU network for 1x28x28 images: ``stem`` (1 -> ``channels``, 3x3) -> ReLU -> max-pool 2 ->
+    ``block1`` -> ReLU -> ``block2`` -> ReLU -> max-pool 2 -> ``fc1`` (-> ``hidden``) -> ReLU -> ``fc2`` (-> 10),
+    the blocks :class:`ResidualBlock`. No batch norm (a rank per input should not depend on batch statistics).
+    Takes ``[N, 784]`` or ``[N, 1, 28, 28]``; :data:`MEASURED` names its pre-activations."""
+
+    MEASURED = ("stem", "block1", "block2", "fc1")
+
+    def __init__(self, channels: int = 8, hidden: int = 64, n_classes: int = 10):
+        super().__init__()
+        self.stem = nn.Conv2d(1, channels, 3, padding=1)
+        self.block1, self.block2 = ResidualBlock(channels), ResidualBlock(channels)
+        self.fc1 = nn.Linear(channels * 7 * 7, hidden)
+        self.fc2 = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.max_pool2d(torch.relu(self.stem(x.reshape(-1, 1, 28, 28))), 2)
+        h = torch.relu(self.block2(torch.relu(self.block1(h))))
+        return self.fc2(torch.relu(self.fc1(F.max_pool2d(h, 2).flatten(1))))
+
+
+#: The image networks of the chapter beyond MLPs, by name.
+IMAGE_NETWORKS = {"cnn": SmallCNN, "resnet": SmallResNet}

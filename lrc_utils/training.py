@@ -341,14 +341,20 @@ class ClassifierMetrics:
 
 @dataclass
 class LocalRankMonitor:
-    """Local rank of every hidden layer at ``x`` (``[M, input_dim]``): columns ``layer`` (from 1), ``local_rank``."""
+    """Local rank of every hidden layer at ``x`` (``[M, input_dim]``): columns ``layer`` (from 1), ``local_rank``.
+    With ``layers`` (dotted names of submodules of any model), of those layers instead (:func:`local_rank`'s named
+    path, ``x`` of shape ``[M, *input_shape]``): ``layer`` is then the name."""
 
     x: torch.Tensor
     atol: float
     rtol: float = 0.0
     name: str = "local_rank"
+    layers: tuple[str, ...] | None = None
 
     def __call__(self, model, step, batch_loss):
+        if self.layers is not None:
+            named = local_rank(model, self.x, atol=self.atol, rtol=self.rtol, layers=list(self.layers))
+            return [{"layer": layer, "local_rank": float(r)} for layer, r in zip(named.layers, named.local_rank)]
         ranks = local_rank(model, self.x, atol=self.atol, rtol=self.rtol)
         return [{"layer": layer, "local_rank": float(r)} for layer, r in enumerate(ranks, start=1)]
 

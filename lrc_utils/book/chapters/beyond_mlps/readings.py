@@ -1,0 +1,42 @@
+"""Beyond MLPs: readings of the ``local_rank`` table by the criterion fixed before the runs
+(``book/beyond_mlps_design.md``), which is Figure 1's. Pure functions: tables in, tables or text out."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ...readings import rule_verdict
+from ..figure1.readings import terminal_phase_falls
+
+
+def as_panels(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with a ``panel`` column naming each (network, data set), as Figure 1's readings read it."""
+    return table.assign(panel=table.network + ", " + table.dataset)
+
+
+def falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99) -> pd.DataFrame:
+    """Per (network, data set, measured layer): Figure 1's criterion on the seed means
+    (:func:`lrc_utils.book.chapters.figure1.readings.terminal_phase_falls`): the last value at least ``drop`` below
+    both the maximum over training and the maximum from the first step with ``threshold`` training accuracy on."""
+    judged = terminal_phase_falls(as_panels(table), drop, threshold)
+    network_dataset = judged.panel.str.split(", ", expand=True)
+    return judged.assign(network=network_dataset[0], dataset=network_dataset[1]).drop(columns="panel")[
+        ["network", "dataset", "layer"] + [c for c in judged.columns if c not in ("panel", "layer")]]
+
+
+def answer(fall_table: pd.DataFrame) -> tuple[str, int, int]:
+    """The design's answer to "does every layer fall in the terminal phase?": the book's one rule over the
+    (network, data set, layer) cases of :func:`falls` (every case: yes; more than half: partly; otherwise: no),
+    with the count."""
+    n_hold, n_cases = int(fall_table["falls in terminal phase"].sum()), len(fall_table)
+    return rule_verdict(n_hold, n_cases, "answer"), n_hold, n_cases
+
+
+def answer_markdown(fall_table: pd.DataFrame) -> str:
+    """The answer as the box at the top of the chapter says it, with the layers that fall."""
+    word, n_hold, n_cases = answer(fall_table)
+    falling = fall_table[fall_table["falls in terminal phase"]]
+    which = "; ".join(f"{n}, {d}: {', '.join(rows.layer)}" for (n, d), rows in falling.groupby(["network", "dataset"],
+                                                                                              sort=False))
+    return (f"* Does the local rank of every measured layer fall in the terminal phase? **{word}**: "
+            f"{n_hold} of {n_cases} (network, data set, layer) cases" + (f" ({which})" if which else "") + ".\n")
