@@ -28,7 +28,9 @@ CHAPTERS = "lrc_utils.book.chapters"
 STUDY_MAY_IMPORT = ("lrc_utils.book", "lrc_utils.book.params")
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
 #: Distributions whose import name differs from their name.
-IMPORT_NAMES = {"pyyaml": {"yaml"}, "ipykernel": {"ipykernel", "IPython"}, "jupyter-book": {"jupyter_book"},
+# ipykernel brings IPython and its inline backend (matplotlib-inline), whose figure format the book sets
+IMPORT_NAMES = {"pyyaml": {"yaml"}, "ipykernel": {"ipykernel", "IPython", "matplotlib_inline"},
+                "jupyter-book": {"jupyter_book"},
                 "distributed": {"distributed", "dask"}}
 
 
