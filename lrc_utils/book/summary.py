@@ -41,8 +41,7 @@ def summary_figure(results_dir: Path, claims: pd.DataFrame):
     local_rank, info1 = read_stored_table(results_dir / "figure1", "local_rank")
     figure2, info2 = read_stored_table(results_dir / "figure2", "vib_sweep")
     figure3, info3 = read_stored_table(results_dir / "figure3", "vib_sweep")
-    with sns.axes_style(THEME["style"], THEME["rc"]), sns.plotting_context(THEME["context"]):
-        fig, axes = plt.subplots(2, 2, figsize=(7.5, 7.4))
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 7.4))
     ours = _verdict(claims, "figure1", "our recipe") if claims.claim.str.endswith("(our recipe)").any() \
         else _verdict(claims, "figure1")
     author = (f"; the first author's recipe: {_verdict(claims, 'figure1', 'the first author' + chr(39) + 's recipe')}"
@@ -79,16 +78,21 @@ def _title(ax, claim: str, verdict: str) -> None:
 
 
 def write_summary_figure(results_dir: Path, claims: pd.DataFrame, path: Path = FIGURE) -> Path:
-    """Draw :func:`summary_figure` and write it as a PNG at 200 dpi (a fixed file: no date in its metadata)."""
+    """Draw :func:`summary_figure` in the book's theme (:data:`lrc_utils.book.style.THEME`, from matplotlib's
+    defaults, so that nothing set before changes a byte; restored after) and write it as a PNG at 200 dpi (a fixed
+    file: no date in its metadata)."""
     backend = matplotlib.get_backend()
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     try:
-        fig = summary_figure(Path(results_dir), claims)
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=200, bbox_inches="tight",
-                                                   metadata={"Software": None}))
-        plt.close(fig)
+        with matplotlib.rc_context():  # the book's theme from matplotlib's defaults, whatever was set before
+            matplotlib.rcdefaults()
+            sns.set_theme(**THEME)
+            fig = summary_figure(Path(results_dir), claims)
+            atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=200, bbox_inches="tight",
+                                                       metadata={"Software": None}))
+            plt.close(fig)
     finally:
         matplotlib.use(backend)
     return path
