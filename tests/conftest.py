@@ -61,8 +61,10 @@ def paper_book(tmp_path_factory) -> Path:
         source = REPO_ROOT / path
         if source.is_dir():
             shutil.rmtree(clone / path)
-            shutil.copytree(source, clone / path, ignore=shutil.ignore_patterns("checkpoints", "*.png", "*.pdf",
-                                                                               "__pycache__"))
+            # results' figure files are build products (ignored by git, drawn again from the tables); the book's
+            # own images (book/_static) are sources
+            build_products = ("checkpoints", "*.png", "*.pdf") if path == "results" else ()
+            shutil.copytree(source, clone / path, ignore=shutil.ignore_patterns(*build_products, "__pycache__"))
         else:
             shutil.copy(source, clone / path)
     empty = clone / "no-data"

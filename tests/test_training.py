@@ -271,7 +271,13 @@ def test_figure1_author_recipe_numbers_and_side_by_side_on_a_hand_made_table():
     assert n["fig1a_fit_md"] == "gaussian: step 10; mnist: never (mean training accuracy stays below 99%)"
     assert (n["fig1a_lr"], n["fig1a_wd"], n["fig1a_eta_lambda"], n["fig1a_steps"]) == ("10⁻⁴", "10⁻²", "10⁻⁶", "10⁶")
     assert n["fig1a_decay_md"] == "0.37" and n["fig1a_loss"] == "softmax-cross-entropy"  # e^-1
-    assert n["fig1a_hours_md"] == "1.5 h" and n["fig1a_commit"] == "abcdef0"
+    assert n["fig1a_hours_md"] == "1.5 h in its last attempt (earlier, interrupted attempts were not counted)"
+    assert n["fig1a_commit"] == "abcdef0"
+    # gaussian layer 2: its maximum after the fit (step 10) is 20 at step 10; 10 <= 0.9 * 20 first at step 1000
+    assert n["fig1a_fall_starts_md"] == "gaussian: layer 2 at step 1,000 (last recorded step 1,000)"
+    counted = {**info, "attempts": 2}
+    assert author_prose_numbers((table, counted))["fig1a_hours_md"] == "1.5 h over 2 attempts"
+    assert author_prose_numbers((table, {**info, "attempts": 1}))["fig1a_hours_md"] == "1.5 h"
     assert n["fig1a_last_md"] == "training accuracy 0.800, cross-entropy of the logits 5·10⁻¹ nats"
     missing = author_prose_numbers(None)  # every number says so, and the figure's place holds a note
     assert {k: v for k, v in missing.items() if k.startswith("fig1a_")} == dict.fromkeys(n, "(not stored)")

@@ -171,6 +171,28 @@ def _layers_phrase(falls: pd.DataFrame) -> str:
     return " and ".join(parts) if parts else "no layer"
 
 
+def _fall_starts_phrase(table: pd.DataFrame, falls: pd.DataFrame, fit: dict[str, int], drop: float) -> str:
+    """For each falling (panel, layer) of :func:`terminal_phase_falls`: the step at which it starts to fall
+    (:func:`fall_start`), and the panel's last recorded step."""
+    parts = []
+    for panel, rows in falls[falls["falls in terminal phase"]].groupby("panel", sort=False):
+        steps = table[table.panel == panel]
+        starts = [f"layer {layer} at step {fall_start(steps[steps.layer == layer], fit[panel], drop):,d}"
+                  for layer in rows.layer]
+        parts.append(f"{panel}: {', '.join(starts)} (last recorded step {int(steps.step.max()):,d})")
+    return "; ".join(parts) if parts else "no layer falls"
+
+
+def _hours_phrase(info: dict) -> str:
+    """The stored wall time in hours; where the store did not count the attempts (older results), it says the
+    number is that of the last attempt only."""
+    hours = f"{info.get('wall_time_s', float('nan')) / 3600:.1f} h"
+    attempts = info.get("attempts")
+    if attempts is None:
+        return f"{hours} in its last attempt (earlier, interrupted attempts were not counted)"
+    return hours if attempts == 1 else f"{hours} over {attempts} attempts"
+
+
 #: What the chapter shows where preset ``author`` is not stored.
 AUTHOR_NOT_STORED = ("Preset `author` is not stored under this results folder: run `python -m lrc_utils.book.runner "
                      "figure1 --preset author --cluster local:2` to compute it.")
@@ -185,10 +207,12 @@ def author_prose_numbers(stored: tuple[pd.DataFrame, dict] | None, drop: float =
     (``exp(-lr·wd·steps)``, what pure weight decay leaves of an undriven weight), ``loss``, ``falls_md`` (the
     layers that fall by :func:`terminal_phase_falls`, seed means), ``falls_seeds_md`` (per seed), ``fit_md``
     (first steps at ``threshold`` training accuracy), ``last_md`` (last training accuracy and cross-entropy of
-    the logits, MNIST), ``hours_md`` (wall time), ``commit``; where nothing is stored, also the figure's glue keys
-    ``figure1_author`` and ``figure1_author_provenance`` with a note in its place."""
+    the logits, MNIST), ``fall_starts_md`` (where each falling layer starts to fall, :func:`fall_start`, against
+    the last recorded step), ``hours_md`` (wall time, over all attempts where the store counted them),
+    ``commit``; where nothing is stored, also the figure's glue keys ``figure1_author`` and
+    ``figure1_author_provenance`` with a note in its place."""
     keys = ("lr", "wd", "eta_lambda", "steps", "decay_md", "loss", "falls_md", "falls_seeds_md", "fit_md",
-            "last_md", "hours_md", "commit")
+            "last_md", "fall_starts_md", "hours_md", "commit")
     if stored is None:  # every number says so, and so does the figure's place (its glue:figure)
         return {**{f"fig1a_{k}": "(not stored)" for k in keys}, "figure1_author": AUTHOR_NOT_STORED,
                 "figure1_author_provenance": "not stored"}
@@ -215,6 +239,7 @@ def author_prose_numbers(stored: tuple[pd.DataFrame, dict] | None, drop: float =
                                   for panel in fit),
         "fig1a_last_md": (f"training accuracy {last.train_acc.mean():.3f}, cross-entropy of the logits "
                           f"{power_text(last.train_loss.mean())} nats"),
-        "fig1a_hours_md": f"{info.get('wall_time_s', float('nan')) / 3600:.1f} h",
+        "fig1a_fall_starts_md": _fall_starts_phrase(table, falls, fit, drop),
+        "fig1a_hours_md": _hours_phrase(info),
         "fig1a_commit": str(info.get("git_commit", ""))[:7],
     }
