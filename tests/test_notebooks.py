@@ -217,6 +217,10 @@ def test_importing_the_figures_leaves_the_users_matplotlib_settings_alone():
 def test_a_table_is_shown_whole_without_its_index_rounded_and_in_a_scrolling_box():
     """77 rows (more than pandas' 60 before it elides): every row is in the HTML, no index column, 3 decimals,
     folded under a line giving its size (more than FOLD_ROWS rows)."""
+    import base64
+    import io
+    import re
+
     import pandas as pd
 
     from lrc_utils.book.notebook import table_html
@@ -228,3 +232,8 @@ def test_a_table_is_shown_whole_without_its_index_rounded_and_in_a_scrolling_box
     assert html.count("<tr>") == 78 and "c76" in html and "10.857" in html and "10.8571" not in html
     assert "row_heading" not in html and "blank level0" not in html  # the index is hidden
     assert table_html(frame.head(30), 3).startswith('<div class="lrc-table"')  # 30 rows: shown open
+    # the folded table downloads whole and unrounded, from the page itself
+    html = table_html(frame, 3, name="correlations")
+    link = re.search(r'<a class="lrc-table-csv" download="correlations.csv" href="data:text/csv;base64,([^"]+)"', html)
+    assert link is not None and link.start() < html.index("</summary>")
+    pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(base64.b64decode(link.group(1)))), frame)

@@ -207,25 +207,35 @@ def start(name: str, namespace: dict) -> NotebookRun:
 FOLD_ROWS = 30
 
 
-def table_html(frame: pd.DataFrame, digits: int = 3) -> str:
+def table_html(frame: pd.DataFrame, digits: int = 3, name: str = "table") -> str:
     """``frame`` as the book shows a table: every row (none elided, however long), no pandas index, numbers
     rounded to ``digits`` decimals, inside a box that scrolls when the table is wider or longer than the text
-    column; a table of more than :data:`FOLD_ROWS` rows folded under a line that says how many rows it has.
-    (A meaningful index should be made a column first, with ``reset_index()``.)"""
+    column; a table of more than :data:`FOLD_ROWS` rows folded under a line that says how many rows it has, with
+    a link that downloads it whole as ``<name>.csv`` (unrounded; the CSV travels inside the page as a base64
+    ``data:`` URI, so the link works offline and in a saved copy of the page). (A meaningful index should be made
+    a column first, with ``reset_index()``.)"""
+    import base64
+    import html
+
     styled = frame.style.hide(axis="index").format(precision=digits, na_rep="–")
     box = ('<div class="lrc-table" style="overflow:auto; max-height:36em; max-width:100%">'
            + styled.to_html() + "</div>")
     if len(frame) <= FOLD_ROWS:
         return box
+    csv = base64.b64encode(frame.to_csv(index=False).encode()).decode()
+    download = (f'<a class="lrc-table-csv" download="{html.escape(name)}.csv" '
+                f'href="data:text/csv;base64,{csv}">download it as CSV</a>')
     return (f'<details class="lrc-table-fold"><summary>The full table: {len(frame)} rows of '
-            f'{", ".join(map(str, frame.columns))} (click to open)</summary>{box}</details>')
+            f'{html.escape(", ".join(map(str, frame.columns)))} (click to open, or {download})</summary>{box}'
+            "</details>")
 
 
-def show_table(frame: pd.DataFrame, digits: int = 3) -> None:
-    """Display ``frame`` in the notebook as :func:`table_html` renders it."""
+def show_table(frame: pd.DataFrame, digits: int = 3, name: str = "table") -> None:
+    """Display ``frame`` in the notebook as :func:`table_html` renders it (``name``: its CSV download's file
+    name, where it is folded)."""
     from IPython.display import HTML, display
 
-    display(HTML(table_html(frame, digits)))
+    display(HTML(table_html(frame, digits, name)))
 
 
 def show_check(check: pd.DataFrame, statement: str) -> None:
