@@ -237,3 +237,37 @@ def test_a_table_is_shown_whole_without_its_index_rounded_and_in_a_scrolling_box
     link = re.search(r'<a class="lrc-table-csv" download="correlations.csv" href="data:text/csv;base64,([^"]+)"', html)
     assert link is not None and link.start() < html.index("</summary>")
     pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(base64.b64decode(link.group(1)))), frame)
+
+
+def test_a_figure_with_text_below_8_pt_as_shown_is_refused():
+    """Hand-computed: at 100 dpi a figure inch is 100 CSS px and a CSS px is 0.75 pt, so a figure point shows as
+    100/72 * 0.75 = 1.0417 pt while the figure fits the 740 px column, and shrinks by 740 / (its tight width in px)
+    when it is wider. Texts of an axis drawn off do not count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lrc_utils.book.style import require_readable_text, smallest_text
+
+    fig, ax = plt.subplots(figsize=(6, 3), dpi=100)
+    ax.plot([0, 1], [0, 1])
+    ax.tick_params(labelsize=9)
+    ax.set_title("title", fontsize=7.5)
+    assert smallest_text(fig) == (pytest.approx(7.5 * 100 / 72 * 0.75), "title")
+    with pytest.raises(ValueError, match=r"figure plot: the text 'title' would show at 7\.8 pt"):
+        require_readable_text(fig, "plot")
+    ax.set_title("title", fontsize=8)
+    require_readable_text(fig, "plot")  # 8.3 pt: accepted
+    ax.axis("off")
+    ax.tick_params(labelsize=5)  # not drawn: not counted
+    assert smallest_text(fig)[1] == "title"
+    plt.close(fig)
+
+    wide, ax = plt.subplots(figsize=(16, 3), dpi=100)
+    ax.set_title("title", fontsize=12)
+    ax.tick_params(labelsize=12)
+    width_px = wide.get_tightbbox(wide.canvas.get_renderer()).width * 100
+    assert width_px > 740
+    assert smallest_text(wide)[0] == pytest.approx(12 * 100 / 72 * 0.75 * 740 / width_px)
+    plt.close(wide)

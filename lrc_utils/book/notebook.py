@@ -38,7 +38,7 @@ from .store import (
     provenance_line,
     read_stored_table,
 )
-from .style import apply_theme
+from .style import apply_theme, require_readable_text
 
 
 def _injected_values(namespace: dict) -> dict[str, object]:
@@ -128,7 +128,9 @@ class NotebookRun:
     def save_figure(self, fig, name: str, table: str | None = None, provenance: str | None = None) -> None:
         """Show ``fig`` as a numbered, captioned figure of the page, and save it beside the tables.
 
-        The figure is glued (MyST-NB) under ``name``, at twice the screen resolution, and its provenance line
+        Text that would show smaller than :data:`~lrc_utils.book.style.MIN_TEXT_PT` in the book's column
+        (:func:`~lrc_utils.book.style.smallest_text`) stops it with a ``ValueError`` naming the text. The figure is
+        glued (MyST-NB) under ``name``, at twice the screen resolution, and its provenance line
         (``table``'s, see :meth:`ResultStore.provenance`, or ``provenance``) under ``<name>_provenance``; the page
         places them with a Markdown cell::
 
@@ -152,6 +154,7 @@ class NotebookRun:
             raise ValueError(f"figure {name}: say where its numbers come from (table= or provenance=)")
         if fig.get_layout_engine() is None:
             fig.tight_layout()  # before the figure is rendered for the page (the files' stamp re-lays it out)
+        require_readable_text(fig, name)
         glue(name, fig, display=False)
         glue(f"{name}_provenance", Markdown(line), display=False)
         if os.environ.get(BOOK_PAGE_ENV) != "1":

@@ -21,6 +21,7 @@ import platform
 import shutil
 import socket
 import subprocess
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -241,6 +242,22 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 #: The file, among a computation's checkpoints, that keeps the wall time of its earlier, interrupted attempts.
 WALL_LEDGER = ".wall_time.json"
+
+
+def _pin_figure_legends(fig) -> None:
+    """Anchor each figure-level legend where it is now, in the coordinates of the figure's first axes. A figure
+    legend is anchored to the figure's box, which a ``bbox_inches="tight"`` save replaces by the box of everything
+    drawn: with a provenance line under the figure, a legend at "lower center" would move down onto the line."""
+    from matplotlib.transforms import Bbox
+
+    if not fig.legends or not fig.axes:
+        return
+    renderer, axes = fig.canvas.get_renderer(), fig.axes[0]
+    for legend in fig.legends:
+        box = legend.get_window_extent(renderer).transformed(axes.transAxes.inverted())
+        legend.set_bbox_to_anchor(Bbox(box.get_points()), transform=axes.transAxes)
+        legend.set_loc("center")
+        legend.borderaxespad = 0.0
 
 
 class WallClock:
@@ -522,11 +539,16 @@ class ResultStore:
         """
         line = provenance if provenance is not None else self.provenance(table) if table is not None else None
         if line is not None:
-            fig.tight_layout()
+            if fig.get_layout_engine() is None:  # laid out already (tight_layout with its own rect): keep that
+                fig.tight_layout()
+            _pin_figure_legends(fig)
             # below everything drawn (legends placed under the axes included), never over it
             lowest = fig.get_tightbbox(fig.canvas.get_renderer()).y0 / fig.get_figheight()
-            fig.text(0.0, min(0.0, lowest) - 0.01, line, fontsize=9, color="0.35", ha="left",
-                     va="top", transform=fig.transFigure, wrap=True)
+            # wrapped here, at about the characters of 9 pt text that fit the figure's width (matplotlib's own
+            # wrap=True grows a top-aligned block upwards, over what it should stay under)
+            wrapped = "\n".join(textwrap.wrap(line, max(40, int(fig.get_figwidth() * 72 / (9 * 0.55)))))
+            fig.text(0.0, min(0.0, lowest) - 0.01, wrapped, fontsize=9, color="0.35", ha="left", va="top",
+                     transform=fig.transFigure)
         try:
             atomic_write(self.dir / f"{name}.png",
                          lambda tmp: fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))

@@ -42,3 +42,35 @@ def legend_below(ax, handles=None, labels=None, ncol: int = 2, offset: float = -
 
 def legend_right(ax, **kwargs):
     return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, **kwargs)
+
+
+#: The book's text column at a 1280 px window, in CSS pixels (measured by the browser test, tests/browser.py).
+COLUMN_PX = 740
+#: The smallest text a figure may show, in points as the reader sees it.
+MIN_TEXT_PT = 8.0
+
+
+def smallest_text(fig, column_px: int = COLUMN_PX) -> tuple[float, str]:
+    """The smallest visible text of ``fig`` in points as shown in the book (``pt``, its text), the figure being
+    displayed at ``fig.dpi`` CSS pixels per inch (the inline backend's retina PNG), shrunk to ``column_px`` where
+    its tight bounding box is wider; a CSS pixel is 0.75 pt. Texts of axes drawn without axis (``axis("off")``)
+    and empty or invisible texts are not counted. ``(inf, "")`` for a figure without text."""
+    from matplotlib.text import Text
+
+    renderer = fig.canvas.get_renderer()
+    width_px = fig.get_tightbbox(renderer).width * fig.dpi  # the tight box is in inches
+    scale = fig.dpi / 72 * 0.75 * min(1.0, column_px / width_px)  # shown pt per figure pt
+    hidden = {id(t) for ax in fig.axes if not ax.axison for axis in (ax.xaxis, ax.yaxis) for t in axis.findobj(Text)}
+    sizes = [(t.get_fontsize() * scale, t.get_text()) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and id(t) not in hidden
+             and (t.axes is None or t.axes.get_visible())]
+    return min(sizes, default=(float("inf"), ""), key=lambda s: s[0])
+
+
+def require_readable_text(fig, name: str, column_px: int = COLUMN_PX) -> None:
+    """Stop (``ValueError`` naming the text) where ``fig``'s smallest text (:func:`smallest_text`) would show
+    below :data:`MIN_TEXT_PT` in the book's column."""
+    size, text = smallest_text(fig, column_px)
+    if size < MIN_TEXT_PT:
+        raise ValueError(f"figure {name}: the text {text!r} would show at {size:.1f} pt in the book's column; its "
+                         f"figures keep text at {MIN_TEXT_PT:g} pt or more (lrc_utils.book.style)")

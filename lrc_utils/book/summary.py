@@ -16,7 +16,7 @@ from .chapters.vib.figures import rank_and_accuracy
 from .paths import REPO_ROOT
 from .readings import first_step_at_accuracy
 from .store import atomic_write, read_stored_table
-from .style import THEME, seeds
+from .style import THEME, require_readable_text, seeds
 
 #: Where the claims command writes the figure (the introduction shows it).
 FIGURE = REPO_ROOT / "book" / "_static" / "claims_summary.png"
@@ -53,7 +53,7 @@ def summary_figure(results_dir: Path, claims: pd.DataFrame):
     ax.axvline(first_step_at_accuracy(mnist, 0.99), color="k", ls=":", lw=1, label="99% train acc.")
     ax.set(xscale="log", xlabel="training step", ylabel=f"local rank (atol = {info1['parameters']['atol']:g})",
            ylim=(0, None))
-    ax.legend(title="layer", fontsize=7.5, title_fontsize=7.5, loc="lower left", ncol=2)
+    ax.legend(title="layer", fontsize=8, title_fontsize=8, loc="lower left", ncol=2)
     _title(ax, "(a) Figure 1, MNIST: rank falls in the terminal phase",
            f"our recipe: {ours}{author} ({seeds(mnist.seed.nunique())})")
 
@@ -74,13 +74,14 @@ def summary_figure(results_dir: Path, claims: pd.DataFrame):
 
 
 def _title(ax, claim: str, verdict: str) -> None:
-    ax.set_title("\n".join(textwrap.wrap(claim, 56)) + "\n" + verdict, fontsize=8.5, loc="left")
+    """The claim and its verdict over a panel, each wrapped to the panel's width (56 characters at 8.5 pt)."""
+    ax.set_title("\n".join(textwrap.wrap(claim, 56) + textwrap.wrap(verdict, 56)), fontsize=8.5, loc="left")
 
 
 def write_summary_figure(results_dir: Path, claims: pd.DataFrame, path: Path = FIGURE) -> Path:
     """Draw :func:`summary_figure` in the book's theme (:data:`lrc_utils.book.style.THEME`, from matplotlib's
     defaults, so that nothing set before changes a byte; restored after) and write it as a PNG at 200 dpi (a fixed
-    file: no date in its metadata)."""
+    file: no date in its metadata); text that would show below 8 pt in the book's column stops it."""
     backend = matplotlib.get_backend()
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -90,6 +91,7 @@ def write_summary_figure(results_dir: Path, claims: pd.DataFrame, path: Path = F
             matplotlib.rcdefaults()
             sns.set_theme(**THEME)
             fig = summary_figure(Path(results_dir), claims)
+            require_readable_text(fig, "claims_summary")  # shown at the column's width, as save_figure's are
             atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=200, bbox_inches="tight",
                                                        metadata={"Software": None}))
             plt.close(fig)

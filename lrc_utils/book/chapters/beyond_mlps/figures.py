@@ -35,5 +35,5 @@ def rank_over_training(table: pd.DataFrame, atol: float, titles: dict[str, str])
                 ax.set_xlabel("training step")
             if col == 0:
                 ax.set_ylabel(f"local rank / its maximum\n(atol = {atol:g})")
-            legend_below(ax, ncol=2, offset=-0.2 if row < len(datasets) - 1 else -0.35, fontsize=7.5)
+            legend_below(ax, ncol=2, offset=-0.2 if row < len(datasets) - 1 else -0.35, fontsize=8)
     return fig

@@ -40,7 +40,7 @@ def figure1(table: pd.DataFrame, atol: float, titles: dict[str, str], marks: dic
             bottom.axvline(mark, color="tab:red", ls="-.", lw=1, label=label)
         top.set(xscale="log", ylabel=f"local rank (atol = {atol:g})", xlabel="",
                 title=f"{titles[panel]}\n{seeds(rows.seed.nunique())}", ylim=(0, None))
-        top.legend(title="layer", loc="lower left", fontsize=7, title_fontsize=7, ncol=2, frameon=True)
+        top.legend(title="layer", loc="lower left", fontsize=8, title_fontsize=8, ncol=2, frameon=True)
         handles = bottom.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
         legend_below(bottom, handles, [h.get_label() for h in handles], ncol=3, offset=-0.45, fontsize=8)
     return fig

@@ -37,20 +37,20 @@ def information_planes(planes: pd.DataFrame, estimators: list[str], activations:
                     ax.annotate("", xy=(mean.ixt.iloc[-1], mean.ity.iloc[-1]),
                                 xytext=(mean.ixt.iloc[-2], mean.ity.iloc[-2]),
                                 arrowprops={"arrowstyle": "-|>", "color": colours[layer], "lw": 1.2})
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=8)
             if i == 0:
                 ax.set_title(act, fontsize=9)
             ax.set_xlabel(r"$I(X;T)$ (nats)" if i == len(estimators) - 1 else "", fontsize=8)
-            ax.set_ylabel(f"{ESTIMATOR_TITLES.get(est, est)}\n$I(T;Y)$ (nats)" if j == 0 else "", fontsize=7)
+            ax.set_ylabel(f"{ESTIMATOR_TITLES.get(est, est)}\n$I(T;Y)$ (nats)" if j == 0 else "", fontsize=8)
     handles = [plt.Line2D([], [], color=colours[layer], lw=1.6, label=f"layer {layer}") for layer in layers]
     handles += [plt.Line2D([], [], color="0.4", marker="o", mfc="none", ls="", label="first evaluation"),
                 plt.Line2D([], [], color="0.4", marker=">", ls="", label="last evaluation")]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=7,
-               bbox_to_anchor=(0.5, -0.01))
+    fig.legend(handles=handles, loc="lower center", ncol=(len(handles) + 1) // 2, frameon=False, fontsize=8,
+               bbox_to_anchor=(0.5, 0.0))
     n_seeds = part.seed.nunique()
     fig.suptitle(f"Information planes, {'no L2' if l2 == 0 else f'L2 = {l2:g}'}: seed mean (thick), "
                  f"{seeds(n_seeds)} (thin)", fontsize=9)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.09, 1, 1))  # the legend's two rows under the panels
     return fig
 
 
@@ -74,11 +74,11 @@ def compression_by_layer(summary: pd.DataFrame, estimators: list[str], activatio
                               dodge=0.4, estimator="median", errorbar=None, markers="_", markersize=12,
                               linestyles="none", ax=ax, palette=palette, legend=False)
             ax.axhline(threshold, color="k", ls=":", lw=1)
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=8)
             ax.set_title(act if i == 0 else "", fontsize=9)
             ax.set_xlabel("hidden layer" if i == len(estimators) - 1 else "", fontsize=8)
-            ax.set_ylabel(f"{ESTIMATOR_TITLES.get(est, est)}\nrelative compression" if j == 0 else "", fontsize=7)
-    legend_right(axes[0, -1], fontsize=7)
+            ax.set_ylabel(f"{ESTIMATOR_TITLES.get(est, est)}\nrelative compression" if j == 0 else "", fontsize=8)
+    legend_right(axes[0, -1], fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -101,9 +101,9 @@ def compression_and_generalisation(summary: pd.DataFrame, correlations: pd.DataF
                         legend=(layer == layers[-1]))
         c = correlations[correlations.layer == layer].iloc[0]
         ax.set_title(f"layer {layer}\n$\\rho$ = {c.rho:.2f}, p = {c.p:.2g}", fontsize=8)
-        ax.set_xlabel("rel. compression", fontsize=7)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("rel. compression", fontsize=8)
+        ax.tick_params(labelsize=8)
     axes[0, 0].set_ylabel("final test accuracy", fontsize=8)
-    legend_right(axes[0, -1], fontsize=7)
+    legend_right(axes[0, -1], fontsize=8)
     fig.tight_layout()
     return fig

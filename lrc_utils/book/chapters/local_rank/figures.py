@@ -34,7 +34,7 @@ def tolerance_curves(tolerance: pd.DataFrame, atol: float):
         ax.set(xscale="log", xlabel="atol" if convention == "absolute" else "rtol", title=f"{convention} tolerance")
     axes[0].axvline(atol, color="k", ls=":", lw=1)
     axes[0].set_ylabel("local rank (mean over inputs)")
-    axes[0].legend(title="layer", fontsize=7, title_fontsize=7, loc="lower left")
+    axes[0].legend(title="layer", fontsize=8, title_fontsize=8, loc="lower left")
     return fig
 
 

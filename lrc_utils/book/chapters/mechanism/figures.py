@@ -45,5 +45,5 @@ def arms_panel(table: pd.DataFrame, panel: str, atol: float, title: str):
                 Line2D([], [], color="0.3", ls="--", label="effective rank"),
                 Line2D([], [], color="k", ls=":", label="99% train acc.")]
     legend_below(axes[1, len(arms) // 2], handles, [h.get_label() for h in handles], ncol=len(handles) // 2 + 1,
-                 offset=-0.55, fontsize=7)
+                 offset=-0.55, fontsize=8)
     return fig

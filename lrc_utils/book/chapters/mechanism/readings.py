@@ -135,3 +135,30 @@ def decay_control(table: pd.DataFrame, lrs: dict[str, dict[str, float]], atol: f
                         "observed fall start": np.nan if start is None else start,
                         "last step": int(panel_rows.step.max())})
     return pd.DataFrame(out)
+
+
+
+def answer_markdown(answer_table: pd.DataFrame, spike_verdict: str, spike_counts: dict[str, int]) -> str:
+    """The chapter's answer, for the box at the top of its page: per question of :data:`QUESTIONS` one bullet
+    with, per panel, the answer for the rank at atol (:func:`answers`; it decides) and for the effective rank,
+    each with its count of falling curves; then question 3's verdict (:func:`spike_answer`) with its counts.
+    Markdown."""
+    lines = []
+    for question, rows in answer_table.groupby("question", sort=False):
+        parts = []
+        for panel, by_panel in rows.groupby("panel", sort=False):
+            got = {r["measure"]: (r["answer"], r["curves that fall"]) for _, r in by_panel.iterrows()}
+            atol = got.get(JUDGED["rank_atol"])
+            effective = got.get(JUDGED["effective_rank"])
+            words = [f"**{atol[0]}** at atol ({atol[1]})" if atol else "not judged at atol"]
+            if effective:
+                words.append(f"effective rank {effective[0]} ({effective[1]})")
+            parts.append(f"{panel}: {', '.join(words)}")
+        arms = ", ".join(f"`{a}`" for a in rows.arms.iloc[0].split(", "))
+        asked = question.split(" ", 1)[1]
+        lines.append(f"* **{asked[0].upper() + asked[1:]}** (arms {arms}; curves that fall, of the arms' "
+                     f"hidden layers): {'; '.join(parts)}.")
+    counts = ", ".join(f"{n} {k}" for k, n in spike_counts.items())
+    lines.append(f"* **Does the fall need the loss spikes?** {spike_verdict[0].upper() + spike_verdict[1:]} (of "
+                 f"{sum(spike_counts.values())} falling deeper-layer curves at atol, one per seed: {counts}).")
+    return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ def binning_vs_bins(binned: pd.DataFrame, n: int):
         ax.axhline(math.log(n), color="k", ls=":", lw=1)
         ax.set(xscale="log", xlabel="bins per unit", title=f"{name} (dotted: log N, N = {n})")
     axes[0].set_ylabel(r"$I(X;T)$ estimate (nats)")
-    axes[0].legend(title="d", fontsize=7, title_fontsize=7, loc="lower right")
+    axes[0].legend(title="d", fontsize=8, title_fontsize=8, loc="lower right")
     return fig
 
 
@@ -58,7 +58,7 @@ def mixture_gaps(mix: pd.DataFrame, n: int):
         ax.plot(rows.noise_var, rows.kde_upper - rows.monte_carlo, "s--", color=colour, label=f"d = {d}: upper - MC")
     ax.set(xscale="log", xlabel="noise variance $s^2$", ylabel="gap (nats)",
            title=f"The truth in the KDE bracket (N = {n})")
-    legend_right(ax, fontsize=7)
+    legend_right(ax, fontsize=8)
     return fig
 
 

@@ -36,14 +36,14 @@ def noisy_training(noisy: pd.DataFrame, n_inputs: int):
                              alpha=0.25, lw=0)
             mid.plot(rows.step, rows.clustering, color=colours[seed], lw=0.9)
         width = int(noisy[noisy.layer == layer].width.iloc[0])
-        top.set_title(f"layer {layer} ({width} units)", fontsize=8)
+        top.set_title(f"layer {layer}\n({width} units)", fontsize=8)
         part = noisy[noisy.layer == layer]
         if (part.ixt + 2 * part.stderr).max() > 0.5 * math.log(n_inputs):  # else log N would squash the curves
             top.axhline(math.log(n_inputs), color="k", ls=":", lw=0.8)
         top.set(xscale="log", ylim=(0, None), xlabel="")
         mid.set(xscale="log", xlabel="step")
         for ax in (top, mid):
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=8)
         mid.xaxis.label.set_size(8)
         if col == 0:
             top.set_ylabel(r"$I(X;T_l)$ (nats)", fontsize=8)
@@ -59,16 +59,16 @@ def noisy_training(noisy: pd.DataFrame, n_inputs: int):
     acc.set(xscale="log", ylim=(0.4, 1.02))
     acc.set_xlabel("training step", fontsize=8)
     acc.set_ylabel("accuracy of the\nnoisy network", fontsize=8)
-    acc.tick_params(labelsize=7)
+    acc.tick_params(labelsize=8)
     key = fig.add_subplot(grid[2, max(1, len(layers) - 2):])
     key.axis("off")
     handles = [Line2D([], [], color=colours[s], lw=1.5) for s in seed_list]
     labels = [f"seed {s}" for s in seed_list]
     handles += [Line2D([], [], color="k", ls=":", lw=0.8)] + [Line2D([], [], color=c, lw=1.5) for c in palette.values()]
     labels += [f"log N (N = {n_inputs:,})"] + [f"accuracy, {name}" for name in palette]
-    key.legend(handles, labels, loc="center left", frameon=False, fontsize=7,
+    key.legend(handles, labels, loc="center left", frameon=False, fontsize=8,
                title=f"bands: 2 standard errors (I), range over {seeds(len(seed_list))} (accuracy)",
-               title_fontsize=7)
+               title_fontsize=8)
     return fig
 
 
@@ -89,9 +89,9 @@ def ixt_vs_clustering(noisy: pd.DataFrame):
         points = ax.scatter(rows.clustering, rows.ixt, c=rows.step, norm=norm, cmap="viridis", s=7, zorder=2)
         ax.set_title(f"layer {layer}", fontsize=8)
         ax.set_xlabel("clustering ratio", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
     axes[0].set_ylabel(r"$I(X;T_l)$ (nats)", fontsize=8)
     bar = fig.colorbar(points, cax=axes[-1])
     bar.set_label("training step", fontsize=8)
-    bar.ax.tick_params(labelsize=7)
+    bar.ax.tick_params(labelsize=8)
     return fig

@@ -30,16 +30,16 @@ def rank_against_information(table: pd.DataFrame, panels: list[tuple[str, str]],
                 ax.plot(r.local_rank, r.ixt, color=colour, lw=0.6, alpha=0.7)
                 ax.plot(r.local_rank[late], r.ixt[late], "o", color=colour, ms=2.5)
                 ax.plot(r.local_rank[~late], r.ixt[~late], "o", color=colour, ms=2.5, mfc="none", mew=0.5)
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=8)
             if row == 0:
                 ax.set_title(f"layer {layer}", fontsize=8)
             if col == 0:
-                ax.set_ylabel(f"{network}: {estimator}\n$I(X;T)$ (nats)", fontsize=7)
+                ax.set_ylabel(f"{network}: {estimator}\n$I(X;T)$ (nats)", fontsize=8)
             if row == len(panels) - 1:
                 ax.set_xlabel("local rank", fontsize=8)
             if not len(rows):
                 ax.set_axis_off()
     handles = [plt.Line2D([], [], color=c, marker="o", ms=3, lw=0.8) for c in colours.values()]
-    fig.legend(handles, list(colours), loc="lower center", ncol=min(4, len(colours)), frameon=False, fontsize=7)
+    fig.legend(handles, list(colours), loc="lower center", ncol=min(4, len(colours)), frameon=False, fontsize=8)
     fig.tight_layout(rect=(0, 0.06 if len(colours) <= 4 else 0.1, 1, 1))
     return fig

@@ -26,7 +26,8 @@ def rank_and_accuracy(ax, sweep: pd.DataFrame, atol: float, rtol: float, chance:
     acc_axis.set(ylim=(0, 1.02), ylabel="test accuracy (dotted: chance)")
     acc_axis.get_legend().remove()
     handles = ax.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
-    legend_below(ax, handles, [h.get_label() for h in handles], ncol=1, offset=-0.2, fontsize=8)
+    height = ax.get_position().height * ax.figure.get_figheight()  # inches: the legend sits 0.6 in under the axes
+    legend_below(ax, handles, [h.get_label() for h in handles], ncol=1, offset=-0.6 / height, fontsize=8)
 
 
 def kl_coloured_by_rank(ax, sweep: pd.DataFrame, column: str, vmax: float, title: str):
@@ -41,7 +42,7 @@ def vib_tolerances(tolerance: pd.DataFrame, spectrum: pd.DataFrame, atol: float,
     """Per dataset (columns): seed-mean local rank against beta at every absolute (row 1) and relative (row 2)
     tolerance, and the mean singular values of the bottleneck Jacobian against beta (row 3)."""
     datasets = list(dict.fromkeys(tolerance.dataset))
-    fig, axes = plt.subplots(3, len(datasets), figsize=(3.9 * len(datasets) + 0.8, 9.0), squeeze=False)
+    fig, axes = plt.subplots(3, len(datasets), figsize=(3.2 * len(datasets) + 0.9, 9.0), squeeze=False)
     for col, name in enumerate(datasets):
         for ax, convention in zip(axes[:2, col], ["absolute", "relative"]):
             part = tolerance[(tolerance.dataset == name) & (tolerance.convention == convention)]
@@ -51,7 +52,7 @@ def vib_tolerances(tolerance: pd.DataFrame, spectrum: pd.DataFrame, atol: float,
             ax.set(xscale="log", xlabel=r"$\beta$", ylabel="local rank", title=f"{titles[name]}: {convention} tol.")
             ax.set_ylim(bottom=0)
             if col == len(datasets) - 1:
-                legend_right(ax, title="atol" if convention == "absolute" else "rtol", fontsize=7, title_fontsize=7)
+                legend_right(ax, title="atol" if convention == "absolute" else "rtol", fontsize=8, title_fontsize=8)
         ax = axes[2, col]
         means = spectrum[spectrum.dataset == name].groupby(["index", "beta"]).singular_value.mean().unstack("index")
         colours = sns.color_palette("viridis", len(means.columns))
@@ -60,9 +61,9 @@ def vib_tolerances(tolerance: pd.DataFrame, spectrum: pd.DataFrame, atol: float,
                     label=f"$\\sigma_{{{index}}}$" if j in (0, len(means.columns) - 1) else None)
         ax.axhline(atol, color="k", ls="--", lw=1, label=f"atol = {atol:g}")
         ax.set(xscale="log", yscale="log", xlabel=r"$\beta$", ylabel="mean singular value",
-               title=f"{titles[name]}: bottleneck spectrum")
+               title=f"{titles[name]}:\nbottleneck spectrum")
         if col == len(datasets) - 1:
-            legend_right(ax, fontsize=7)
+            legend_right(ax, fontsize=8)
     return fig
 
 
