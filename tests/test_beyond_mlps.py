@@ -87,3 +87,18 @@ def test_the_answer_counts_falls_by_figure1s_criterion_and_the_one_rule():
     assert readings.answer_markdown(falls) == ("* Does the local rank of every measured layer fall in the terminal "
                                                "phase? **no**: 1 of 2 (network, data set, layer) cases (cnn, mnist: "
                                                "fc1).\n")
+
+
+def test_the_last_step_summary_names_each_panels_largest_fall_with_its_seeds():
+    """Hand-computed: two seeds; fc1 ends at 30 and 10 of maxima 60 and 50 (falls of 50% and 80%; the seed mean
+    20 of 55, 63.6%), conv1 stays at 784; accuracies at the last step 100% and 80% (test 90% and 70%)."""
+    steps = [1, 2, 4]
+    curves = {(0, "conv1"): [784] * 3, (0, "fc1"): [40, 60, 30], (1, "conv1"): [784] * 3, (1, "fc1"): [50, 50, 10]}
+    accuracy = {0: [0.5, 1.0, 1.0], 1: [0.5, 1.0, 0.8]}
+    rows = [{"network": "cnn", "dataset": "mnist", "seed": seed, "step": s, "layer": layer, "local_rank": r,
+             "train_loss": 0.1, "train_acc": a, "test_acc": a - 0.1}
+            for (seed, layer), ranks in curves.items() for s, r, a in zip(steps, ranks, accuracy[seed])]
+    table = pd.DataFrame(rows)
+    assert readings.last_step_markdown(table, readings.falls(table)) == (
+        "* CNN, MNIST: training accuracy 90.0%, test accuracy 80.0% at step 4; the largest fall is fc1's, 63.6% "
+        "below its maximum (per seed: 50.0%, 80.0%), which falls by the criterion.\n")

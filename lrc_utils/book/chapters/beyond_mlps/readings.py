@@ -40,3 +40,30 @@ def answer_markdown(fall_table: pd.DataFrame) -> str:
                                                                                               sort=False))
     return (f"* Does the local rank of every measured layer fall in the terminal phase? **{word}**: "
             f"{n_hold} of {n_cases} (network, data set, layer) cases" + (f" ({which})" if which else "") + ".\n")
+
+
+#: How the chapter's prose names the networks and data sets.
+NAMES = {"cnn": "CNN", "resnet": "ResNet", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def last_step_markdown(table: pd.DataFrame, fall_table: pd.DataFrame) -> str:
+    """Markdown bullets, one per (network, data set) of ``table`` (the study's ``local_rank`` table), for the prose
+    under the falls table: the training and test accuracy at the last step (seed means, %), and the layer whose
+    seed-mean local rank ends furthest below its maximum (``fall_table``, from :func:`falls`), with that fall per
+    seed (each seed's own last value against its own maximum over training, %) and the verdict."""
+    from ..figure1.readings import terminal_phase_falls_per_seed
+
+    per_seed = terminal_phase_falls_per_seed(as_panels(table)).set_index(["panel", "layer", "seed"])
+    lines = []
+    for (network, dataset), rows in table.groupby(["network", "dataset"], sort=False):
+        last = rows[rows.step == rows.step.max()]
+        judged = fall_table[(fall_table.network == network) & (fall_table.dataset == dataset)]
+        top = judged.loc[judged["fall from max (%)"].idxmax()]
+        seeds = ", ".join(f"{per_seed.loc[(network + ', ' + dataset, top.layer, seed), 'fall from max (%)']:.1f}%"
+                          for seed in sorted(rows.seed.unique()))
+        verdict = "falls by the criterion" if top["falls in terminal phase"] else "does not fall by it"
+        lines.append(f"* {NAMES.get(network, network)}, {NAMES.get(dataset, dataset)}: training accuracy "
+                     f"{100 * last.train_acc.mean():.1f}%, test accuracy {100 * last.test_acc.mean():.1f}% at step "
+                     f"{int(rows.step.max()):,}; the largest fall is {top.layer}'s, {top['fall from max (%)']:.1f}% "
+                     f"below its maximum (per seed: {seeds}), which {verdict}.")
+    return "\n".join(lines) + "\n"
