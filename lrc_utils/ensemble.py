@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from .config import progress_enabled
+from .config import flush_denormals, progress_enabled
 from .models import MLP
 from .training import Data, FitConfig, FlatAdamW, Monitor, l2_penalised_cross_entropy
 
@@ -249,22 +249,23 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
     evals = set(config.eval_steps)
     for step in tqdm(range(1, config.steps + 1), disable=not progress_enabled(progress), desc=desc, mininterval=2.0,
                      leave=False):
-        opt.lr = config.lr_at(step)
-        idx = torch.stack([torch.randint(0, len(x), (batch,), generator=g) for g in gens])
-        xb, yb = x[idx], y[idx]
-        logits = ens(xb)
-        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), reduction="none")
-        loss = ce.view(e_count, batch).mean(1) + ens.penalty(l2_rates)
-        opt.zero_grad(set_to_none=True)
-        with warnings.catch_warnings():  # the stacked parameters' padded (64-byte aligned) layout is not "dense";
-            warnings.filterwarnings("ignore", message="grad and param do not obey")  # gradients still add in place
-            loss.sum().backward()
-        evaluate = step in evals
-        if evaluate:  # the minibatch loss a run reports is computed before its step, by the member alone
-            with torch.no_grad():
-                batch_losses = [float(_member_loss(ens.copy_member(e, copies[e]), xb[e], yb[e], l2[e]))
-                                if monitors[e] else math.nan for e in range(e_count)]
-        opt.step()
+        with flush_denormals():  # as fit's step (the minibatch loss too); monitors compute in full
+            opt.lr = config.lr_at(step)
+            idx = torch.stack([torch.randint(0, len(x), (batch,), generator=g) for g in gens])
+            xb, yb = x[idx], y[idx]
+            logits = ens(xb)
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), reduction="none")
+            loss = ce.view(e_count, batch).mean(1) + ens.penalty(l2_rates)
+            opt.zero_grad(set_to_none=True)
+            with warnings.catch_warnings():  # the stacked parameters' padded (64-byte aligned) layout is not "dense";
+                warnings.filterwarnings("ignore", message="grad and param do not obey")  # gradients still add in place
+                loss.sum().backward()
+            evaluate = step in evals
+            if evaluate:  # the minibatch loss a run reports is computed before its step, by the member alone
+                with torch.no_grad():
+                    batch_losses = [float(_member_loss(ens.copy_member(e, copies[e]), xb[e], yb[e], l2[e]))
+                                    if monitors[e] else math.nan for e in range(e_count)]
+            opt.step()
         if evaluate:
             with torch.no_grad():
                 for e, member_monitors in enumerate(monitors):

@@ -45,7 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from .config import progress_enabled
+from .config import flush_denormals, progress_enabled
 from .local_rank import (
     active_units,
     effective_rank,
@@ -573,6 +573,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     ``step`` column first. With ``checkpoint``, the model, optimiser, generator and records are saved every
     ``config.checkpoint_every`` steps, and a later call resumes from there with identical records; the file
     is removed when the run finishes (store the returned records, e.g. with :func:`lrc_utils.grid.run_grid`).
+    Each step runs inside :func:`lrc_utils.config.flush_denormals` (subnormal numbers read as zero, for speed;
+    the same numbers on Figure 1's runs and in ``tests/test_training.py``); monitors and checkpoints compute in full.
     """
     x, y = train
     if len(x) != len(y) or len(x) == 0:
@@ -596,7 +598,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     for step in range(start + 1, config.steps + 1):
         if decaying_lr:
             set_learning_rate(opt, config.lr_at(step))
-        batch_loss = minibatch_step(model, opt, x, y, config.batch_size, gen, loss_fn)
+        with flush_denormals():  # the step only: monitors and checkpoints compute in full
+            batch_loss = minibatch_step(model, opt, x, y, config.batch_size, gen, loss_fn)
         bar.update()
         if step in evals:
             model.eval()
