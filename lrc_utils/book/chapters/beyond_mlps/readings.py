@@ -8,6 +8,9 @@ import pandas as pd
 from ...readings import rule_verdict
 from ..figure1.readings import terminal_phase_falls
 
+#: How the chapter's prose names the networks and data sets.
+NAMES = {"cnn": "CNN", "resnet": "ResNet", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
 
 def as_panels(table: pd.DataFrame) -> pd.DataFrame:
     """The table with a ``panel`` column naming each (network, data set), as Figure 1's readings read it."""
@@ -36,14 +39,10 @@ def answer_markdown(fall_table: pd.DataFrame) -> str:
     """The answer as the box at the top of the chapter says it, with the layers that fall."""
     word, n_hold, n_cases = answer(fall_table)
     falling = fall_table[fall_table["falls in terminal phase"]]
-    which = "; ".join(f"{n}, {d}: {', '.join(rows.layer)}" for (n, d), rows in falling.groupby(["network", "dataset"],
-                                                                                              sort=False))
+    which = "; ".join(f"{NAMES.get(n, n)}, {NAMES.get(d, d)}: {', '.join(rows.layer)}"
+                      for (n, d), rows in falling.groupby(["network", "dataset"], sort=False))
     return (f"* Does the local rank of every measured layer fall in the terminal phase? **{word}**: "
             f"{n_hold} of {n_cases} (network, data set, layer) cases" + (f" ({which})" if which else "") + ".\n")
-
-
-#: How the chapter's prose names the networks and data sets.
-NAMES = {"cnn": "CNN", "resnet": "ResNet", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
 def last_step_markdown(table: pd.DataFrame, fall_table: pd.DataFrame) -> str:
