@@ -85,8 +85,8 @@ def test_the_answer_counts_falls_by_figure1s_criterion_and_the_one_rule():
     assert falls.set_index("layer")["falls in terminal phase"].to_dict() == {"conv1": False, "fc1": True}
     assert readings.answer(falls) == ("no", 1, 2)
     assert readings.answer_markdown(falls) == ("* Does the local rank of every measured layer fall in the terminal "
-                                               "phase? **no**: 1 of 2 (network, data set, layer) cases (CNN, MNIST: "
-                                               "fc1).\n")
+                                               "phase? **no**: 1 of 2 (network, data set, layer) cases fall by "
+                                               "Figure 1's criterion (CNN, MNIST: fc1).\n")
 
 
 def test_the_last_step_summary_names_each_panels_largest_fall_with_its_seeds():

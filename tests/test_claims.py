@@ -262,3 +262,16 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         claims.claims_table(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="figure1/local_rank.csv is not stored"):
         claims.claims_table(tmp_path)
+
+
+def test_the_answer_box_says_the_conditions_every_row_shares_once():
+    """Hand-written rows: the two leading conditions are shared and said once after the bullets; each bullet keeps
+    the rest (a last item is never taken as shared); one row keeps all of its conditions."""
+    from lrc_utils.book.claims import answer_box_markdown
+
+    rows = pd.DataFrame({"claim": ["(a) A", "(b) B"], "verdict": ["reproduced: 3 of 3 layers", "partly: 2 of 3"],
+                         "conditions": ["12-bit task, 5 seeds, tanh; binning", "12-bit task, 5 seeds, ReLU"]})
+    assert answer_box_markdown(rows) == ("* (a) A: **reproduced**: 3 of 3 layers (tanh; binning).\n"
+                                         "* (b) B: **partly**: 2 of 3 (ReLU).\n\nAll under: 12-bit task, 5 seeds.\n")
+    assert answer_box_markdown(rows.iloc[:1]) == ("* (a) A: **reproduced**: 3 of 3 layers (12-bit task, 5 seeds, "
+                                                  "tanh; binning).\n")

@@ -639,14 +639,29 @@ def claims_table(results_dir: str | Path = RESULTS_DIR / "paper", chapters: list
 
 
 def answer_markdown(chapter: str, results_dir: str | Path) -> str:
-    """A chapter's answer, for the box at the top of its page: one bullet per claim it decides (the rows of
-    :func:`claims_table` for ``chapter``, from the tables of ``results_dir``), its verdict in bold, what was
-    measured and the conditions."""
+    """A chapter's answer, for the box at the top of its page: :func:`answer_box_markdown` of its rows of
+    :func:`claims_table` (read from the tables of ``results_dir``)."""
+    return answer_box_markdown(claims_table(results_dir, [chapter]))
+
+
+def answer_box_markdown(rows: pd.DataFrame) -> str:
+    """One bullet per claim of ``rows`` (columns ``claim``, ``verdict``, ``conditions``): the claim, its verdict's
+    word in bold, what was measured and, in parentheses, its conditions. The conditions' leading comma-separated
+    items that every row shares (where there are two rows or more, and two items or more) are said once, after the
+    bullets, so that the box stays short."""
+    conditions = [str(c).split(", ") for c in rows.conditions]
+    shared = 0
+    if len(conditions) > 1:
+        while all(len(c) > shared + 1 and c[shared] == conditions[0][shared] for c in conditions):
+            shared += 1
+    shared = shared if shared >= 2 else 0  # one shared item is said in each bullet
     lines = []
-    for r in claims_table(results_dir, [chapter]).itertuples():
+    for r, items in zip(rows.itertuples(), conditions):
         word, _, rest = r.verdict.partition(":")
         lines.append(f"* {_cell(r.claim)}: **{word}**{': ' + _cell(rest.strip()) if rest.strip() else ''} "
-                     f"({_cell(r.conditions)}).")
+                     f"({_cell(', '.join(items[shared:]))}).")
+    if shared:
+        lines += ["", f"All under: {_cell(', '.join(conditions[0][:shared]))}."]
     return "\n".join(lines) + "\n"
 
 

@@ -42,7 +42,8 @@ def answer_markdown(fall_table: pd.DataFrame) -> str:
     which = "; ".join(f"{NAMES.get(n, n)}, {NAMES.get(d, d)}: {', '.join(rows.layer)}"
                       for (n, d), rows in falling.groupby(["network", "dataset"], sort=False))
     return (f"* Does the local rank of every measured layer fall in the terminal phase? **{word}**: "
-            f"{n_hold} of {n_cases} (network, data set, layer) cases" + (f" ({which})" if which else "") + ".\n")
+            f"{n_hold} of {n_cases} (network, data set, layer) cases fall by Figure 1's criterion"
+            + (f" ({which})" if which else "") + ".\n")
 
 
 def last_step_markdown(table: pd.DataFrame, fall_table: pd.DataFrame) -> str:
