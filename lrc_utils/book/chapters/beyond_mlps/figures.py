@@ -9,6 +9,9 @@ import seaborn as sns
 from ...readings import first_step_at_accuracy
 from ...style import legend_below, seeds
 
+#: Line styles of the measured layers, in order (dotted is the fit's marker).
+LAYER_DASHES = ["-", "--", "-.", (0, (6, 2, 1, 2, 1, 2))]
+
 
 def rank_over_training(table: pd.DataFrame, atol: float, titles: dict[str, str]):
     """One panel per (data set: row, network: column): each measured layer's seed-mean local rank as a fraction of
@@ -22,10 +25,11 @@ def rank_over_training(table: pd.DataFrame, atol: float, titles: dict[str, str])
             ax, rows = axes[row, col], table[(table.dataset == dataset) & (table.network == network)]
             means = rows.groupby(["layer", "step"], sort=False).local_rank.mean()
             layers = list(dict.fromkeys(rows.layer))
-            palette = dict(zip(layers, sns.color_palette("viridis", len(layers))))
-            for layer in layers:
+            palette = dict(zip(layers, sns.color_palette("colorblind", len(layers))))
+            for k, layer in enumerate(layers):  # curves at 1.0 overlap: hue and dash tell them apart
                 curve = means[layer]
                 ax.plot(curve.index, curve / curve.max(), color=palette[layer], lw=1.4,
+                        ls=LAYER_DASHES[k % len(LAYER_DASHES)],
                         label=f"{layer} (max {curve.max():.0f})")
             ax.axvline(first_step_at_accuracy(rows, 0.99), color="k", ls=":", lw=1)
             ax.set(xscale="log", ylim=(0, 1.05), title=f"{titles.get(network, network)}, {titles.get(dataset, dataset)}"
