@@ -97,7 +97,7 @@ def flush_denormals() -> Iterator[bool]:
     ``torch.set_flush_denormal``); after it, they are computed in full again (the flags cleared: torch offers no
     way to read them first). Yields whether the CPU supports it (where it does not, nothing changes).
 
-    Why: where a weight's gradient has stopped (a dead unit, a pixel never lit), AdamW's first moment decays by
+    Why: where a weight's gradient has stopped (the weights of a dead unit), AdamW's first moment decays by
     beta1 = 0.9 per step into the subnormal range, and the CPU computes subnormals many times slower than normal
     numbers. Measured on Figure 1's MNIST network: 23,647 of its 279,642 first-moment entries subnormal after
     1,000 steps, and a training step of 2.65 ms with them against 2.09 ms without (``benchmarks/training.py``).
