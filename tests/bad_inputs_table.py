@@ -829,13 +829,14 @@ FREE_VALUES = ("preset", "results_dir", "data_dir")
 #: Every other bad value of the sweep is accepted by the checks and fails, if at all, while the notebook runs.
 REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     **{(nb, "device"): (RuntimeError, "device string: no_such_value")
-       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes",
-                "noisy_networks", "theory", "rank_and_information")},
+       for nb in runner.notebook_names()},
     **{(nb, "recompute"): (ValueError, "recompute must be one of")
-       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes",
-                "noisy_networks", "theory", "rank_and_information")},
+       for nb in runner.notebook_names()},
     **{(nb, "seeds"): (ValueError, "seeds must be a non-empty list")
-       for nb in ("figure1", "figure2", "figure3", "information_planes", "noisy_networks", "rank_and_information")},
+       for nb in ("figure1", "figure2", "figure3", "information_planes", "noisy_networks", "rank_and_information",
+                  "beyond_mlps")},
+    ("beyond_mlps", "networks"): (ValueError, "networks must be distinct names among"),
+    ("beyond_mlps", "datasets"): (ValueError, "datasets must be distinct names among"),
     ("information_planes", "data_seed"): (ValueError, "data_seed must be a non-negative integer"),
     ("information_planes", "train_fraction"): (ValueError, "train_fraction must lie in (0, 1)"),
     ("information_planes", "activations"): (ValueError, "activations must be a non-empty list"),
@@ -850,8 +851,7 @@ REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     ("figure3", "datasets"): (ValueError, "datasets must be distinct names"),
     ("figure3", "mnist_split"): (ValueError, "mnist_split must be 'train' or 'test'"),
     **{(nb, "cluster"): (ValueError, "cluster must be")
-       for nb in ("figure1", "figure2", "figure3", "local_rank", "mi_estimators", "information_planes",
-                  "noisy_networks", "theory", "rank_and_information")},
+       for nb in runner.notebook_names()},
     ("local_rank", "toy_input_dim"): (ValueError, "toy_width (8) must be <= toy_input_dim (-1)"),
     **{("noisy_networks", p): (ValueError, f"{p} must be >= {1 if p != 'data_seed' else 0}, got -1")
        for p in ("steps", "n_evals", "batch_size", "n_samples", "data_seed")},

@@ -77,3 +77,39 @@ def power_text(value: float, digits: int = 2) -> str:
     mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
     power = "10" + str(int(exponent)).translate(SUPERSCRIPTS)
     return power if mantissa == "1" else f"{mantissa}\u00b7{power}"
+
+
+# Figure 1's terminal-phase criterion, which the chapters beyond it (beyond MLPs, the mechanism) apply too
+
+
+def terminal_phase_falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99) -> pd.DataFrame:
+    """Per panel and hidden layer of a table with columns panel, seed, step, layer, local_rank, train_acc:
+    does the seed-mean local rank at the last step lie at least ``drop`` below both its maximum over
+    training and its maximum from the first step with ``threshold`` training accuracy on?"""
+    out = []
+    for (panel, layer), rows in table.groupby(["panel", "layer"], sort=False):
+        mean = rows.groupby("step").local_rank.mean()
+        fit_step = first_step_at_accuracy(table[table.panel == panel], threshold)
+        peak, peak_after = mean.max(), mean[mean.index >= fit_step].max()
+        last = mean.iloc[-1]
+        out.append({"panel": panel, "layer": layer, "max": peak, "step of max": int(mean.idxmax()),
+                    f"step at {threshold:.0%} train acc": fit_step, "max after fit": peak_after, "last": last,
+                    "fall from max (%)": 100 * (1 - last / peak) if peak else 0.0,
+                    "falls in terminal phase": bool(last <= (1 - drop) * peak and last <= (1 - drop) * peak_after)})
+    return pd.DataFrame(out)
+
+
+def terminal_phase_falls_per_seed(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99) -> pd.DataFrame:
+    """:func:`terminal_phase_falls` on each seed's own curves (one row per seed, panel and layer, column ``seed``)."""
+    return pd.concat([terminal_phase_falls(rows, drop, threshold).assign(seed=seed)
+                      for seed, rows in table.groupby("seed")], ignore_index=True)
+
+
+def fall_start(rows: pd.DataFrame, fit_step: int, drop: float = 0.1) -> int | None:
+    """The first recorded step at which the seed-mean ``local_rank`` of ``rows`` (one panel and layer) lies
+    ``drop`` below its maximum over the steps from ``fit_step`` on, after that maximum; ``None`` if it never
+    does."""
+    mean = rows.groupby("step").local_rank.mean()
+    after = mean[mean.index >= fit_step]
+    below = after[(after.index > after.idxmax()) & (after <= (1 - drop) * after.max())]
+    return int(below.index.min()) if len(below) else None

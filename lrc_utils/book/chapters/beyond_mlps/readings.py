@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...readings import rule_verdict
-from ..figure1.readings import terminal_phase_falls
+from ...readings import rule_verdict, terminal_phase_falls, terminal_phase_falls_per_seed
 
 #: How the chapter's prose names the networks and data sets.
 NAMES = {"cnn": "CNN", "resnet": "ResNet", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -19,7 +18,7 @@ def as_panels(table: pd.DataFrame) -> pd.DataFrame:
 
 def falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99) -> pd.DataFrame:
     """Per (network, data set, measured layer): Figure 1's criterion on the seed means
-    (:func:`lrc_utils.book.chapters.figure1.readings.terminal_phase_falls`): the last value at least ``drop`` below
+    (:func:`lrc_utils.book.readings.terminal_phase_falls`): the last value at least ``drop`` below
     both the maximum over training and the maximum from the first step with ``threshold`` training accuracy on."""
     judged = terminal_phase_falls(as_panels(table), drop, threshold)
     network_dataset = judged.panel.str.split(", ", expand=True)
@@ -51,8 +50,6 @@ def last_step_markdown(table: pd.DataFrame, fall_table: pd.DataFrame) -> str:
     under the falls table: the training and test accuracy at the last step (seed means, %), and the layer whose
     seed-mean local rank ends furthest below its maximum (``fall_table``, from :func:`falls`), with that fall per
     seed (each seed's own last value against its own maximum over training, %) and the verdict."""
-    from ..figure1.readings import terminal_phase_falls_per_seed
-
     per_seed = terminal_phase_falls_per_seed(as_panels(table)).set_index(["panel", "layer", "seed"])
     lines = []
     for (network, dataset), rows in table.groupby(["network", "dataset"], sort=False):
