@@ -153,6 +153,33 @@ def vib_loss(model: VIB, x: torch.Tensor, y: torch.Tensor, beta: float, n_sample
 
 
 @torch.no_grad()
+def noise_resolved_rank(model: VIB, x: torch.Tensor) -> torch.Tensor:
+    """Per input, the local rank of the bottleneck mean counted against the encoder's own noise: the number of
+    singular values above 1 of ``diag(1 / sigma(x)) J(x)``, where ``J(x)`` (``[K, input_dim]``) is the Jacobian of
+    the mean ``mu(x)`` with respect to the input and ``sigma(x)`` (``[K]``) the encoder's scale at ``x``. These are
+    the directions in which a unit change of the input moves the mean by more than one standard deviation of the
+    noise ``q(z|x)`` adds: a tolerance the VIB sets itself, per input and per latent coordinate, where the atol and
+    rtol ranks take one from outside. With one scale ``s`` for every coordinate it is the count of ``J(x)``'s
+    singular values above ``s``. The count depends on the units of ``x`` (a unit change), as any absolute tolerance
+    does.
+
+    Args:
+        model: a :class:`VIB`, in eval mode.
+        x: ``[N, input_dim]``.
+    Returns:
+        int64 ``[N]``; singular values in float64.
+    """
+    from .local_rank import input_jacobians
+
+    if x.ndim != 2 or x.shape[1] != model.input_dim or len(x) == 0:
+        raise ValueError(f"x must be [N >= 1, {model.input_dim}], got {list(x.shape)}")
+    jacobian = input_jacobians(model, x)[-1].double()  # [N, K, input_dim]: the last pre-activation is the mean
+    with torch.no_grad():
+        _, sigma = model.encode(x)
+    whitened = jacobian / sigma.double()[:, :, None]
+    return (torch.linalg.svdvals(whitened) > 1.0).sum(-1)
+
+
 def evaluate_vib(model: VIB, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
                  x_rank: torch.Tensor, atol: float, rtol: float, seed: int = 0, n_samples: int = 12) -> dict:
     """Measure a trained VIB model.

@@ -401,3 +401,35 @@ def test_figure3_prose_numbers_on_the_committed_paper_tables():
     assert (n[m + "rtol_high_first"], n[m + "rtol_high_min"]) == pytest.approx((5.76, 3.12), abs=0.005)
     assert (n[f + "rtol_high_first"], n[f + "rtol_high_min"]) == pytest.approx((4.79, 3.54), abs=0.005)
     assert round(n["fig3_epochs"], 1) == 57.1 and n["fig3_lr_final_md"] == "10⁻⁴"
+
+
+def test_noise_resolved_rank_counts_whitened_singular_values_above_one_against_an_autograd_loop():
+    """Per input, by a plain loop: the Jacobian of the mean by torch.autograd.functional.jacobian in float64, each
+    row divided by that input's sigma, svdvals, the count above 1; and with one scale s for every coordinate (the
+    scale head's weights zeroed, its bias set), the count of the Jacobian's singular values above s."""
+    from lrc_utils.vib import SCALE_SHIFT, VIB, noise_resolved_rank
+
+    seed_everything(0)
+    model = VIB(6, [8, 8], 4, 3).double().eval()
+    x = torch.randn(5, 6, dtype=torch.float64)
+
+    def loop(m):
+        counts = []
+        for xi in x:
+            jac = torch.autograd.functional.jacobian(lambda v: m.encode(v[None])[0][0], xi)
+            sigma = m.encode(xi[None])[1][0].detach()
+            counts.append(int((torch.linalg.svdvals(jac / sigma[:, None]) > 1).sum()))
+        return counts
+
+    got = noise_resolved_rank(model, x)
+    assert got.dtype == torch.int64 and got.tolist() == loop(model)
+    scale = 0.05
+    with torch.no_grad():
+        model.scale_head.weight.zero_()
+        model.scale_head.bias.fill_(math.log(math.expm1(scale)) + SCALE_SHIFT)  # softplus(bias - shift) = scale
+    expected = [int((torch.linalg.svdvals(torch.autograd.functional.jacobian(
+        lambda v: model.encode(v[None])[0][0], xi)) > scale).sum()) for xi in x]
+    assert noise_resolved_rank(model, x).tolist() == expected
+    assert 0 < sum(expected) < 4 * len(x)  # the scale cuts through the spectra: the count is not trivially full
+    with pytest.raises(ValueError, match=r"x must be \[N >= 1, 6\]"):
+        noise_resolved_rank(model, x[:, :5])
