@@ -145,9 +145,9 @@ def figure1_conditions(p: dict) -> str:
 
 def vib_conditions(p: dict) -> str:
     """The training and tolerances of a Deep VIB sweep, from its parameters ``p``."""
-    return (f"Adam lr {_power(p['lr'])} (beta1 {p['adam_beta1']:g}), no weight decay, {_power(p['steps'])} steps; "
-            f"absolute tolerance atol {p['atol']:g} (the paper's definition) decides; relative rtol {p['rtol']:g} "
-            "reported")
+    return (f"Adam lr {_power(p['lr'])}, beta1 {p['adam_beta1']:g}, no weight decay, {_power(p['steps'])} steps; "
+            f"decided at the absolute tolerance atol {p['atol']:g}, the paper's definition; the relative tolerance "
+            f"rtol {p['rtol']:g} reported beside it")
 
 
 # ----------------------------------------------------------------------------------------------------
