@@ -67,7 +67,7 @@ def noisy_training(noisy: pd.DataFrame, n_inputs: int):
     handles += [Line2D([], [], color="k", ls=":", lw=0.8)] + [Line2D([], [], color=c, lw=1.5) for c in palette.values()]
     labels += [f"log N (N = {n_inputs:,})"] + [f"accuracy, {name}" for name in palette]
     key.legend(handles, labels, loc="center left", frameon=False, fontsize=8,
-               title=f"bands: 2 standard errors (I), range over {seeds(len(seed_list))} (accuracy)",
+               title=f"bands: 2 standard errors (I),\nrange over {seeds(len(seed_list))} (accuracy)",
                title_fontsize=8)
     return fig
 
