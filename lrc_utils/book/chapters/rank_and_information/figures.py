@@ -8,6 +8,11 @@ import seaborn as sns
 
 from .readings import CONFIG, config_label
 
+#: How the figures name the networks and the estimators of the table.
+NETWORK_NAMES = {"12bit": "12-bit", "noisy": "noisy", "mnist": "MNIST"}
+ESTIMATOR_NAMES = {"binning": "binning", "adaptive_binning": "adaptive binning", "kde_upper": "KDE upper bound",
+                   "noisy_sp": "sample propagation"}
+
 
 def rank_against_information(table: pd.DataFrame, panels: list[tuple[str, str]], terminal: pd.Series):
     """Local rank (x) against I(X;T) (y) per hidden layer (columns) for each (network, estimator) in ``panels``
@@ -34,12 +39,17 @@ def rank_against_information(table: pd.DataFrame, panels: list[tuple[str, str]],
             if row == 0:
                 ax.set_title(f"layer {layer}", fontsize=8)
             if col == 0:
-                ax.set_ylabel(f"{network}: {estimator}\n$I(X;T)$ (nats)", fontsize=8)
+                ax.set_ylabel(f"{NETWORK_NAMES.get(network, network)}, {ESTIMATOR_NAMES.get(estimator, estimator)}"
+                              "\n$I(X;T)$ (nats)", fontsize=8)
             if row == len(panels) - 1:
                 ax.set_xlabel("local rank", fontsize=8)
             if not len(rows):
                 ax.set_axis_off()
     handles = [plt.Line2D([], [], color=c, marker="o", ms=3, lw=0.8) for c in colours.values()]
-    fig.legend(handles, list(colours), loc="lower center", ncol=min(4, len(colours)), frameon=False, fontsize=8)
-    fig.tight_layout(rect=(0, 0.06 if len(colours) <= 4 else 0.1, 1, 1))
+    handles += [plt.Line2D([], [], color="0.3", marker="o", ms=3, lw=0, mfc="none", mew=0.5),
+                plt.Line2D([], [], color="0.3", marker="o", ms=3, lw=0)]
+    labels = [*colours, "before the terminal phase", "in the terminal phase"]
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False, fontsize=8)
+    rows_of_legend = -(-len(labels) // 4)
+    fig.tight_layout(rect=(0, 0.035 + 0.03 * rows_of_legend, 1, 1))
     return fig
