@@ -90,23 +90,37 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def flushing_denormals() -> bool:
+    """Whether the calling thread's CPU arithmetic flushes subnormal numbers now (probed: 1e-39 x 1 in float32)."""
+    return float(torch.tensor([1e-39], dtype=torch.float32) * 1.0) == 0.0
+
+
 @contextmanager
 def flush_denormals() -> Iterator[bool]:
     """Inside the block, the calling thread's CPU float arithmetic treats subnormal (denormal) numbers, those below
     about 1.2e-38 in float32, as zero, in its inputs and its results (x86's FTZ and DAZ flags, by
-    ``torch.set_flush_denormal``); after it, they are computed in full again (the flags cleared: torch offers no
-    way to read them first). Yields whether the CPU supports it (where it does not, nothing changes).
+    ``torch.set_flush_denormal``); after it, the thread flushes or not as it did before (probed on entry,
+    :func:`flushing_denormals`), also when the block raises. Yields whether the block flushes.
+
+    Only with one torch thread (``torch.get_num_threads() == 1``, as every run of the studies has, see
+    :data:`RUN_THREADS`): the flags are per thread and torch's other intra-op threads would keep computing
+    subnormals, so with more threads the block changes nothing and yields ``False``. Nor where the CPU cannot
+    flush. CUDA devices are not affected.
 
     Why: where a weight's gradient has stopped (the weights of a dead unit), AdamW's first moment decays by
     beta1 = 0.9 per step into the subnormal range, and the CPU computes subnormals many times slower than normal
-    numbers. Measured on Figure 1's MNIST network: 23,647 of its 279,642 first-moment entries subnormal after
-    1,000 steps, and a training step of 2.65 ms with them against 2.09 ms without (``benchmarks/training.py``).
-    The flags are per thread: a Dask worker's run sets them in its own thread. CUDA devices are not affected."""
+    numbers. Measured on Figure 1's MNIST network: 23,647 of the 279,642 entries of FlatAdamW's first-moment
+    buffer subnormal after 1,000 steps, and a training step of 2.65 ms with them against 2.09 ms without
+    (``benchmarks/training.py``)."""
+    if torch.get_num_threads() != 1:
+        yield False
+        return
+    before = flushing_denormals()
     supported = torch.set_flush_denormal(True)
     try:
         yield supported
     finally:
-        if supported:
+        if supported and not before:
             torch.set_flush_denormal(False)
 
 

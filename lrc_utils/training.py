@@ -573,8 +573,9 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     ``step`` column first. With ``checkpoint``, the model, optimiser, generator and records are saved every
     ``config.checkpoint_every`` steps, and a later call resumes from there with identical records; the file
     is removed when the run finishes (store the returned records, e.g. with :func:`lrc_utils.grid.run_grid`).
-    Each step runs inside :func:`lrc_utils.config.flush_denormals` (subnormal numbers read as zero, for speed;
-    the same numbers on Figure 1's runs and in ``tests/test_training.py``); monitors and checkpoints compute in full.
+    Each step, its minibatch loss included, runs inside :func:`lrc_utils.config.flush_denormals` (with one torch
+    thread, subnormal numbers read as zero, for speed; the same numbers on Figure 1's runs and in
+    ``tests/test_training.py``); monitors' own computations and checkpoints compute in full.
     """
     x, y = train
     if len(x) != len(y) or len(x) == 0:
@@ -598,7 +599,7 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     for step in range(start + 1, config.steps + 1):
         if decaying_lr:
             set_learning_rate(opt, config.lr_at(step))
-        with flush_denormals():  # the step only: monitors and checkpoints compute in full
+        with flush_denormals():  # the step only (its loss included): monitors and checkpoints compute in full
             batch_loss = minibatch_step(model, opt, x, y, config.batch_size, gen, loss_fn)
         bar.update()
         if step in evals:

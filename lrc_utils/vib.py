@@ -152,7 +152,6 @@ def vib_loss(model: VIB, x: torch.Tensor, y: torch.Tensor, beta: float, n_sample
     return VIBLoss(total=ce + beta * kl, ce=ce, kl=kl)
 
 
-@torch.no_grad()
 def noise_resolved_rank(model: VIB, x: torch.Tensor) -> torch.Tensor:
     """Per input, the local rank of the bottleneck mean counted against the encoder's own noise: the number of
     singular values above 1 of ``diag(1 / sigma(x)) J(x)``, where ``J(x)`` (``[K, input_dim]``) is the Jacobian of
@@ -167,7 +166,7 @@ def noise_resolved_rank(model: VIB, x: torch.Tensor) -> torch.Tensor:
         model: a :class:`VIB`, in eval mode.
         x: ``[N, input_dim]``.
     Returns:
-        int64 ``[N]``; singular values in float64.
+        int64 ``[N]``. The Jacobian is computed in the model's dtype, then whitened and decomposed in float64.
     """
     from .local_rank import input_jacobians
 
@@ -180,6 +179,7 @@ def noise_resolved_rank(model: VIB, x: torch.Tensor) -> torch.Tensor:
     return (torch.linalg.svdvals(whitened) > 1.0).sum(-1)
 
 
+@torch.no_grad()
 def evaluate_vib(model: VIB, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
                  x_rank: torch.Tensor, atol: float, rtol: float, seed: int = 0, n_samples: int = 12) -> dict:
     """Measure a trained VIB model.

@@ -273,5 +273,9 @@ def test_the_answer_box_says_the_conditions_every_row_shares_once():
                          "conditions": ["12-bit task, 5 seeds, tanh; binning", "12-bit task, 5 seeds, ReLU"]})
     assert answer_box_markdown(rows) == ("* (a) A: **reproduced**: 3 of 3 layers (tanh; binning).\n"
                                          "* (b) B: **partly**: 2 of 3 (ReLU).\n\nAll under: 12-bit task, 5 seeds.\n")
+    shared_one = rows.assign(conditions=["12-bit task, tanh", "12-bit task, ReLU"])  # one shared item: said in each
+    assert answer_box_markdown(shared_one).endswith("* (b) B: **partly**: 2 of 3 (12-bit task, ReLU).\n")
+    nested = rows.assign(conditions=["networks (Adam, L2 0), tanh, 5 seeds", "networks (Adam, L2 0), tanh, ReLU"])
+    assert answer_box_markdown(nested).endswith("\n\nAll under: networks (Adam, L2 0), tanh.\n")
     assert answer_box_markdown(rows.iloc[:1]) == ("* (a) A: **reproduced**: 3 of 3 layers (12-bit task, 5 seeds, "
                                                   "tanh; binning).\n")

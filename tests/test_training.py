@@ -360,40 +360,95 @@ def test_sgd_equals_a_plain_torch_sgd_loop_and_keeps_adamw_checkpoint_names():
 
 
 def test_flush_denormals_reads_subnormals_as_zero_inside_the_block_only():
-    """1e-39 is subnormal in float32 (below 2**-126, about 1.18e-38): inside the block it is read as zero."""
-    from lrc_utils.config import flush_denormals
+    """1e-39 is subnormal in float32 (below 2**-126, about 1.18e-38): with one torch thread it reads as zero inside
+    the block, and after it (also after a raise) the thread flushes as before the block; with two threads the
+    block changes nothing."""
+    from lrc_utils.config import flush_denormals, flushing_denormals, torch_threads
 
     tiny = torch.tensor([1e-39], dtype=torch.float32)
-    with flush_denormals() as supported:
-        inside = float(tiny * 1.0)
-    if not supported:
-        pytest.skip("this CPU cannot flush subnormals")
-    assert inside == 0.0 and float(tiny * 1.0) == float(tiny)
+    with torch_threads(1):
+        with flush_denormals() as flushing:
+            inside = float(tiny * 1.0)
+        if not flushing:
+            pytest.skip("this CPU cannot flush subnormals")
+        assert inside == 0.0 and float(tiny * 1.0) == float(tiny) and not flushing_denormals()
+        with pytest.raises(RuntimeError, match="raised inside"):
+            with flush_denormals():
+                raise RuntimeError("raised inside")
+        assert not flushing_denormals()
+        torch.set_flush_denormal(True)  # a caller who flushes already keeps flushing after the block
+        try:
+            with flush_denormals():
+                pass
+            assert flushing_denormals()
+        finally:
+            torch.set_flush_denormal(False)
+    with torch_threads(2):
+        with flush_denormals() as flushing:
+            assert not flushing and float(tiny * 1.0) == float(tiny)
 
 
-def test_fit_computes_the_numbers_of_a_plain_loop_that_keeps_subnormals():
-    """fit flushes subnormals in its step (for speed). Here they occur: half the inputs' features are each nonzero
-    in one example of 2,048, so the first moment of a weight they feed decays by beta1 = 0.1 per step between the
-    minibatches that draw that example, through the subnormal range (counted in the plain loop's moments). fit's
-    minibatch losses and trained parameters equal, bit for bit, those of a plain loop of minibatch_step with
-    FlatAdamW that computes subnormals in full."""
-    from lrc_utils.training import FlatAdamW, minibatch_step
-
+def subnormal_prone_task():
+    """Half of the features are each nonzero in one example of 2,048, so with beta1 = 0.1 the first moment of a
+    weight they feed decays through the subnormal range between the minibatches that draw that example."""
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(2048, 100, generator=g), torch.randint(0, 4, (2048,), generator=g)
     x[:, 50:] = 0.0
     x[torch.randint(0, 2048, (50,), generator=g), torch.arange(50, 100)] = 1.0
     config = FitConfig(steps=300, lr=1e-2, weight_decay=0.1, batch_size=64, seed=3, adam_beta1=0.1,
                        eval_steps=tuple(range(1, 301)))
-    seed_everything(3)
-    plain, trained = MLP([100, 20, 4], "relu", init="normal"), MLP([100, 20, 4], "relu", init="normal")
-    trained.load_state_dict(plain.state_dict())
-    opt, gen = FlatAdamW(plain, config.lr, config.weight_decay, (0.1, 0.999)), torch.Generator().manual_seed(3)
-    losses, subnormal = [], 0
-    for _ in range(config.steps):
-        losses.append(minibatch_step(plain, opt, x, y, 64, gen))
-        subnormal += int(((opt.exp_avg != 0) & (opt.exp_avg.abs() < torch.finfo(torch.float32).tiny)).sum())
-    assert subnormal > 0
-    records = fit(trained, cross_entropy_loss, (x, y), config, [BatchLoss()], progress=False)
+    return (x, y), config
+
+
+def test_fit_computes_the_numbers_of_a_plain_loop_that_keeps_subnormals():
+    """fit flushes subnormals in its step (for speed, with one torch thread). On :func:`subnormal_prone_task`
+    (subnormals counted in the plain loop's moments), fit's minibatch losses and trained parameters equal, bit for
+    bit, those of a plain loop of minibatch_step with FlatAdamW that computes subnormals in full."""
+    from lrc_utils.config import flush_denormals, torch_threads
+    from lrc_utils.training import FlatAdamW, minibatch_step
+
+    (x, y), config = subnormal_prone_task()
+    with torch_threads(1):
+        with flush_denormals() as flushing:
+            if not flushing:
+                pytest.skip("this CPU cannot flush subnormals: fit computes them in full")
+        seed_everything(3)
+        plain, trained = MLP([100, 20, 4], "relu", init="normal"), MLP([100, 20, 4], "relu", init="normal")
+        trained.load_state_dict(plain.state_dict())
+        opt, gen = FlatAdamW(plain, config.lr, config.weight_decay, (0.1, 0.999)), torch.Generator().manual_seed(3)
+        losses, subnormal = [], 0
+        for _ in range(config.steps):
+            losses.append(minibatch_step(plain, opt, x, y, 64, gen))
+            subnormal += int(((opt.exp_avg != 0) & (opt.exp_avg.abs() < torch.finfo(torch.float32).tiny)).sum())
+        assert subnormal > 0
+        records = fit(trained, cross_entropy_loss, (x, y), config, [BatchLoss()], progress=False)
     assert records["batch_loss"].batch_loss.tolist() == losses
     assert all(torch.equal(a, b) for a, b in zip(trained.parameters(), plain.parameters()))
+
+
+def test_fit_ensemble_flushing_subnormals_computes_the_numbers_it_computes_in_full(monkeypatch):
+    """fit_ensemble's step flushes subnormals too: on :func:`subnormal_prone_task`, two members' records and
+    trained parameters equal those of the same ensemble with the flushing switched off."""
+    import contextlib
+
+    from lrc_utils import ensemble
+    from lrc_utils.config import torch_threads
+
+    (x, y), config = subnormal_prone_task()
+    configs = [config, FitConfig(**{**config.__dict__, "seed": 4})]
+
+    def train():
+        seed_everything(3)
+        members = [MLP([100, 20, 4], "relu", init="normal") for _ in configs]
+        records = ensemble.fit_ensemble(members, (x, y), configs, monitors=[[BatchLoss()], [BatchLoss()]],
+                                        progress=False, products="per_member")
+        return records, members
+
+    with torch_threads(1):
+        flushed, flushed_members = train()
+        monkeypatch.setattr(ensemble, "flush_denormals", lambda: contextlib.nullcontext(False))
+        full, full_members = train()
+    for a, b in zip(flushed, full):
+        assert a["batch_loss"].batch_loss.tolist() == b["batch_loss"].batch_loss.tolist()
+    assert all(torch.equal(p, q) for m, n in zip(flushed_members, full_members)
+               for p, q in zip(m.parameters(), n.parameters()))

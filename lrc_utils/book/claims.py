@@ -29,7 +29,6 @@ from types import SimpleNamespace
 import pandas as pd
 
 from . import readings
-from .chapters.figure1 import readings as figure1
 from .chapters.information_planes import readings as compression
 from .chapters.mi_estimators import readings as mi_estimators
 from .chapters.noisy_networks import readings as clustering
@@ -156,16 +155,16 @@ def vib_conditions(p: dict) -> str:
 
 def figure1_claim(local_rank: pd.DataFrame, drop: float = 0.10, threshold: float = 0.99, conditions: str = "",
                   recipe: str = "") -> dict:
-    """Figure 1, local rank falls in the terminal phase in every layer: :func:`figure1.terminal_phase_falls`
+    """Figure 1, local rank falls in the terminal phase in every layer: :func:`readings.terminal_phase_falls`
     per panel and hidden layer of the chapter's ``local_rank`` table (columns panel, seed, step, layer,
     local_rank, train_acc), on seed means; the cases are the layers, and the same criterion on every seed's own
     curve is counted beside them. ``recipe`` names the training recipe in the claim (e.g. "the first author's
     recipe")."""
     _check_columns(local_rank, ("panel", "seed", "step", "layer", "local_rank", "train_acc"), "local_rank")
-    falls = figure1.terminal_phase_falls(local_rank, drop=drop, threshold=threshold)
+    falls = readings.terminal_phase_falls(local_rank, drop=drop, threshold=threshold)
     ok = falls["falls in terminal phase"]
     failing = falls[~ok]
-    per_seed = figure1.terminal_phase_falls_per_seed(local_rank, drop, threshold)
+    per_seed = readings.terminal_phase_falls_per_seed(local_rank, drop, threshold)
     note = ""
     if len(failing):
         groups = [f"{_label(panel)} layer{'s' if len(rows) > 1 else ''} {_and([str(x) for x in rows.layer])}"
@@ -647,9 +646,9 @@ def answer_markdown(chapter: str, results_dir: str | Path) -> str:
 def answer_box_markdown(rows: pd.DataFrame) -> str:
     """One bullet per claim of ``rows`` (columns ``claim``, ``verdict``, ``conditions``): the claim, its verdict's
     word in bold, what was measured and, in parentheses, its conditions. The conditions' leading comma-separated
-    items that every row shares (where there are two rows or more, and two items or more) are said once, after the
-    bullets, so that the box stays short."""
-    conditions = [str(c).split(", ") for c in rows.conditions]
+    items (a comma inside parentheses separates nothing) that every row shares, where there are two rows or more
+    and two such items or more, are said once after the bullets, so that the box stays short."""
+    conditions = [_top_level_items(str(c)) for c in rows.conditions]
     shared = 0
     if len(conditions) > 1:
         while all(len(c) > shared + 1 and c[shared] == conditions[0][shared] for c in conditions):
@@ -663,6 +662,17 @@ def answer_box_markdown(rows: pd.DataFrame) -> str:
     if shared:
         lines += ["", f"All under: {_cell(', '.join(conditions[0][:shared]))}."]
     return "\n".join(lines) + "\n"
+
+
+def _top_level_items(text: str) -> list[str]:
+    """``text`` split at its ", " separators outside parentheses."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and text.startswith(", ", i):
+            items.append(text[start:i])
+            start = i + 2
+    return items + [text[start:]]
 
 
 def _cell(text: str) -> str:

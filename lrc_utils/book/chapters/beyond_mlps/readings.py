@@ -49,18 +49,22 @@ def last_step_markdown(table: pd.DataFrame, fall_table: pd.DataFrame) -> str:
     """Markdown bullets, one per (network, data set) of ``table`` (the study's ``local_rank`` table), for the prose
     under the falls table: the training and test accuracy at the last step (seed means, %), and the layer whose
     seed-mean local rank ends furthest below its maximum (``fall_table``, from :func:`falls`), with that fall per
-    seed (each seed's own last value against its own maximum over training, %) and the verdict."""
+    seed (each seed's own last value against its own maximum over training, %) and the verdict; where no layer
+    ends 0.05% or more below its maximum, it says so."""
     per_seed = terminal_phase_falls_per_seed(as_panels(table)).set_index(["panel", "layer", "seed"])
+    panel_of = as_panels(table).groupby(["network", "dataset"]).panel.first()
     lines = []
     for (network, dataset), rows in table.groupby(["network", "dataset"], sort=False):
         last = rows[rows.step == rows.step.max()]
         judged = fall_table[(fall_table.network == network) & (fall_table.dataset == dataset)]
         top = judged.loc[judged["fall from max (%)"].idxmax()]
-        seeds = ", ".join(f"{per_seed.loc[(network + ', ' + dataset, top.layer, seed), 'fall from max (%)']:.1f}%"
+        seeds = ", ".join(f"{per_seed.loc[(panel_of[network, dataset], top.layer, seed), 'fall from max (%)']:.1f}%"
                           for seed in sorted(rows.seed.unique()))
         verdict = "falls by the criterion" if top["falls in terminal phase"] else "does not fall by it"
+        fall = (f"the largest fall is {top.layer}'s, {top['fall from max (%)']:.1f}% below its maximum (per seed: "
+                f"{seeds}), which {verdict}" if top["fall from max (%)"] >= 0.05
+                else "no layer ends 0.05% or more below its maximum")
         lines.append(f"* {NAMES.get(network, network)}, {NAMES.get(dataset, dataset)}: training accuracy "
                      f"{100 * last.train_acc.mean():.1f}%, test accuracy {100 * last.test_acc.mean():.1f}% at step "
-                     f"{int(rows.step.max()):,}; the largest fall is {top.layer}'s, {top['fall from max (%)']:.1f}% "
-                     f"below its maximum (per seed: {seeds}), which {verdict}.")
+                     f"{int(rows.step.max()):,}; {fall}.")
     return "\n".join(lines) + "\n"
