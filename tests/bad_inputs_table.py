@@ -833,8 +833,7 @@ REJECTED_BAD_VALUES: dict[tuple[str, str], tuple[type[BaseException], str]] = {
     **{(nb, "recompute"): (ValueError, "recompute must be one of")
        for nb in runner.notebook_names()},
     **{(nb, "seeds"): (ValueError, "seeds must be a non-empty list")
-       for nb in ("figure1", "figure2", "figure3", "information_planes", "noisy_networks", "rank_and_information",
-                  "beyond_mlps")},
+       for nb in runner.notebook_names() if "seeds" in runner.declared_parameters(nb)},
     ("beyond_mlps", "networks"): (ValueError, "networks must be distinct names among"),
     ("beyond_mlps", "datasets"): (ValueError, "datasets must be distinct names among"),
     ("information_planes", "data_seed"): (ValueError, "data_seed must be a non-negative integer"),

@@ -58,8 +58,8 @@ def last_step_markdown(table: pd.DataFrame, fall_table: pd.DataFrame) -> str:
         last = rows[rows.step == rows.step.max()]
         judged = fall_table[(fall_table.network == network) & (fall_table.dataset == dataset)]
         top = judged.loc[judged["fall from max (%)"].idxmax()]
-        seeds = ", ".join(f"{per_seed.loc[(panel_of[network, dataset], top.layer, seed), 'fall from max (%)']:.1f}%"
-                          for seed in sorted(rows.seed.unique()))
+        falls_of_seeds = per_seed.xs((panel_of[network, dataset], top.layer), level=["panel", "layer"])
+        seeds = ", ".join(f"{fall:.1f}%" for fall in falls_of_seeds["fall from max (%)"].sort_index())
         verdict = "falls by the criterion" if top["falls in terminal phase"] else "does not fall by it"
         fall = (f"the largest fall is {top.layer}'s, {top['fall from max (%)']:.1f}% below its maximum (per seed: "
                 f"{seeds}), which {verdict}" if top["fall from max (%)"] >= 0.05
