@@ -32,7 +32,15 @@ from lrc_utils.config import RUN_THREADS, seed_everything, torch_threads
 from lrc_utils.data import disjoint_subsets, load_mnist
 from lrc_utils.ensemble import fit_ensemble
 from lrc_utils.models import MLP
-from lrc_utils.training import FitConfig, FlatAdamW, adamw_weights_only, cross_entropy_loss, fit, minibatch_step
+from lrc_utils.training import (
+    FitConfig,
+    FlatAdamW,
+    adamw_weights_only,
+    cross_entropy_loss,
+    fit,
+    minibatch_step,
+    set_learning_rate,
+)
 
 SIZES = [784, 200, 200, 200, 200, 10]
 BATCH = 64
@@ -59,25 +67,16 @@ def product_rate(repeats: int = 2000) -> float:
     return 2.0 * BATCH * 784 * 200 / best
 
 
-def torch_adamw_loop(train, config: FitConfig) -> float:
+def plain_loop(train, config: FitConfig, optimiser, lr_every_step: bool) -> float:
+    """Seconds per step of minibatch_step with ``optimiser(model, lr, weight_decay)``, the learning rate set on the
+    optimiser at every step where ``lr_every_step`` (as fit did before its flat-buffer optimiser)."""
     model = network(config.seed)
-    opt = adamw_weights_only(model, config.lr, config.weight_decay)
+    opt = optimiser(model, config.lr, config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
     start = time.perf_counter()
     for step in range(1, config.steps + 1):
-        lr = config.lr_at(step)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        minibatch_step(model, opt, *train, config.batch_size, gen, cross_entropy_loss)
-    return (time.perf_counter() - start) / config.steps
-
-
-def flat_adamw_loop(train, config: FitConfig) -> float:
-    model = network(config.seed)
-    opt = FlatAdamW(model, config.lr, config.weight_decay)
-    gen = torch.Generator().manual_seed(config.seed)
-    start = time.perf_counter()
-    for _ in range(config.steps):
+        if lr_every_step:
+            set_learning_rate(opt, config.lr_at(step))
         minibatch_step(model, opt, *train, config.batch_size, gen, cross_entropy_loss)
     return (time.perf_counter() - start) / config.steps
 
@@ -109,8 +108,9 @@ def main() -> None:
     with torch_threads(RUN_THREADS):
         rate = product_rate()
         floor = 3 * forward_flop() / rate
-        rows = [("torch AdamW loop", torch_adamw_loop(train, config)),
-                ("FlatAdamW loop", flat_adamw_loop(train, config)), ("fit", fit_alone(train, config)),
+        rows = [("torch AdamW loop", plain_loop(train, config, adamw_weights_only, lr_every_step=True)),
+                ("FlatAdamW loop", plain_loop(train, config, FlatAdamW, lr_every_step=False)),
+                ("fit", fit_alone(train, config)),
                 ("ensemble of 3", ensemble(train, config, 3)), ("ensemble of 10", ensemble(train, config, 10)),
                 ("floor", floor)]
     print(f"one 64x784x200 product: {rate / 1e9:.0f} GFLOP/s; a step's products: {3 * forward_flop():.3g} FLOP; "

@@ -51,14 +51,14 @@ def last_step_markdown(table: pd.DataFrame, fall_table: pd.DataFrame) -> str:
     seed-mean local rank ends furthest below its maximum (``fall_table``, from :func:`falls`), with that fall per
     seed (each seed's own last value against its own maximum over training, %) and the verdict; where no layer
     ends 0.05% or more below its maximum, it says so."""
-    per_seed = terminal_phase_falls_per_seed(as_panels(table)).set_index(["panel", "layer", "seed"])
-    panel_of = as_panels(table).groupby(["network", "dataset"]).panel.first()
+    panels = as_panels(table)
+    per_seed = terminal_phase_falls_per_seed(panels).set_index(["panel", "layer", "seed"])
     lines = []
-    for (network, dataset), rows in table.groupby(["network", "dataset"], sort=False):
+    for (network, dataset), rows in panels.groupby(["network", "dataset"], sort=False):
         last = rows[rows.step == rows.step.max()]
         judged = fall_table[(fall_table.network == network) & (fall_table.dataset == dataset)]
         top = judged.loc[judged["fall from max (%)"].idxmax()]
-        falls_of_seeds = per_seed.xs((panel_of[network, dataset], top.layer), level=["panel", "layer"])
+        falls_of_seeds = per_seed.xs((rows.panel.iloc[0], top.layer), level=["panel", "layer"])
         seeds = ", ".join(f"{fall:.1f}%" for fall in falls_of_seeds["fall from max (%)"].sort_index())
         verdict = "falls by the criterion" if top["falls in terminal phase"] else "does not fall by it"
         fall = (f"the largest fall is {top.layer}'s, {top['fall from max (%)']:.1f}% below its maximum (per seed: "

@@ -6,10 +6,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .readings import CONFIG, config_label
+from .readings import CONFIG, NETWORK_NAMES, config_label
 
-#: How the figures name the networks and the estimators of the table.
-NETWORK_NAMES = {"12bit": "12-bit", "noisy": "noisy", "mnist": "MNIST"}
+#: How the figures name the estimators of the table.
 ESTIMATOR_NAMES = {"binning": "binning", "adaptive_binning": "adaptive binning", "kde_upper": "KDE upper bound",
                    "noisy_sp": "sample propagation"}
 

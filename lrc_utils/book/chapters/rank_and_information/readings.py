@@ -16,11 +16,16 @@ from ...readings import spearman
 CONFIG = ["network", "activation", "l2"]
 
 
+#: How figures and prose name the table's networks.
+NETWORK_NAMES = {"12bit": "12-bit", "noisy": "noisy", "mnist": "MNIST"}
+
+
 def config_label(network: str, activation: str, l2: float) -> str:
     """A short name of a configuration, e.g. ``12-bit tanh, L2 0.015``, ``noisy tanh``, ``MNIST ReLU``."""
     if network == "12bit":
-        return f"12-bit {activation}, L2 {l2:g}"
-    return {"noisy": f"noisy {activation}", "mnist": "MNIST ReLU"}.get(network, network)
+        return f"{NETWORK_NAMES[network]} {activation}, L2 {l2:g}"
+    return {"noisy": f"{NETWORK_NAMES[network]} {activation}", "mnist": f"{NETWORK_NAMES[network]} ReLU"}.get(
+        network, network)
 
 
 def terminal_phase(table: pd.DataFrame, gap: float) -> pd.Series:
