@@ -69,7 +69,8 @@ def product_rate(repeats: int = 2000) -> float:
 
 def plain_loop(train, config: FitConfig, optimiser, lr_every_step: bool) -> float:
     """Seconds per step of minibatch_step with ``optimiser(model, lr, weight_decay)``, the learning rate set on the
-    optimiser at every step where ``lr_every_step`` (as fit did before its flat-buffer optimiser)."""
+    optimiser at every step where ``lr_every_step`` (as fit did before its flat-buffer optimiser). For
+    :class:`FlatAdamW` it also prints how many first-moment entries are subnormal at the end."""
     model = network(config.seed)
     opt = optimiser(model, config.lr, config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
@@ -78,7 +79,13 @@ def plain_loop(train, config: FitConfig, optimiser, lr_every_step: bool) -> floa
         if lr_every_step:
             set_learning_rate(opt, config.lr_at(step))
         minibatch_step(model, opt, *train, config.batch_size, gen, cross_entropy_loss)
-    return (time.perf_counter() - start) / config.steps
+    seconds = (time.perf_counter() - start) / config.steps
+    if isinstance(opt, FlatAdamW):
+        moments = opt.exp_avg
+        subnormal = int(((moments != 0) & (moments.abs() < torch.finfo(moments.dtype).tiny)).sum())
+        print(f"FlatAdamW loop: {subnormal:,} of {moments.numel():,} first-moment entries subnormal after "
+              f"{config.steps:,} steps")
+    return seconds
 
 
 def fit_alone(train, config: FitConfig) -> float:
