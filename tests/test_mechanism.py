@@ -100,3 +100,24 @@ def test_the_decay_control_predicts_from_the_fit_and_the_product_of_rates():
     control = mechanism_readings.decay_control(table, {"ours": {"gaussian": 1e-4}}, atol=0.01)
     assert control["predicted fall (s = 1)"].tolist() == [46055]
     assert control["observed fall start"].isna().all()
+
+
+def test_decay_rates_wide_falls_and_last_step_are_read_by_hand():
+    """lr·λ: 1e-3 x 0.1 = 1e-4 for 'ours', 1e-3 x 0.01 = 1e-5 for 'author-decay'; 'sgd' has no decay. The wide
+    table puts each measure's max, last and verdict in one row per layer; the last step is each seed's last row
+    (step 32), averaged over the two seeds (3 and 5: 4)."""
+    rates = mechanism_readings.decay_rates(["ours", "sgd", "author-decay"], {"gaussian": 1e-3})
+    assert rates == {"ours": {"gaussian": pytest.approx(1e-4)}, "author-decay": {"gaussian": pytest.approx(1e-5)}}
+    table = pd.concat([_runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "sgd"),
+                       _runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "ours")])
+    wide = mechanism_readings.falls_wide(mechanism_readings.falls(table))
+    assert wide.arm.tolist() == ["ours", "ours", "sgd", "sgd"]  # the design's order, not the table's
+    assert wide.columns.tolist()[3:] == [f"{m}: {w}" for m in ("rank (atol)", "effective rank")
+                                         for w in ("max", "last", "falls")]
+    assert wide["rank (atol): falls"].tolist() == [False, True, False, True]
+    assert wide["rank (atol): last"].tolist() == [10, 3, 10, 3]
+    two_seeds = pd.concat([_runs({2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "ours"),
+                           _runs({2: [5, 6, 8, 8, 4, 5]}, [1] * 6, "ours").assign(seed=1)])
+    two_seeds = two_seeds.assign(rank_rtol=1.0, active_units=2.0, rank_subspace=float("nan"))
+    last = mechanism_readings.last_step(two_seeds)
+    assert last[["rank (atol)", "rank (rtol)", "active units"]].values.tolist() == [[4, 1, 2]]

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...readings import first_step_at_accuracy, power_text, rule_verdict
-from ..figure1.readings import fall_start, terminal_phase_falls
+from ...readings import fall_start, first_step_at_accuracy, power_text, rule_verdict, terminal_phase_falls
 from .study import ARMS
 
 #: The measures judged by the fall criterion, and their names in the tables.
@@ -136,6 +135,40 @@ def decay_control(table: pd.DataFrame, lrs: dict[str, dict[str, float]], atol: f
                         "last step": int(panel_rows.step.max())})
     return pd.DataFrame(out)
 
+
+def decay_rates(arms: list[str], panel_lrs: dict[str, float]) -> dict[str, dict[str, float]]:
+    """lr·λ per (arm with weight decay, panel) for :func:`decay_control`: the panel's learning rate
+    (``panel_lrs``) times the arm's weight decay (:data:`ARMS`); arms without weight decay are left out (SGD's own
+    learning rate never meets a decay)."""
+    return {arm: {panel: lr * ARMS[arm][2] for panel, lr in panel_lrs.items()} for arm in arms if ARMS[arm][2] > 0}
+
+
+def falls_wide(fall_table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`falls` with one row per (panel, arm, layer) and, per judged measure, its maximum, last value and
+    whether it falls side by side, in the design's arm order."""
+    wide = fall_table.pivot_table(index=["panel", "arm", "layer"], columns="measure",
+                                  values=["max", "last", "falls"], aggfunc="first", sort=False)
+    wide.columns = [f"{measure}: {what}" for what, measure in wide.columns]
+    order = [f"{name}: {what}" for name in JUDGED.values() for what in ("max", "last", "falls")]
+    wide = wide[[c for c in order if c in wide.columns]].reset_index()
+    wide["arm"] = pd.Categorical(wide.arm, [arm for arm in ARMS if arm in set(wide.arm)], ordered=True)
+    return wide.sort_values(["panel", "arm", "layer"], kind="stable").reset_index(drop=True).assign(
+        arm=lambda t: t.arm.astype(str))
+
+
+#: The measures no fall criterion judges, shown at the last step (the design's other measures).
+OTHER_MEASURES = {"rank_rtol": "rank (rtol)", "active_units": "active units", "rank_subspace": "rank on subspace"}
+
+
+def last_step(table: pd.DataFrame) -> pd.DataFrame:
+    """Seed means at each run's last recorded step, per (panel, arm, hidden layer), of every measure: the judged
+    ones and :data:`OTHER_MEASURES`, with the training loss (a mean over seeds of each seed's last value)."""
+    names = {**JUDGED, **OTHER_MEASURES, "train_loss": "train loss"}
+    last = table[table.step == table.groupby(["arm", "panel", "seed"]).step.transform("max")]
+    means = last.groupby(["panel", "arm", "layer"], sort=False)[list(names)].mean().reset_index()
+    means["arm"] = pd.Categorical(means.arm, [arm for arm in ARMS if arm in set(means.arm)], ordered=True)
+    means = means.sort_values(["panel", "arm", "layer"], kind="stable").assign(arm=lambda t: t.arm.astype(str))
+    return means.rename(columns=names).reset_index(drop=True)
 
 
 def answer_markdown(answer_table: pd.DataFrame, spike_verdict: str, spike_counts: dict[str, int]) -> str:
