@@ -188,10 +188,13 @@ def evaluate_vib(model: VIB, train: tuple[torch.Tensor, torch.Tensor], test: tup
     samples per input), ``train_acc`` and ``test_acc`` (prediction averaged over ``n_samples`` samples), the
     local rank of the bottleneck mean at ``x_rank`` with absolute tolerance ``atol`` (``local_rank_abs``) and
     with relative tolerance ``rtol`` (``local_rank_rel``: singular values above ``rtol * sigma_max`` of each
-    input's own Jacobian), and ``singular_values``: the bottleneck Jacobian's singular values per input,
-    float64 ``[len(x_rank), K]`` in descending order. Samples of z come from a generator seeded with ``seed``.
+    input's own Jacobian), the mean over ``x_rank`` of the rank against the encoder's own noise
+    (``local_rank_noise``, :func:`noise_resolved_rank`) and of the effective rank of the bottleneck Jacobian
+    (``effective_rank``, :func:`lrc_utils.local_rank.effective_rank`: no tolerance), and ``singular_values``: the
+    bottleneck Jacobian's singular values per input, float64 ``[len(x_rank), K]`` in descending order. Samples of z
+    come from a generator seeded with ``seed``.
     """
-    from .local_rank import local_rank, singular_values
+    from .local_rank import effective_rank, local_rank, singular_values
 
     gen = torch.Generator().manual_seed(seed)
     mu, sigma = model.encode(train[0])
@@ -201,5 +204,7 @@ def evaluate_vib(model: VIB, train: tuple[torch.Tensor, torch.Tensor], test: tup
     rank_abs = float(local_rank(model, x_rank, atol=atol)[-1])
     rank_rel = float(local_rank(model, x_rank, atol=0.0, rtol=rtol)[-1])
     spectrum = singular_values(model, x_rank)[-1][:, : model.latent_dim]
+    rank_noise = float(noise_resolved_rank(model, x_rank).double().mean())
     return {"kl": kl, "ce": ce, "train_acc": accs[0], "test_acc": accs[1], "local_rank_abs": rank_abs,
-            "local_rank_rel": rank_rel, "singular_values": spectrum}
+            "local_rank_rel": rank_rel, "local_rank_noise": rank_noise,
+            "effective_rank": float(effective_rank(spectrum).mean()), "singular_values": spectrum}

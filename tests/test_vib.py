@@ -183,7 +183,7 @@ def test_sweep_rows_equal_direct_training_and_measurement(tmp_path):
     tables = run_sweep(tmp_path / "a")
     sweep = tables["vib_sweep"]
     assert list(sweep.columns) == ["dataset", "seed", "beta", "kl", "ce", "train_acc", "test_acc",
-                                   "local_rank_abs", "local_rank_rel"]
+                                   "local_rank_abs", "local_rank_rel", "local_rank_noise", "effective_rank"]
     assert len(sweep) == 6 and len(tables["spectrum"]) == 6 * 4 and len(tables["tolerance"]) == 6 * 3
     p = sweep_params()
     x, y = hierarchical_gaussian_mixture(260, 6, [4.0, 2.0], seed=0)
@@ -195,9 +195,20 @@ def test_sweep_rows_equal_direct_training_and_measurement(tmp_path):
     fit(model, lambda m, xb, yb, g: vib_loss(m, xb, yb, beta, generator=g).total, train, config, progress=False)
     direct = evaluate_vib(model, train, test, x_rank, p.atol, p.rtol, seed=1, n_samples=4)
     row = sweep[(sweep.seed == 1) & (sweep.beta == beta)].iloc[0]
-    for key in ["kl", "ce", "train_acc", "test_acc", "local_rank_abs", "local_rank_rel"]:
+    for key in ["kl", "ce", "train_acc", "test_acc", "local_rank_abs", "local_rank_rel", "local_rank_noise",
+                "effective_rank"]:
         assert row[key] == direct[key], key
     assert row.local_rank_abs == local_rank(model, x_rank, atol=p.atol)[-1].item()
+    # the two measures without an outside tolerance, from their definitions by hand: singular values of
+    # diag(1/sigma) J above 1, and exp of the entropy of s / sum(s), each averaged over the rank points
+    jac = torch.stack([torch.autograd.functional.jacobian(lambda v: model.encode(v[None])[0][0], xi).double()
+                       for xi in x_rank])
+    sigma = torch.stack([model.encode(xi[None])[1][0].double() for xi in x_rank])
+    whitened = torch.linalg.svdvals(jac / sigma[:, :, None])
+    assert row.local_rank_noise == pytest.approx(float((whitened > 1).sum(-1).double().mean()), abs=1e-12)
+    s = torch.linalg.svdvals(jac)
+    q = s / s.sum(-1, keepdim=True)
+    assert row.effective_rank == pytest.approx(float(torch.exp(-(q * q.log()).sum(-1)).mean()), rel=1e-6)
 
 
 def test_an_interrupted_sweep_resumes_to_the_same_tables(tmp_path, monkeypatch):
@@ -433,3 +444,21 @@ def test_noise_resolved_rank_counts_whitened_singular_values_above_one_against_a
     assert 0 < sum(expected) < 4 * len(x)  # the scale cuts through the spectra: the count is not trivially full
     with pytest.raises(ValueError, match=r"x must be \[N >= 1, 6\]"):
         noise_resolved_rank(model, x[:, :5])
+
+
+def test_the_unthresholded_measures_are_described_against_both_conventions_by_hand():
+    """Seed means over two seeds at three betas: the noise-resolved rank 4.5 -> 5 -> 0.5 falls (as the absolute
+    rank, 5 -> 1) through its highest value at beta 1; the effective rank 2 -> 3 -> 4 rises (as the relative rank,
+    2 -> 6) without an inner extreme. A table without the measures describes nothing."""
+    from lrc_utils.book.chapters.vib.readings import unthresholded_markdown
+
+    rows = [{"dataset": "g", "seed": seed, "beta": b, "local_rank_abs": a, "local_rank_rel": r,
+             "local_rank_noise": n + seed, "effective_rank": e}
+            for seed in (0, 1) for b, a, r, n, e in zip([0.1, 1, 10], [5, 3, 1], [2, 3, 6], [4, 4.5, 0], [2, 3, 4])]
+    text = unthresholded_markdown(pd.DataFrame(rows), {"g": "Gaussian"})
+    assert text.startswith("* **Gaussian**: rank against the encoder's noise")
+    assert ("4.50 at $\\beta$ = 0.1, highest 5.00 at $\\beta$ = 1, 0.50 at $\\beta$ = 10: it **falls** (the "
+            "absolute tolerance's direction)") in text
+    assert ("effective rank (no tolerance) 2.00 at $\\beta$ = 0.1, 4.00 at $\\beta$ = 10: it **rises** (the relative "
+            "tolerance's direction).") in text
+    assert unthresholded_markdown(pd.DataFrame(rows).drop(columns=["local_rank_noise", "effective_rank"])) == ""

@@ -30,6 +30,7 @@ import pandas as pd
 
 from . import readings
 from .chapters.information_planes import readings as compression
+from .chapters.mechanism import study as mechanism_study
 from .chapters.mi_estimators import readings as mi_estimators
 from .chapters.noisy_networks import readings as clustering
 from .chapters.rank_and_information import readings as rank_information
@@ -49,7 +50,8 @@ GROUPS = {"paper": "The paper's claims", "others": "Other papers' claims", "chec
 #: Each group's verdict words (every case holds / more than half hold / otherwise): the book's one rule.
 WORDS = readings.RULE_WORDS
 #: Link text of each chapter in the Markdown table (the link goes to ``/executed/<notebook>``).
-CHAPTER_LABELS = {"figure1": "Figure 1", "figure2": "Figure 2", "figure3": "Figure 3",
+CHAPTER_LABELS = {"figure1": "Figure 1", "mechanism": "What drives the fall", "figure2": "Figure 2",
+                  "figure3": "Figure 3",
                   "mi_estimators": "MI estimators", "information_planes": "Information planes",
                   "noisy_networks": "Noisy networks", "theory": "Theory",
                   "rank_and_information": "Rank and information"}
@@ -58,6 +60,18 @@ LABELS = {"gaussian": "Gaussian", "mnist": "MNIST", "fashion_mnist": "Fashion-MN
 #: The two tolerance conventions of the VIB sweep tables: column -> name. The first is the paper's definition
 #: (singular values above an absolute threshold), the one the VIB verdicts are decided on.
 CONVENTIONS = {"local_rank_abs": "absolute", "local_rank_rel": "relative"}
+#: The VIB measures that no outside tolerance decides, reported beside the conventions where a table has them.
+UNTHRESHOLDED = {"local_rank_noise": "rank against the encoder's noise", "effective_rank": "effective rank"}
+
+
+def _vib_measures(sweep: pd.DataFrame) -> dict[str, str]:
+    """The measures of a VIB sweep table its claim reads: both conventions, then those of :data:`UNTHRESHOLDED`
+    that the table has."""
+    return {**CONVENTIONS, **{c: name for c, name in UNTHRESHOLDED.items() if c in sweep}}
+
+
+def _outcome_name(name: str) -> str:
+    return f"{name} tolerance" if name in CONVENTIONS.values() else name
 #: Where the book's table is written, and the command that writes it.
 PAGE = REPO_ROOT / "book" / "claims_table.md"
 #: Where the summary of the paper's own claims is written (the introduction's first screen), by the same command.
@@ -154,12 +168,12 @@ def vib_conditions(p: dict) -> str:
 
 
 def figure1_claim(local_rank: pd.DataFrame, drop: float = 0.10, threshold: float = 0.99, conditions: str = "",
-                  recipe: str = "") -> dict:
+                  recipe: str = "", chapter: str = "figure1") -> dict:
     """Figure 1, local rank falls in the terminal phase in every layer: :func:`readings.terminal_phase_falls`
     per panel and hidden layer of the chapter's ``local_rank`` table (columns panel, seed, step, layer,
     local_rank, train_acc), on seed means; the cases are the layers, and the same criterion on every seed's own
     curve is counted beside them. ``recipe`` names the training recipe in the claim (e.g. "the first author's
-    recipe")."""
+    recipe"); ``chapter`` the notebook whose table it is."""
     _check_columns(local_rank, ("panel", "seed", "step", "layer", "local_rank", "train_acc"), "local_rank")
     falls = readings.terminal_phase_falls(local_rank, drop=drop, threshold=threshold)
     ok = falls["falls in terminal phase"]
@@ -178,7 +192,7 @@ def figure1_claim(local_rank: pd.DataFrame, drop: float = 0.10, threshold: float
     measured += "".join(f"; {_label(r.panel)} layer {r.layer}: maximum {r['max']:.1f}, last {r['last']:.1f}"
                         for _, r in failing.iterrows())
     claim = "Local rank falls in the terminal phase of training, in every layer"
-    return _row("paper", claim + (f" ({recipe})" if recipe else ""), "figure1", conditions,
+    return _row("paper", claim + (f" ({recipe})" if recipe else ""), chapter, conditions,
                 f"per panel and layer: seed-mean rank at the last step at least {drop:.0%} below both its maximum "
                 f"and its maximum after the fit ({threshold:.0%} training accuracy)",
                 int(ok.sum()), len(falls), "layers", measured, note)
@@ -211,7 +225,7 @@ def figure2_claim(sweep: pd.DataFrame, jump_min_change: float, accuracy_min_drop
     drops = drops[drops.change < 0]
     transitions = set(zip(drops.beta_from, drops.beta_to))
     failures, parts = {}, []
-    for column, name in CONVENTIONS.items():
+    for column, name in _vib_measures(sweep).items():
         mean = vib.seed_mean_over_beta(sweep, column)
         steps = vib.sharp_steps(sweep, column, jump_min_change)
         at_drop = sum((a, b) in transitions for a, b in zip(steps.beta_from, steps.beta_to))
@@ -220,13 +234,13 @@ def figure2_claim(sweep: pd.DataFrame, jump_min_change: float, accuracy_min_drop
                           "no sharp step of the rank at a transition" if not at_drop else "")
         where = f" ($\\beta$ {_beta(steps.beta_from.min())}–{_beta(steps.beta_to.max())})" if len(steps) else ""
         plural = "s" * (len(steps) != 1)
-        path = f"{mean.iloc[0]:.2f} → {mean.iloc[-1]:.2f}" if name == "absolute" else _vib_relative_path(sweep)
+        path = _vib_relative_path(sweep) if name == "relative" else f"{mean.iloc[0]:.2f} → {mean.iloc[-1]:.2f}"
         parts.append(f"{name} {path}, {len(steps)} step{plural}{where}, {at_drop} at drops")
     where = ", ".join(f"{_beta(a)}–{_beta(b)}" for a, b in sorted(transitions))
     measured = (f"accuracy drops at $\\beta$ {where}; " if transitions else "no accuracy drop; ") + "; ".join(parts)
-    absolute, relative = failures["absolute"], failures["relative"]
-    note = (f"absolute tolerance: {absolute}; " if absolute else "") + (
-        "relative tolerance: holds" if not relative else f"relative tolerance: {relative}")
+    absolute = failures.pop("absolute")
+    note = (f"absolute tolerance: {absolute}; " if absolute else "") + "; ".join(
+        f"{_outcome_name(name)}: {why or 'holds'}" for name, why in failures.items())
     return _row("paper", "Deep VIB on Gaussian data: local rank increases with $\\beta$, through distinct phase "
                 "transitions", "figure2", conditions,
                 "seed-mean rank higher at the largest $\\beta$ than at the smallest, with a step of at least "
@@ -244,12 +258,13 @@ def figure3_claim(sweep: pd.DataFrame, conditions: str = "") -> dict:
     _check_columns(sweep, ("dataset", "seed", "beta", "kl", "test_acc", *CONVENTIONS), "vib_sweep")
     datasets = list(dict.fromkeys(sweep.dataset))
     summary = vib.vib_sweep_summary(sweep, dict.fromkeys(datasets, 10)).set_index("dataset")
-    failures = {name: {} for name in CONVENTIONS.values()}
+    measures = _vib_measures(sweep)
+    failures = {name: {} for name in measures.values()}
     parts = []
     for dataset in datasets:
         part, s = sweep[sweep.dataset == dataset], summary.loc[dataset]
         ranks = []
-        for column, name in CONVENTIONS.items():
+        for column, name in measures.items():
             mean = vib.seed_mean_over_beta(part, column)
             rises = bool(mean.iloc[-1] > mean.iloc[0])
             failures[name][_label(dataset)] = (_no_rise(mean) if not rises else
@@ -262,7 +277,7 @@ def figure3_claim(sweep: pd.DataFrame, conditions: str = "") -> dict:
     def outcome(name: str) -> str:
         fails = {d: why for d, why in failures[name].items() if why}
         held = len(datasets) - len(fails)
-        return (f"{name} tolerance: holds in {held} of {len(datasets)}"
+        return (f"{_outcome_name(name)}: holds in {held} of {len(datasets)}"
                 + (f" ({'; '.join(f'{d}: {why}' for d, why in fails.items())})" if fails else ""))
 
     absolute = failures["absolute"]
@@ -271,7 +286,7 @@ def figure3_claim(sweep: pd.DataFrame, conditions: str = "") -> dict:
                 "per data set: seed-mean rank higher, and test accuracy lower, at the largest $\\beta$ than at the "
                 "smallest; absolute tolerance",
                 sum(not why for why in absolute.values()), len(absolute), "data sets", measured,
-                outcome("absolute") + "; " + outcome("relative"))
+                "; ".join(outcome(name) for name in measures.values()))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -569,6 +584,34 @@ def _figure1_rows(results_dir: Path) -> list[dict]:
     return rows
 
 
+#: The mechanism chapter's arms without explicit weight decay, each a Figure 1 row of its own when
+#: ``<results root>/mechanism`` is stored: the arm and the recipe its row names.
+MECHANISM_ARMS = {"no-decay": "AdamW without weight decay", "sgd": "SGD with momentum, no weight decay",
+                  "softmax-loss": "the first author's loss, AdamW without weight decay"}
+
+
+def mechanism_conditions(p: dict, arm: str) -> str:
+    """The training and tolerance of one arm of the mechanism chapter's table (parameters ``p``)."""
+    optimiser, lr_name, weight_decay, loss = mechanism_study.ARMS[arm]
+    if optimiser == "sgd":
+        return (f"SGD, momentum {p['momentum']:g}, lr {_power(p[lr_name])}, no weight decay, cross-entropy, "
+                f"{_power(p['gauss_steps'])} / {_power(p['mnist_steps'])} steps (Gaussian / MNIST); atol "
+                f"{p['atol']:g}; MNIST images from its {p['mnist_split']} split")
+    return figure1_conditions({**p, "gauss_weight_decay": weight_decay, "mnist_weight_decay": weight_decay,
+                               "loss": loss})
+
+
+def _mechanism_rows(results_dir: Path) -> list[dict]:
+    """Figure 1's claim under each arm of :data:`MECHANISM_ARMS` that the stored mechanism table holds, judged as
+    Figure 1's row (:func:`figure1_claim`) on the arm's rank at atol; none without stored results."""
+    if not (results_dir / "mechanism" / "meta.json").exists():
+        return []
+    measures, p = _read(results_dir, "mechanism", "measures")
+    return [figure1_claim(measures[measures.arm == arm].rename(columns={"rank_atol": "local_rank"}), drop=0.10,
+                          threshold=0.99, conditions=mechanism_conditions(p, arm), recipe=recipe, chapter="mechanism")
+            for arm, recipe in MECHANISM_ARMS.items() if arm in set(measures.arm)]
+
+
 def _figure2_rows(results_dir: Path) -> list[dict]:
     figure2, p2 = _read(results_dir, "figure2", "vib_sweep")
     return [figure2_claim(figure2, p2["jump_min_change"], p2["accuracy_min_drop"], vib_conditions(p2))]
@@ -605,7 +648,8 @@ def _theory_rows(results_dir: Path) -> list[dict]:
 
 #: Each chapter that decides claims, with the function that reads its rows from a preset's results folder, in the
 #: order of the table (within each group of :data:`GROUPS`).
-CHAPTER_ROWS = {"figure1": _figure1_rows, "figure2": _figure2_rows, "figure3": _figure3_rows,
+CHAPTER_ROWS = {"figure1": _figure1_rows, "mechanism": _mechanism_rows, "figure2": _figure2_rows,
+                "figure3": _figure3_rows,
                 "rank_and_information": _rank_information_rows,
                 "information_planes": lambda d: information_plane_claims(*_planes(d)),
                 "noisy_networks": _noisy_rows, "mi_estimators": _mi_rows, "theory": _theory_rows}
@@ -705,6 +749,7 @@ def claims_markdown(table: pd.DataFrame) -> str:
 
 #: How the summary above the tables names each of the paper's claims (by chapter).
 SHORT = {"figure1": "Figure 1, local rank falls in the terminal phase in every layer",
+         "mechanism": "Figure 1, local rank falls in the terminal phase in every layer",
          "figure2": "Figure 2, Deep VIB on Gaussian data: rank rises with $\\beta$ through phase transitions",
          "figure3": "Figure 3, Deep VIB on MNIST and Fashion-MNIST: rank rises and accuracy falls with $\\beta$",
          "rank_and_information": "Local rank and $I(X;T_l)$ move together in the terminal phase"}
@@ -714,7 +759,8 @@ def summary_markdown(table: pd.DataFrame) -> str:
     """One bullet per row of the paper's own claims: which holds, by the rule, under which conditions."""
     lines = ["**In short**, the paper's claims, each under the conditions we ran it in:", ""]
     for r in table[table.group == "paper"].itertuples():
-        recipe = r.claim[r.claim.rfind("(") + 1:-1] if r.chapter == "figure1" and r.claim.endswith(")") else ""
+        named = r.chapter in ("figure1", "mechanism") and r.claim.endswith(")")
+        recipe = r.claim[r.claim.rfind("(") + 1:-1] if named else ""
         name = SHORT.get(r.chapter, r.claim) + (f", under {recipe}" if recipe else "")
         word, _, rest = r.verdict.partition(":")
         lines.append(f"* {name}: **{word}**{': ' + rest.strip() if rest.strip() else ''} ({_cell(r.conditions)}).")

@@ -6,17 +6,23 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ...style import CONVENTIONS, SEED_RANGE, legend_below, legend_right
+from ...style import CONVENTIONS, SEED_RANGE, UNTHRESHOLDED, legend_below, legend_right
 
 
-def rank_and_accuracy(ax, sweep: pd.DataFrame, atol: float, rtol: float, chance: float | None = None) -> None:
-    """Local rank of the bottleneck under both conventions (left axis) and test accuracy (right axis) against
-    beta: mean over seeds, band = range over seeds; legend under the axes."""
+def rank_and_accuracy(ax, sweep: pd.DataFrame, atol: float, rtol: float, chance: float | None = None,
+                      unthresholded: bool = True) -> None:
+    """Local rank of the bottleneck under both conventions and, with ``unthresholded`` where the table has them,
+    the measures no outside tolerance decides (:data:`lrc_utils.book.style.UNTHRESHOLDED`; left axis), and test
+    accuracy (right axis) against beta: mean over seeds, band = range over seeds; legend under the axes."""
     tolerances = {"local_rank_abs": f"atol = {atol:g}", "local_rank_rel": f"rtol = {rtol:g}"}
     for column, (colour, marker, name) in CONVENTIONS.items():
         sns.lineplot(data=sweep, x="beta", y=column, errorbar=SEED_RANGE, color=colour, marker=marker,
                      markersize=4, ax=ax, label=f"local rank, {name} ({tolerances[column]})")
-    ax.set(xscale="log", xlabel=r"$\beta$", ylabel="local rank of the bottleneck mean")
+    for column, (colour, marker, style, name) in UNTHRESHOLDED.items():
+        if unthresholded and column in sweep:
+            sns.lineplot(data=sweep, x="beta", y=column, errorbar=SEED_RANGE, color=colour, marker=marker,
+                         markersize=3.5, linestyle=style, lw=1.2, ax=ax, label=name)
+    ax.set(xscale="log", xlabel=r"$\beta$", ylabel="rank of the bottleneck mean")
     ax.set_ylim(bottom=0)
     acc_axis = ax.twinx()
     sns.lineplot(data=sweep, x="beta", y="test_acc", errorbar=SEED_RANGE, color="0.35", marker="^", markersize=4,
@@ -27,7 +33,8 @@ def rank_and_accuracy(ax, sweep: pd.DataFrame, atol: float, rtol: float, chance:
     acc_axis.get_legend().remove()
     handles = ax.get_legend_handles_labels()[0] + acc_axis.get_legend_handles_labels()[0]
     height = ax.get_position().height * ax.figure.get_figheight()  # inches: the legend sits 0.6 in under the axes
-    legend_below(ax, handles, [h.get_label() for h in handles], ncol=1, offset=-0.6 / height, fontsize=8)
+    legend_below(ax, handles, [h.get_label() for h in handles], ncol=1 if len(handles) <= 3 else 2,
+                 offset=-0.6 / height, fontsize=8)
 
 
 def kl_coloured_by_rank(ax, sweep: pd.DataFrame, column: str, vmax: float, title: str):

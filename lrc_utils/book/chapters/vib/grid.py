@@ -48,7 +48,8 @@ class VibGridParams(RunParams):
     jump_min_change: float = param(0.5, "a sharp step: the seed-mean rank changes this much between neighbouring betas")
 
 
-SWEEP_COLUMNS = ["dataset", "seed", "beta", "kl", "ce", "train_acc", "test_acc", "local_rank_abs", "local_rank_rel"]
+SWEEP_COLUMNS = ["dataset", "seed", "beta", "kl", "ce", "train_acc", "test_acc", "local_rank_abs", "local_rank_rel",
+                 "local_rank_noise", "effective_rank"]
 
 
 def check(p) -> None:

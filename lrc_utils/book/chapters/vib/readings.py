@@ -9,6 +9,11 @@ import pandas as pd
 
 from ...readings import power_text
 
+#: The bottleneck's measures that no outside tolerance decides, and how the readings name them.
+UNTHRESHOLDED_NAMES = {"local_rank_noise": "rank against the encoder's noise (singular values of "
+                                           "diag(1/σ(x)) J(x) above 1)",
+                       "effective_rank": "effective rank (no tolerance)"}
+
 
 def seed_mean_over_beta(sweep: pd.DataFrame, column: str) -> pd.Series:
     """The seed-mean of ``column`` per beta of a VIB sweep table (one dataset), indexed by beta ascending."""
@@ -281,3 +286,38 @@ def figure3_prose_numbers(tables: dict[str, pd.DataFrame], p, accuracy_min_drop:
         "fig3_lr_final_md": power_text(p.lr * p.lr_final_ratio),
     })
     return numbers
+
+
+def _direction(first: float, last: float) -> str:
+    return "rises" if last > first else "falls" if last < first else "stays"
+
+
+def unthresholded_markdown(sweep: pd.DataFrame, titles: dict[str, str] | None = None) -> str:
+    """Markdown bullets, one per data set of a VIB sweep table: the seed means of each measure of
+    :data:`UNTHRESHOLDED_NAMES` at the smallest and largest beta and at its highest and lowest where they lie in
+    between, and whether it
+    moves with beta as the rank at the absolute tolerance (``local_rank_abs``) or as the one at the relative
+    tolerance (``local_rank_rel``) does. A table without these measures gives an empty string."""
+    lines = []
+    for dataset, part in sweep.groupby("dataset", sort=False):
+        absolute = seed_mean_over_beta(part, "local_rank_abs")
+        relative = seed_mean_over_beta(part, "local_rank_rel")
+        directions = {"absolute": _direction(absolute.iloc[0], absolute.iloc[-1]),
+                      "relative": _direction(relative.iloc[0], relative.iloc[-1])}
+        parts = []
+        for column, name in UNTHRESHOLDED_NAMES.items():
+            if column not in part:
+                continue
+            mean = seed_mean_over_beta(part, column)
+            direction = _direction(mean.iloc[0], mean.iloc[-1])
+            like = [f"the {c} tolerance's" for c, d in directions.items() if d == direction]
+            ends = (mean.index[0], mean.index[-1])
+            inner = "".join(f", {word} {mean[at]:.2f} at $\\beta$ = {at:.2g}"
+                            for word, at in (("highest", mean.idxmax()), ("lowest", mean.idxmin())) if at not in ends)
+            parts.append(f"{name} {mean.iloc[0]:.2f} at $\\beta$ = {mean.index[0]:.2g}{inner}, {mean.iloc[-1]:.2f} "
+                         f"at $\\beta$ = {mean.index[-1]:.2g}: it **{direction}**"
+                         + (f" ({' and '.join(like)} direction)" if like else ""))
+        if parts:
+            title = (titles or {}).get(dataset, dataset)
+            lines.append(f"* **{title}**: " + "; ".join(parts) + ".")
+    return "\n".join(lines)
