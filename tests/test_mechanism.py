@@ -34,7 +34,7 @@ def test_the_ours_arm_is_figure1_and_every_arm_records_every_measure():
     gauss, mnist = ours[ours.panel == "gaussian"], ours[ours.panel == "mnist"]
     assert (gauss.rank_subspace <= tiny["gauss_intrinsic_dim"]).all() and mnist.rank_subspace.map(math.isnan).all()
     assert (ours.active_units <= max(tiny["gauss_widths"] + tiny["mnist_widths"])).all()
-    assert not ours[ours.arm == "sgd"].train_loss.equals(ours[ours.arm == "softmax-loss"].train_loss)
+    assert ours[ours.arm == "sgd"].train_loss.tolist() != ours[ours.arm == "softmax-loss"].train_loss.tolist()
 
 
 def test_arms_are_checked_and_configured_as_the_design_says():
@@ -77,9 +77,13 @@ def test_the_readings_count_falls_answers_and_spikes_as_the_design_says():
     assert answers["which (arm layer)"].str.contains("layer").sum() == 0
     spikes = mechanism_readings.loss_spikes(table).set_index("arm")
     assert spikes.loc["no-decay", "spikes"] == [16] and spikes.loc["sgd", "spikes"] == []
+    assert spikes.loc["no-decay", "resolved spikes"] == [16] and spikes["fit reached"].all()  # 0.1 nats >= 1e-6
+    quantised = mechanism_readings.loss_spikes(table.assign(train_loss=table.train_loss * 1e-6)).set_index("arm")
+    assert quantised.loc["no-decay", "spikes"] == [16] and quantised.loc["no-decay", "resolved spikes"] == []
     cases = mechanism_readings.spike_falls(table).set_index("arm")
     assert cases["fall starts"].to_dict() == {"no-decay": 16, "sgd": 16}
     assert cases.relation.to_dict() == {"no-decay": "with a spike", "sgd": "no spike in its run"}
+    assert cases["with a resolved spike"].to_dict() == {"no-decay": True, "sgd": False}
     verdict, counts = mechanism_readings.spike_answer(cases.reset_index())
     assert verdict == "does not need the spikes" and counts["with a spike"] == 1
     assert mechanism_readings.spike_answer(cases.reset_index().iloc[:1])[0] == "needs the spikes"
@@ -98,7 +102,7 @@ def test_the_decay_control_predicts_from_the_fit_and_the_product_of_rates():
     """ln(1/0.01)/1e-4 = 46,051.7 steps after the fit at step 4: 46,055; layer 1 here never falls (NaN)."""
     table = _runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "ours")
     control = mechanism_readings.decay_control(table, {"ours": {"gaussian": 1e-4}}, atol=0.01)
-    assert control["predicted fall (s = 1)"].tolist() == [46055]
+    assert control["decay bound (s ≤ 1)"].tolist() == [46055]
     assert control["observed fall start"].isna().all()
 
 

@@ -8,7 +8,7 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 
 from ...readings import first_step_at_accuracy
-from ...style import legend_below, seeds
+from ...style import seeds
 from .study import ARMS
 
 
@@ -18,7 +18,7 @@ def arms_panel(table: pd.DataFrame, panel: str, atol: float, title: str):
     its spikes are question 3). Dotted: the first step with 99% seed-mean training accuracy."""
     rows = table[table.panel == panel]
     arms = [arm for arm in ARMS if arm in set(rows.arm)]  # the design's order
-    fig, axes = plt.subplots(2, len(arms), figsize=(7.5, 4.6), sharex=True, sharey="row", squeeze=False,
+    fig, axes = plt.subplots(2, len(arms), figsize=(7.5, 5.0), sharex=True, sharey="row", squeeze=False,
                              gridspec_kw={"height_ratios": [3, 2]})
     layers = sorted(rows.layer.unique())
     palette = dict(zip(layers, sns.color_palette("viridis", len(layers))))
@@ -44,6 +44,7 @@ def arms_panel(table: pd.DataFrame, panel: str, atol: float, title: str):
     handles += [Line2D([], [], color="0.3", label="rank at atol"),
                 Line2D([], [], color="0.3", ls="--", label="effective rank"),
                 Line2D([], [], color="k", ls=":", label="99% train acc.")]
-    legend_below(axes[1, len(arms) // 2], handles, [h.get_label() for h in handles], ncol=len(handles) // 2 + 1,
-                 offset=-0.55, fontsize=8)
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=(len(handles) + 1) // 2,
+               frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.09, 1, 1))  # the legend's two rows under the panels
     return fig
