@@ -42,10 +42,13 @@ def test_every_claim_of_the_book_has_a_row_in_its_group():
     table = claims.claims_table(RESULTS_DIR / "paper")
     assert list(table.columns) == list(claims.COLUMNS)
     author = (RESULTS_DIR / claims.AUTHOR_PRESET / "figure1" / "meta.json").exists()
-    assert list(table.chapter) == (["figure1"] * (1 + author) + ["figure2", "figure3", "rank_and_information"]
+    mechanism = 3 * (RESULTS_DIR / "paper" / "mechanism" / "meta.json").exists()
+    assert list(table.chapter) == (["figure1"] * (1 + author) + ["mechanism"] * mechanism
+                                   + ["figure2", "figure3", "rank_and_information"]
                                    + ["information_planes"] * 6 + ["noisy_networks"] + ["mi_estimators"] * 4
                                    + ["theory"] * 2)
-    assert list(table.group) == ["paper"] * (4 + author) + ["others"] * 7 + ["check"] * 4 + ["ours"] * 2
+    assert list(table.group) == (["paper"] * (4 + author + mechanism) + ["others"] * 7 + ["check"] * 4
+                                 + ["ours"] * 2)
 
 
 def test_every_committed_verdict_follows_the_one_rule():
@@ -69,6 +72,18 @@ def test_committed_counts_are_the_chapters_own_counts():
     falls = terminal_phase_falls(local_rank, 0.10, 0.99)
     row = table[table.chapter == "figure1"].iloc[0]
     assert (row.n_hold, row.n_cases) == (int(falls["falls in terminal phase"].sum()), len(falls))
+    if (RESULTS_DIR / "paper" / "mechanism" / "meta.json").exists():  # the arms without weight decay
+        from lrc_utils.book.chapters.mechanism import readings as mechanism
+
+        measures, _ = read_stored_table(RESULTS_DIR / "paper" / "mechanism", "measures")
+        at_atol = mechanism.falls(measures)
+        at_atol = at_atol[at_atol.measure == mechanism.JUDGED["rank_atol"]]
+        rows = table[table.chapter == "mechanism"]
+        assert len(rows) == len(claims.MECHANISM_ARMS)
+        for arm, recipe in claims.MECHANISM_ARMS.items():
+            row = rows[rows.index.str.endswith(f"({recipe})")].iloc[0]
+            arm_falls = at_atol[at_atol.arm == arm].falls
+            assert (row.n_hold, row.n_cases) == (int(arm_falls.sum()), len(arm_falls)), arm
     planes_table, info = read_stored_table(RESULTS_DIR / "paper" / "information_planes", "planes")
     verdicts = planes.layer_verdicts(planes.curve_summary(planes_table, info["parameters"]["mi_inputs"]))
     rows = table[table.chapter == "information_planes"]
