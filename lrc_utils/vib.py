@@ -166,16 +166,19 @@ def noise_resolved_rank(model: VIB, x: torch.Tensor) -> torch.Tensor:
         model: a :class:`VIB`, in eval mode.
         x: ``[N, input_dim]``.
     Returns:
-        int64 ``[N]``. The Jacobian is computed in the model's dtype, then whitened and decomposed in float64.
+        int64 ``[N]``. The Jacobian is computed in the model's dtype (as the reduced factor ``A(x)`` of
+        :func:`lrc_utils.local_rank.singular_values`' fast path, ``J(x) = A(x) Q^T`` with ``Q`` of orthonormal
+        columns, which has ``J``'s singular values also after the rows are scaled), then whitened and decomposed
+        in float64.
     """
-    from .local_rank import input_jacobians
+    from .local_rank import _factors, has_fast_path
 
     if x.ndim != 2 or x.shape[1] != model.input_dim or len(x) == 0:
         raise ValueError(f"x must be [N >= 1, {model.input_dim}], got {list(x.shape)}")
-    jacobian = input_jacobians(model, x)[-1].double()  # [N, K, input_dim]: the last pre-activation is the mean
     with torch.no_grad():
+        factor = _factors(model, x, has_fast_path(model))[-1].double()  # [N or 1, K, r]: the mean's Jacobian
         _, sigma = model.encode(x)
-    whitened = jacobian / sigma.double()[:, :, None]
+    whitened = factor / sigma.double()[:, :, None]
     return (torch.linalg.svdvals(whitened) > 1.0).sum(-1)
 
 

@@ -21,7 +21,7 @@ def test_the_ours_arm_is_figure1_and_every_arm_records_every_measure():
     the same training losses, and its atol rank equals Figure 1's local rank (singular values counted rather
     than the kernel's Gram matrices: equal up to rounding at the threshold). Every arm gives every measure; the
     rank on the data's subspace is at most its dimension, and NaN on MNIST (no subspace)."""
-    tiny = {**TINY, "gauss_weight_decay": 0.1, "mnist_weight_decay": 0.1}
+    tiny = {**TINY, "gauss_weight_decay": 0.1, "mnist_weight_decay": 0.1, "mnist_split": "train"}
     ours = mechanism.compute(mechanism.Params(**tiny, arms=["ours", "sgd", "softmax-loss"]),
                              StudyContext(checkpoint_dir=Path(tempfile.mkdtemp())))["measures"]
     reference = figure1.compute(figure1.Params(**tiny), StudyContext(checkpoint_dir=Path(tempfile.mkdtemp())))

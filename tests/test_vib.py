@@ -446,19 +446,24 @@ def test_noise_resolved_rank_counts_whitened_singular_values_above_one_against_a
         noise_resolved_rank(model, x[:, :5])
 
 
-def test_the_unthresholded_measures_are_described_against_both_conventions_by_hand():
-    """Seed means over two seeds at three betas: the noise-resolved rank 4.5 -> 5 -> 0.5 falls (as the absolute
-    rank, 5 -> 1) through its highest value at beta 1; the effective rank 2 -> 3 -> 4 rises (as the relative rank,
-    2 -> 6) without an inner extreme. A table without the measures describes nothing."""
-    from lrc_utils.book.chapters.vib.readings import unthresholded_markdown
+def test_the_measures_beside_the_conventions_are_described_against_both_by_hand():
+    """Seed means over two seeds at four betas: the noise-resolved rank 4.5 -> 5 -> 3 -> 0.5 falls (as the
+    absolute rank, 5 -> 1) through its highest value at beta 1; the effective rank 2 -> 1 -> 3 -> 4 rises (as the
+    relative rank, 2 -> 6) through its lowest at beta 1; the extremes are named in beta order. A table without
+    the measures (or with a NaN in one) says it has none."""
+    from lrc_utils.book.chapters.vib.readings import beside_markdown, beside_measures
 
     rows = [{"dataset": "g", "seed": seed, "beta": b, "local_rank_abs": a, "local_rank_rel": r,
              "local_rank_noise": n + seed, "effective_rank": e}
-            for seed in (0, 1) for b, a, r, n, e in zip([0.1, 1, 10], [5, 3, 1], [2, 3, 6], [4, 4.5, 0], [2, 3, 4])]
-    text = unthresholded_markdown(pd.DataFrame(rows), {"g": "Gaussian"})
-    assert text.startswith("* **Gaussian**: rank against the encoder's noise")
-    assert ("4.50 at $\\beta$ = 0.1, highest 5.00 at $\\beta$ = 1, 0.50 at $\\beta$ = 10: it **falls** (the "
-            "absolute tolerance's direction)") in text
-    assert ("effective rank (no tolerance) 2.00 at $\\beta$ = 0.1, 4.00 at $\\beta$ = 10: it **rises** (the relative "
-            "tolerance's direction).") in text
-    assert unthresholded_markdown(pd.DataFrame(rows).drop(columns=["local_rank_noise", "effective_rank"])) == ""
+            for seed in (0, 1) for b, a, r, n, e in zip([0.1, 1, 3, 10], [5, 3, 2, 1], [2, 3, 4, 6],
+                                                         [4, 4.5, 2.5, 0], [2, 1, 3, 4])]
+    table = pd.DataFrame(rows)
+    text = beside_markdown(table, {"g": "Gaussian"})
+    assert text == (
+        "* **Gaussian**: rank against the encoder's noise 4.50 at $\\beta$ = 0.1, highest 5.00 at $\\beta$ = 1, "
+        "0.50 at $\\beta$ = 10: it **falls** (the absolute tolerance's direction); effective rank 2.00 at $\\beta$ = "
+        "0.1, lowest 1.00 at $\\beta$ = 1, 4.00 at $\\beta$ = 10: it **rises** (the relative tolerance's direction).")
+    table.loc[0, "effective_rank"] = float("nan")
+    assert list(beside_measures(table)) == ["local_rank_noise"]
+    none = beside_markdown(table.drop(columns=["local_rank_noise", "effective_rank"]))
+    assert none.startswith("*This table records neither measure")

@@ -60,18 +60,7 @@ LABELS = {"gaussian": "Gaussian", "mnist": "MNIST", "fashion_mnist": "Fashion-MN
 #: The two tolerance conventions of the VIB sweep tables: column -> name. The first is the paper's definition
 #: (singular values above an absolute threshold), the one the VIB verdicts are decided on.
 CONVENTIONS = {"local_rank_abs": "absolute", "local_rank_rel": "relative"}
-#: The VIB measures that no outside tolerance decides, reported beside the conventions where a table has them.
-UNTHRESHOLDED = {"local_rank_noise": "rank against the encoder's noise", "effective_rank": "effective rank"}
 
-
-def _vib_measures(sweep: pd.DataFrame) -> dict[str, str]:
-    """The measures of a VIB sweep table its claim reads: both conventions, then those of :data:`UNTHRESHOLDED`
-    that the table has."""
-    return {**CONVENTIONS, **{c: name for c, name in UNTHRESHOLDED.items() if c in sweep}}
-
-
-def _outcome_name(name: str) -> str:
-    return f"{name} tolerance" if name in CONVENTIONS.values() else name
 #: Where the book's table is written, and the command that writes it.
 PAGE = REPO_ROOT / "book" / "claims_table.md"
 #: Where the summary of the paper's own claims is written (the introduction's first screen), by the same command.
@@ -142,15 +131,17 @@ def _power(value: float) -> str:
     return readings.power_text(value) if value != 0 else "0"
 
 
-def figure1_conditions(p: dict) -> str:
+def figure1_conditions(p: dict, optimiser: str | None = None) -> str:
     """The training and tolerance of a Figure 1 table, from its parameters ``p``: optimiser, learning rate,
-    weight decay, loss, steps per panel, tolerance and MNIST split."""
+    weight decay, loss, steps per panel, tolerance and MNIST split. ``optimiser`` replaces the AdamW text built
+    from ``p`` (another optimiser's name and settings)."""
     loss = {"cross_entropy": "cross-entropy", "softmax_cross_entropy": "softmax before the cross-entropy"}
     same = p["gauss_lr"] == p["mnist_lr"] and p["gauss_weight_decay"] == p["mnist_weight_decay"]
-    optimiser = (f"lr {_power(p['mnist_lr'])}, weight decay {p['mnist_weight_decay']:g}" if same else
-                 f"lr {_power(p['gauss_lr'])} / {_power(p['mnist_lr'])}, weight decay "
-                 f"{p['gauss_weight_decay']:g} / {p['mnist_weight_decay']:g} (Gaussian / MNIST)")
-    return (f"AdamW, {optimiser} on weight matrices, {loss[p.get('loss', 'cross_entropy')]}, "
+    rates = (f"lr {_power(p['mnist_lr'])}, weight decay {p['mnist_weight_decay']:g}" if same else
+             f"lr {_power(p['gauss_lr'])} / {_power(p['mnist_lr'])}, weight decay "
+             f"{p['gauss_weight_decay']:g} / {p['mnist_weight_decay']:g} (Gaussian / MNIST)")
+    optimiser = optimiser or f"AdamW, {rates} on weight matrices"
+    return (f"{optimiser}, {loss[p.get('loss', 'cross_entropy')]}, "
             f"{_power(p['gauss_steps'])} / {_power(p['mnist_steps'])} steps (Gaussian / MNIST); atol "
             f"{p['atol']:g}; MNIST images from its {p['mnist_split']} split"
             + ("" if p["mnist_split"] == "train" else " only"))
@@ -208,6 +199,17 @@ def _vib_relative_path(sweep: pd.DataFrame) -> str:
     return f"{mean.iloc[0]:.2f}{low}, {mean.iloc[-1]:.2f} at the largest $\\beta$"
 
 
+def _beside_note(sweep: pd.DataFrame, title: str = "") -> str:
+    """``; <title>: <measure> a → b (direction), ...`` for the measures a VIB sweep table (one data set) records
+    beside the two conventions (:func:`vib.beside_measures`): seed means at the smallest and largest beta, reported,
+    not judged; empty without them."""
+    parts = []
+    for column, name in vib.beside_measures(sweep).items():
+        mean = vib.seed_mean_over_beta(sweep, column)
+        parts.append(f"{name} {mean.iloc[0]:.2f} → {mean.iloc[-1]:.2f} ({vib.direction(mean.iloc[0], mean.iloc[-1])})")
+    return f"; {title + ': ' if title else ''}{', '.join(parts)}" if parts else ""
+
+
 def figure2_claim(sweep: pd.DataFrame, jump_min_change: float, accuracy_min_drop: float, conditions: str = ""
                   ) -> dict:
     """Figure 2, Deep VIB on Gaussian data: local rank increases with beta through distinct phase transitions.
@@ -218,14 +220,15 @@ def figure2_claim(sweep: pd.DataFrame, jump_min_change: float, accuracy_min_drop
     convention the claim holds when the seed-mean rank is higher at the largest beta than at the smallest and
     at least one of its sharp steps (a change of at least ``jump_min_change`` rank units) falls on a
     transition. The verdict is decided under the absolute tolerance (the paper's definition; one case, the
-    data set); the relative tolerance's outcome is the note."""
+    data set); the relative tolerance's outcome is the note, with the measures recorded beside the two conventions
+    (:func:`vib.beside_measures`: their seed means at the ends of the grid, reported, not judged)."""
     _check_columns(sweep, ("dataset", "seed", "beta", "test_acc", *CONVENTIONS), "vib_sweep")
     _one_dataset(sweep, "vib_sweep")
     drops = vib.sharp_steps(sweep, "test_acc", accuracy_min_drop)
     drops = drops[drops.change < 0]
     transitions = set(zip(drops.beta_from, drops.beta_to))
     failures, parts = {}, []
-    for column, name in _vib_measures(sweep).items():
+    for column, name in CONVENTIONS.items():
         mean = vib.seed_mean_over_beta(sweep, column)
         steps = vib.sharp_steps(sweep, column, jump_min_change)
         at_drop = sum((a, b) in transitions for a, b in zip(steps.beta_from, steps.beta_to))
@@ -234,13 +237,13 @@ def figure2_claim(sweep: pd.DataFrame, jump_min_change: float, accuracy_min_drop
                           "no sharp step of the rank at a transition" if not at_drop else "")
         where = f" ($\\beta$ {_beta(steps.beta_from.min())}–{_beta(steps.beta_to.max())})" if len(steps) else ""
         plural = "s" * (len(steps) != 1)
-        path = _vib_relative_path(sweep) if name == "relative" else f"{mean.iloc[0]:.2f} → {mean.iloc[-1]:.2f}"
+        path = f"{mean.iloc[0]:.2f} → {mean.iloc[-1]:.2f}" if name == "absolute" else _vib_relative_path(sweep)
         parts.append(f"{name} {path}, {len(steps)} step{plural}{where}, {at_drop} at drops")
     where = ", ".join(f"{_beta(a)}–{_beta(b)}" for a, b in sorted(transitions))
     measured = (f"accuracy drops at $\\beta$ {where}; " if transitions else "no accuracy drop; ") + "; ".join(parts)
-    absolute = failures.pop("absolute")
-    note = (f"absolute tolerance: {absolute}; " if absolute else "") + "; ".join(
-        f"{_outcome_name(name)}: {why or 'holds'}" for name, why in failures.items())
+    absolute, relative = failures["absolute"], failures["relative"]
+    note = (f"absolute tolerance: {absolute}; " if absolute else "") + (
+        "relative tolerance: holds" if not relative else f"relative tolerance: {relative}") + _beside_note(sweep)
     return _row("paper", "Deep VIB on Gaussian data: local rank increases with $\\beta$, through distinct phase "
                 "transitions", "figure2", conditions,
                 "seed-mean rank higher at the largest $\\beta$ than at the smallest, with a step of at least "
@@ -254,17 +257,17 @@ def figure3_claim(sweep: pd.DataFrame, conditions: str = "") -> dict:
     decreases". Per dataset of the chapter's ``vib_sweep`` table and tolerance convention, the claim holds
     when the seed-mean rank at the largest beta is above the one at the smallest and the seed-mean test
     accuracy is below (``accuracy falls`` of :func:`vib.vib_sweep_summary`). The cases are the data sets under
-    the absolute tolerance (the paper's definition); the relative tolerance's count is the note."""
+    the absolute tolerance (the paper's definition); the relative tolerance's count is the note, with the
+    measures recorded beside the two conventions per data set (reported, not judged)."""
     _check_columns(sweep, ("dataset", "seed", "beta", "kl", "test_acc", *CONVENTIONS), "vib_sweep")
     datasets = list(dict.fromkeys(sweep.dataset))
     summary = vib.vib_sweep_summary(sweep, dict.fromkeys(datasets, 10)).set_index("dataset")
-    measures = _vib_measures(sweep)
-    failures = {name: {} for name in measures.values()}
+    failures = {name: {} for name in CONVENTIONS.values()}
     parts = []
     for dataset in datasets:
         part, s = sweep[sweep.dataset == dataset], summary.loc[dataset]
         ranks = []
-        for column, name in measures.items():
+        for column, name in CONVENTIONS.items():
             mean = vib.seed_mean_over_beta(part, column)
             rises = bool(mean.iloc[-1] > mean.iloc[0])
             failures[name][_label(dataset)] = (_no_rise(mean) if not rises else
@@ -277,7 +280,7 @@ def figure3_claim(sweep: pd.DataFrame, conditions: str = "") -> dict:
     def outcome(name: str) -> str:
         fails = {d: why for d, why in failures[name].items() if why}
         held = len(datasets) - len(fails)
-        return (f"{_outcome_name(name)}: holds in {held} of {len(datasets)}"
+        return (f"{name} tolerance: holds in {held} of {len(datasets)}"
                 + (f" ({'; '.join(f'{d}: {why}' for d, why in fails.items())})" if fails else ""))
 
     absolute = failures["absolute"]
@@ -286,7 +289,8 @@ def figure3_claim(sweep: pd.DataFrame, conditions: str = "") -> dict:
                 "per data set: seed-mean rank higher, and test accuracy lower, at the largest $\\beta$ than at the "
                 "smallest; absolute tolerance",
                 sum(not why for why in absolute.values()), len(absolute), "data sets", measured,
-                "; ".join(outcome(name) for name in measures.values()))
+                outcome("absolute") + "; " + outcome("relative")
+                + "".join(_beside_note(sweep[sweep.dataset == d], _label(d)) for d in datasets))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -593,12 +597,11 @@ MECHANISM_ARMS = {"no-decay": "AdamW without weight decay", "sgd": "SGD with mom
 def mechanism_conditions(p: dict, arm: str) -> str:
     """The training and tolerance of one arm of the mechanism chapter's table (parameters ``p``)."""
     optimiser, lr_name, weight_decay, loss = mechanism_study.ARMS[arm]
+    arm_p = {**p, "gauss_weight_decay": weight_decay, "mnist_weight_decay": weight_decay, "loss": loss}
     if optimiser == "sgd":
-        return (f"SGD, momentum {p['momentum']:g}, lr {_power(p[lr_name])}, no weight decay, cross-entropy, "
-                f"{_power(p['gauss_steps'])} / {_power(p['mnist_steps'])} steps (Gaussian / MNIST); atol "
-                f"{p['atol']:g}; MNIST images from its {p['mnist_split']} split")
-    return figure1_conditions({**p, "gauss_weight_decay": weight_decay, "mnist_weight_decay": weight_decay,
-                               "loss": loss})
+        return figure1_conditions(arm_p, f"SGD, momentum {p['momentum']:g}, lr {_power(p[lr_name])}, "
+                                         f"weight decay {weight_decay:g}")
+    return figure1_conditions(arm_p)
 
 
 def _mechanism_rows(results_dir: Path) -> list[dict]:

@@ -26,9 +26,8 @@ def apply_theme() -> None:
 #: The band of a seed-aggregated VIB curve: the range over seeds (there are 2 or 3).
 SEED_RANGE = ("pi", 100)
 CONVENTIONS = {"local_rank_abs": ("tab:blue", "o", "absolute"), "local_rank_rel": ("tab:red", "s", "relative")}
-#: The VIB bottleneck's measures that no outside tolerance decides (column: colour, marker, line style, name).
-UNTHRESHOLDED = {"local_rank_noise": ("tab:green", "D", "-", "rank against the encoder's noise"),
-                 "effective_rank": ("tab:purple", "v", "--", "effective rank (no tolerance)")}
+#: How the VIB bottleneck's measures beside the two conventions are drawn (column: colour, marker, line style).
+BESIDE_STYLES = {"local_rank_noise": ("tab:green", "D", "-"), "effective_rank": ("tab:purple", "v", "--")}
 
 
 def seeds(n: int) -> str:

@@ -59,13 +59,13 @@ def summary_figure(results_dir: Path, claims: pd.DataFrame):
 
     p2 = info2["parameters"]
     rank_and_accuracy(axes[0, 1], figure2, p2["atol"], p2["rtol"], chance=1 / 2 ** len(p2["separations"]),
-                      unthresholded=False)
+                      beside=False)
     _title(axes[0, 1], "(b) Figure 2, Gaussian data: rank rises with β",
            f"{_verdict(claims, 'figure2')} under atol ({seeds(figure2.seed.nunique())})")
     p3 = info3["parameters"]
     for ax, (dataset, label) in zip(axes[1], [("mnist", "MNIST"), ("fashion_mnist", "Fashion-MNIST")]):
         part = figure3[figure3.dataset == dataset]
-        rank_and_accuracy(ax, part, p3["atol"], p3["rtol"], chance=0.1, unthresholded=False)
+        rank_and_accuracy(ax, part, p3["atol"], p3["rtol"], chance=0.1, beside=False)
         _title(ax, f"({'c' if dataset == 'mnist' else 'd'}) Figure 3, {label}: rank rises, accuracy falls",
                f"{_verdict(claims, 'figure3')} (both data sets) under atol ({seeds(part.seed.nunique())})")
     for ax in (axes[0, 1], axes[1, 1]):  # one legend for the three VIB panels, under (c)

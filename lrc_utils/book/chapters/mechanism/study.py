@@ -34,8 +34,12 @@ ARMS = {"ours": ("adamw", None, 0.1, "cross_entropy"),
 @dataclass(kw_only=True)
 class Params(PanelParams):
     """The mechanism study's parameters: Figure 1's panels (their learning rates; their weight decays and loss
-    are set by the arms), the arms, SGD's settings and the relative tolerance."""
+    are set by the arms; MNIST from its training split with 1,000 test images by default, as the design says),
+    the arms, SGD's settings and the relative tolerance."""
 
+    mnist_split: str = param("train", 'MNIST: "train": train on the train split, hold out test; '
+                             '"test": all from test', choices=("train", "test"))
+    mnist_n_test: int = param(1000, "MNIST panel: test images", low=1)
     seeds: list = param([0, 1, 2], "one training run per seed, arm and panel")
     arms: list = param(list(ARMS), "arms of the design (study.ARMS)")
     sgd_lr: float = param(0.05, "SGD arm: learning rate", low=0)

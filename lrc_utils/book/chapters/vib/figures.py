@@ -6,22 +6,23 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ...style import CONVENTIONS, SEED_RANGE, UNTHRESHOLDED, legend_below, legend_right
+from ...style import BESIDE_STYLES, CONVENTIONS, SEED_RANGE, legend_below, legend_right
+from .readings import beside_measures
 
 
 def rank_and_accuracy(ax, sweep: pd.DataFrame, atol: float, rtol: float, chance: float | None = None,
-                      unthresholded: bool = True) -> None:
-    """Local rank of the bottleneck under both conventions and, with ``unthresholded`` where the table has them,
-    the measures no outside tolerance decides (:data:`lrc_utils.book.style.UNTHRESHOLDED`; left axis), and test
-    accuracy (right axis) against beta: mean over seeds, band = range over seeds; legend under the axes."""
+                      beside: bool = True) -> None:
+    """Local rank of the bottleneck under both conventions and, with ``beside`` where the table has them, the
+    measures reported beside them (:func:`lrc_utils.book.chapters.vib.readings.beside_measures`; left axis), and
+    test accuracy (right axis) against beta: mean over seeds, band = range over seeds; legend under the axes."""
     tolerances = {"local_rank_abs": f"atol = {atol:g}", "local_rank_rel": f"rtol = {rtol:g}"}
     for column, (colour, marker, name) in CONVENTIONS.items():
         sns.lineplot(data=sweep, x="beta", y=column, errorbar=SEED_RANGE, color=colour, marker=marker,
                      markersize=4, ax=ax, label=f"local rank, {name} ({tolerances[column]})")
-    for column, (colour, marker, style, name) in UNTHRESHOLDED.items():
-        if unthresholded and column in sweep:
-            sns.lineplot(data=sweep, x="beta", y=column, errorbar=SEED_RANGE, color=colour, marker=marker,
-                         markersize=3.5, linestyle=style, lw=1.2, ax=ax, label=name)
+    for column, name in (beside_measures(sweep) if beside else {}).items():
+        colour, marker, style = BESIDE_STYLES[column]
+        sns.lineplot(data=sweep, x="beta", y=column, errorbar=SEED_RANGE, color=colour, marker=marker,
+                     markersize=3.5, linestyle=style, lw=1.2, ax=ax, label=name)
     ax.set(xscale="log", xlabel=r"$\beta$", ylabel="rank of the bottleneck mean")
     ax.set_ylim(bottom=0)
     acc_axis = ax.twinx()

@@ -9,10 +9,11 @@ import pandas as pd
 
 from ...readings import power_text
 
-#: The bottleneck's measures that no outside tolerance decides, and how the readings name them.
-UNTHRESHOLDED_NAMES = {"local_rank_noise": "rank against the encoder's noise (singular values of "
-                                           "diag(1/σ(x)) J(x) above 1)",
-                       "effective_rank": "effective rank (no tolerance)"}
+#: The bottleneck's measures reported beside the two tolerance conventions, and their names (the book's one place
+#: for them: figures and claims read it): the rank against the encoder's own noise, whose threshold the encoder's
+#: scale sets per unit of the standardised input (:func:`lrc_utils.vib.noise_resolved_rank`), and the effective
+#: rank, which has none (:func:`lrc_utils.local_rank.effective_rank`).
+MEASURES_BESIDE = {"local_rank_noise": "rank against the encoder's noise", "effective_rank": "effective rank"}
 
 
 def seed_mean_over_beta(sweep: pd.DataFrame, column: str) -> pd.Series:
@@ -57,11 +58,11 @@ def describe_rank_trend(sweep: pd.DataFrame, column: str, label: str, min_change
     and the largest beta, whether it rises or falls, and its sharp steps (see :func:`sharp_steps`)."""
     mean = seed_mean_over_beta(sweep, column)
     first, last = mean.iloc[0], mean.iloc[-1]
-    direction = "rises" if last > first else "falls" if last < first else "stays"
+    way = direction(first, last)
     steps = ", ".join(f"{r.beta_from:.3g} to {r.beta_to:.3g} ({r.change:+.2f})"
                       for r in sharp_steps(sweep, column, min_change).itertuples())
     return (f"**{label}**: {first:.2f} at beta = {mean.index[0]:.3g}, {last:.2f} at beta = {mean.index[-1]:.3g}: "
-            f"the rank **{direction}** with beta; sharp steps (|change| >= {min_change:g}) between beta = "
+            f"the rank **{way}** with beta; sharp steps (|change| >= {min_change:g}) between beta = "
             f"{steps or 'none'}.")
 
 
@@ -288,36 +289,45 @@ def figure3_prose_numbers(tables: dict[str, pd.DataFrame], p, accuracy_min_drop:
     return numbers
 
 
-def _direction(first: float, last: float) -> str:
+
+def direction(first: float, last: float) -> str:
+    """"rises", "falls" or "stays": how a quantity goes from ``first`` to ``last``."""
     return "rises" if last > first else "falls" if last < first else "stays"
 
 
-def unthresholded_markdown(sweep: pd.DataFrame, titles: dict[str, str] | None = None) -> str:
+def beside_measures(sweep: pd.DataFrame) -> dict[str, str]:
+    """The measures of :data:`MEASURES_BESIDE` that a VIB sweep table records (a column with a value in every
+    row), with their names."""
+    return {c: name for c, name in MEASURES_BESIDE.items() if c in sweep and sweep[c].notna().all()}
+
+
+def beside_markdown(sweep: pd.DataFrame, titles: dict[str, str] | None = None) -> str:
     """Markdown bullets, one per data set of a VIB sweep table: the seed means of each measure of
-    :data:`UNTHRESHOLDED_NAMES` at the smallest and largest beta and at its highest and lowest where they lie in
-    between, and whether it
-    moves with beta as the rank at the absolute tolerance (``local_rank_abs``) or as the one at the relative
-    tolerance (``local_rank_rel``) does. A table without these measures gives an empty string."""
+    :func:`beside_measures` at the smallest and largest beta and at its highest and lowest where they lie in
+    between (in beta order), and whether it moves with beta as the rank at the absolute tolerance
+    (``local_rank_abs``) or as the one at the relative tolerance (``local_rank_rel``) does. A table without these
+    measures gets a sentence saying so."""
+    measures = beside_measures(sweep)
+    if not measures:
+        return ("*This table records neither measure: it was computed before they were recorded; recompute it "
+                "(`--recompute`) to see them.*")
     lines = []
     for dataset, part in sweep.groupby("dataset", sort=False):
-        absolute = seed_mean_over_beta(part, "local_rank_abs")
-        relative = seed_mean_over_beta(part, "local_rank_rel")
-        directions = {"absolute": _direction(absolute.iloc[0], absolute.iloc[-1]),
-                      "relative": _direction(relative.iloc[0], relative.iloc[-1])}
-        parts = []
-        for column, name in UNTHRESHOLDED_NAMES.items():
-            if column not in part:
-                continue
+        directions = {}
+        for column, convention in (("local_rank_abs", "absolute"), ("local_rank_rel", "relative")):
             mean = seed_mean_over_beta(part, column)
-            direction = _direction(mean.iloc[0], mean.iloc[-1])
-            like = [f"the {c} tolerance's" for c, d in directions.items() if d == direction]
+            directions[convention] = direction(mean.iloc[0], mean.iloc[-1])
+        parts = []
+        for column, name in measures.items():
+            mean = seed_mean_over_beta(part, column)
+            way = direction(mean.iloc[0], mean.iloc[-1])
+            like = [f"the {c} tolerance's" for c, d in directions.items() if d == way]
             ends = (mean.index[0], mean.index[-1])
-            inner = "".join(f", {word} {mean[at]:.2f} at $\\beta$ = {at:.2g}"
-                            for word, at in (("highest", mean.idxmax()), ("lowest", mean.idxmin())) if at not in ends)
-            parts.append(f"{name} {mean.iloc[0]:.2f} at $\\beta$ = {mean.index[0]:.2g}{inner}, {mean.iloc[-1]:.2f} "
-                         f"at $\\beta$ = {mean.index[-1]:.2g}: it **{direction}**"
+            inner = sorted({(at, word) for word, at in (("highest", mean.idxmax()), ("lowest", mean.idxmin()))
+                            if at not in ends})
+            between = "".join(f", {word} {mean[at]:.2f} at $\\beta$ = {at:.2g}" for at, word in inner)
+            parts.append(f"{name} {mean.iloc[0]:.2f} at $\\beta$ = {mean.index[0]:.2g}{between}, "
+                         f"{mean.iloc[-1]:.2f} at $\\beta$ = {mean.index[-1]:.2g}: it **{way}**"
                          + (f" ({' and '.join(like)} direction)" if like else ""))
-        if parts:
-            title = (titles or {}).get(dataset, dataset)
-            lines.append(f"* **{title}**: " + "; ".join(parts) + ".")
+        lines.append(f"* **{(titles or {}).get(dataset, dataset)}**: " + "; ".join(parts) + ".")
     return "\n".join(lines)
