@@ -125,3 +125,24 @@ def test_decay_rates_wide_falls_and_last_step_are_read_by_hand():
     two_seeds = two_seeds.assign(rank_rtol=1.0, active_units=2.0, rank_subspace=float("nan"))
     last = mechanism_readings.last_step(two_seeds)
     assert last[["rank (atol)", "rank (rtol)", "active units"]].values.tolist() == [[4, 1, 2]]
+
+
+def test_the_active_unit_bound_reads_layer_one_units_beside_deeper_ranks():
+    """At the last step (32), layer 1 has 3 active units and layer 2 rank 3: the table puts them side by side."""
+    table = _runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "no-decay")
+    table = table.assign(rank_rtol=1.0, active_units=table.layer.map({1: 3.0, 2: 7.0}), rank_subspace=float("nan"))
+    bound = mechanism_readings.active_bound(table)
+    assert bound.columns.tolist() == ["panel", "arm", "layer 1 active units", "layer 2 rank (atol)"]
+    assert bound.iloc[0, 2:].tolist() == [3.0, 3.0]
+
+
+def test_prose_numbers_are_the_tables_numbers():
+    """Arm sgd on the hand-counted runs: layer 2 falls (1 of 2 layers), layer 1 stays at 10; layer 1 has 3
+    active units at the last step; the deeper layer ends at 3; no decay control row."""
+    table = _runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "sgd")
+    table = table.assign(rank_rtol=1.0, active_units=3.0, rank_subspace=float("nan"))
+    numbers = mechanism_readings.prose_numbers(mechanism_readings.falls(table), table,
+                                               mechanism_readings.decay_control(table, {}, atol=0.01))
+    assert {k: numbers[f"gaussian_sgd_{k}"] for k in ("atol_falls", "layers", "l1_max", "l1_last", "l1_units",
+                                                      "deep_min", "deep_max")} == {
+        "atol_falls": 1, "layers": 2, "l1_max": 10, "l1_last": 10, "l1_units": 3, "deep_min": 3, "deep_max": 3}

@@ -220,3 +220,52 @@ def answer_markdown(answer_table: pd.DataFrame, spike_verdict: str, spike_counts
     lines.append(f"* **Does the fall need the loss spikes?** {spike_verdict[0].upper() + spike_verdict[1:]} (of "
                  f"{sum(spike_counts.values())} falling deeper-layer curves at atol, one per seed: {counts}).")
     return "\n".join(lines) + "\n"
+
+
+def active_bound(table: pd.DataFrame) -> pd.DataFrame:
+    """The bound the first layer's active units put on the deeper layers: a deeper pre-activation's Jacobian is
+    ``W_l D_{l-1} W_{l-1} ... D_1 W_1``, whose rank is at most the number of active units of layer 1 (the nonzero
+    entries of ``D_1``). Per (panel, arm), seed means at the last step (:func:`last_step`): layer 1's active units
+    and the rank at atol of each deeper layer. Columns panel, arm, ``layer 1 active units``, then
+    ``layer l rank (atol)`` for l = 2, 3, ... (NaN where a panel has fewer layers)."""
+    last = last_step(table)
+    rows = []
+    for (panel, arm), part in last.groupby(["panel", "arm"], sort=False):
+        row = {"panel": panel, "arm": arm,
+               "layer 1 active units": float(part.loc[part.layer == 1, OTHER_MEASURES["active_units"]].iloc[0])}
+        row.update({f"layer {layer} rank (atol)": float(rank)
+                    for layer, rank in zip(part.layer, part[JUDGED["rank_atol"]]) if layer >= 2})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def prose_numbers(fall_table: pd.DataFrame, table: pd.DataFrame, control: pd.DataFrame) -> dict[str, float]:
+    """The numbers the chapter's prose quotes, by name (``<panel>_<arm>_...``, the arm's hyphens as underscores):
+    ``atol_falls``, ``eff_falls`` and ``layers`` (falling curves of each judged measure, of the arm's hidden
+    layers, :func:`falls`), ``l1_max`` and ``l1_last`` (layer 1's rank at atol, seed means),
+    ``l1_units`` (layer 1's active units at the last step), ``deep_min`` and ``deep_max`` (the lowest and highest
+    last rank at atol of the deeper layers), ``subspace_min``, ``subspace_max`` and ``l1_subspace`` (the Gaussian
+    panel's rank on the data subspace at the last step, over layers and of layer 1; NaN on MNIST); and per arm
+    of the decay control ``<panel>_<arm>_bound`` and ``<panel>_<arm>_observed`` (NaN: no fall)."""
+    numbers: dict[str, float] = {}
+    last = last_step(table)
+    for (measure, arm, panel), rows in fall_table.groupby(["measure", "arm", "panel"], sort=False):
+        key = f"{panel}_{arm.replace('-', '_')}_"
+        numbers[key + ("atol_falls" if measure == JUDGED["rank_atol"] else "eff_falls")] = int(rows.falls.sum())
+        numbers[key + "layers"] = len(rows)
+        if measure == JUDGED["rank_atol"]:
+            first = rows[rows.layer == 1].iloc[0]
+            numbers[key + "l1_max"], numbers[key + "l1_last"] = float(first["max"]), float(first["last"])
+    for (panel, arm), rows in last.groupby(["panel", "arm"], sort=False):
+        key = f"{panel}_{arm.replace('-', '_')}_"
+        deep = rows[rows.layer >= 2][JUDGED["rank_atol"]]
+        numbers[key + "l1_units"] = float(rows.loc[rows.layer == 1, OTHER_MEASURES["active_units"]].iloc[0])
+        numbers[key + "deep_min"], numbers[key + "deep_max"] = float(deep.min()), float(deep.max())
+        subspace = rows[OTHER_MEASURES["rank_subspace"]]
+        numbers[key + "subspace_min"], numbers[key + "subspace_max"] = float(subspace.min()), float(subspace.max())
+        numbers[key + "l1_subspace"] = float(subspace[rows.layer == 1].iloc[0])
+    for r in control.itertuples(index=False):
+        key = f"{r.panel}_{r.arm.replace('-', '_')}_"
+        numbers[key + "bound"] = float(r[control.columns.get_loc("decay bound (s ≤ 1)")])
+        numbers[key + "observed"] = float(r[control.columns.get_loc("observed fall start")])
+    return numbers
