@@ -84,6 +84,7 @@ def test_the_readings_count_falls_answers_and_spikes_as_the_design_says():
     assert cases["fall starts"].to_dict() == {"no-decay": 16, "sgd": 16}
     assert cases.relation.to_dict() == {"no-decay": "with a spike", "sgd": "no spike in its run"}
     assert cases["with a resolved spike"].to_dict() == {"no-decay": True, "sgd": False}
+    assert mechanism_readings.spike_numbers(cases) == {"falling_deeper": 2, "with_spike": 1, "with_resolved_spike": 1}
     verdict, counts = mechanism_readings.spike_answer(cases.reset_index())
     assert verdict == "does not need the spikes" and counts["with a spike"] == 1
     assert mechanism_readings.spike_answer(cases.reset_index().iloc[:1])[0] == "needs the spikes"
@@ -146,3 +147,20 @@ def test_prose_numbers_are_the_tables_numbers():
     assert {k: numbers[f"gaussian_sgd_{k}"] for k in ("atol_falls", "layers", "l1_max", "l1_last", "l1_units",
                                                       "deep_min", "deep_max")} == {
         "atol_falls": 1, "layers": 2, "l1_max": 10, "l1_last": 10, "l1_units": 3, "deep_min": 3, "deep_max": 3}
+
+
+def test_an_arm_that_never_fits_is_named_in_the_answers():
+    """Arm softmax-loss reaches 0.9 training accuracy at most: never the 99% fit; it is named, and counted."""
+    fits = _runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "no-decay")
+    unfit = _runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "softmax-loss").assign(train_acc=0.9)
+    table = pd.concat([fits, unfit])
+    assert mechanism_readings.never_fit(table) == {("softmax-loss", "gaussian")}
+    answers = mechanism_readings.answers(mechanism_readings.falls(table), mechanism_readings.never_fit(table))
+    first = answers[answers.question.str.startswith("1.")].iloc[0]
+    assert (first["never fit"], first["curves that fall"]) == ("softmax-loss", "1 of 4")
+    box = mechanism_readings.answer_markdown(answers, "needs the spikes", {"with a spike": 1})
+    assert "`softmax-loss` never reaching 99% training accuracy there" in box.splitlines()[0]
+    cases = mechanism_readings.spike_falls(table)
+    assert mechanism_readings.spike_markdown(cases) == (
+        "The rule answers *does not need the spikes* because 1 falling curve falls in a run without any spike: "
+        "`no-decay` on the gaussian panel, seed 0, layer 2; the answer rests on that case alone.")

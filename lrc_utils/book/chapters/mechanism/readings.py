@@ -39,11 +39,19 @@ def falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99) -> pd
     return pd.concat(out, ignore_index=True)
 
 
-def answers(fall_table: pd.DataFrame) -> pd.DataFrame:
+def never_fit(table: pd.DataFrame, threshold: float = 0.99) -> set[tuple[str, str]]:
+    """The (arm, panel) pairs whose seed-mean training accuracy never reaches ``threshold``: no terminal phase,
+    so Figure 1's criterion (a fall after the fit) cannot hold there and their layers count as not falling."""
+    return {(arm, panel) for (arm, panel), rows in table.groupby(["arm", "panel"], sort=False)
+            if rows.groupby("step").train_acc.mean().max() < threshold}
+
+
+def answers(fall_table: pd.DataFrame, unfit: set[tuple[str, str]] = frozenset()) -> pd.DataFrame:
     """Questions 1 and 2 of the design, per panel and judged measure: of the (arm, layer) curves of the
     question's arms (:data:`QUESTIONS`), how many fall (:func:`falls`), and the answer by the book's one rule
     (every curve: yes; more than half: partly; otherwise: no). Arms not in the table are left out; a question
-    none of whose arms ran is not answered."""
+    none of whose arms ran is not answered. Column ``never fit`` names the question's arms that never reach the
+    fit on the panel (``unfit``, :func:`never_fit`): their curves are counted, as not falling."""
     out = []
     for question, arms in QUESTIONS.items():
         for (measure, panel), rows in fall_table.groupby(["measure", "panel"], sort=False):
@@ -52,10 +60,11 @@ def answers(fall_table: pd.DataFrame) -> pd.DataFrame:
                 continue
             n_hold, n_cases = int(judged.falls.sum()), len(judged)
             falling = [f"{a} {layer}" for a, layer in zip(judged.arm[judged.falls], judged.layer[judged.falls])]
-            out.append({"question": question, "panel": panel, "measure": measure,
-                        "arms": ", ".join(a for a in arms if a in set(judged.arm)),
+            ran = [a for a in arms if a in set(judged.arm)]
+            out.append({"question": question, "panel": panel, "measure": measure, "arms": ", ".join(ran),
                         "curves that fall": f"{n_hold} of {n_cases}",
                         "which (arm layer)": ", ".join(falling) or "none",
+                        "never fit": ", ".join(a for a in ran if (a, panel) in unfit) or "none",
                         "answer": rule_verdict(n_hold, n_cases, "answer")})
     return pd.DataFrame(out)
 
@@ -211,6 +220,10 @@ def answer_markdown(answer_table: pd.DataFrame, spike_verdict: str, spike_counts
             words = [f"**{atol[0]}** at atol ({atol[1]})" if atol else "not judged at atol"]
             if effective:
                 words.append(f"effective rank {effective[0]} ({effective[1]})")
+            unfit = by_panel["never fit"].iloc[0] if "never fit" in by_panel else "none"
+            if unfit != "none":
+                words.append(f"`{unfit}` never reaching 99% training accuracy there (no terminal phase: counted as "
+                             "not falling)")
             parts.append(f"{panel}: {', '.join(words)}")
         arms = ", ".join(f"`{a}`" for a in rows.arms.iloc[0].split(", "))
         asked = question.split(" ", 1)[1]
@@ -269,3 +282,27 @@ def prose_numbers(fall_table: pd.DataFrame, table: pd.DataFrame, control: pd.Dat
         numbers[key + "bound"] = float(r[control.columns.get_loc("decay bound (s ≤ 1)")])
         numbers[key + "observed"] = float(r[control.columns.get_loc("observed fall start")])
     return numbers
+
+
+def spike_numbers(cases: pd.DataFrame) -> dict[str, int]:
+    """Counts of question 3's table (:func:`spike_falls`) for the prose: ``falling_deeper`` (falling deeper-layer
+    curves), ``with_spike`` (of them, with a spike by the design's definition) and ``with_resolved_spike`` (with a
+    resolved spike, the reading added after the runs)."""
+    return {"falling_deeper": len(cases), "with_spike": int((cases.relation == "with a spike").sum()),
+            "with_resolved_spike": int(cases["with a resolved spike"].sum())}
+
+
+def spike_markdown(cases: pd.DataFrame) -> str:
+    """What decides question 3's answer (:func:`spike_answer`) on question 3's table (:func:`spike_falls`), as a
+    Markdown sentence: the falling curves in runs without a spike, named (arm, panel, seed, layer), when there are
+    any; else how many fall away from their run's spikes."""
+    verdict, counts = spike_answer(cases)
+    rows = cases[cases.relation == "no spike in its run"]
+    if len(rows):
+        named = "; ".join(f"`{r.arm}` on the {r.panel} panel, seed {r.seed}, layer {r.layer}"
+                          for r in rows.itertuples())
+        return (f"The rule answers *{verdict}* because {len(rows)} falling "
+                f"{'curve falls' if len(rows) == 1 else 'curves fall'} in a run without any spike: {named}; the "
+                "answer rests on " + ("that case alone." if len(rows) == 1 else "these cases alone."))
+    return (f"The rule answers *{verdict}*: no falling curve is in a run without a spike, and "
+            f"{counts['spike elsewhere in its run']} fall away from their run's spikes.")
