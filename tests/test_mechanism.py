@@ -89,12 +89,11 @@ def test_the_readings_count_falls_answers_and_spikes_as_the_design_says():
     assert verdict == "does not need the spikes" and counts["with a spike"] == 1
     assert mechanism_readings.spike_answer(cases.reset_index().iloc[:1])[0] == "needs the spikes"
     box = mechanism_readings.answer_markdown(mechanism_readings.answers(falls), verdict, counts)
-    panel = set(table.panel).pop()
     assert box.splitlines() == [
-        f"* **Falls without explicit weight decay?** (arms `no-decay`; curves that fall, of the arms' hidden layers): "
-        f"{panel}: **no** at atol (1 of 2), effective rank no (1 of 2).",
-        f"* **Falls with SGD?** (arms `sgd`; curves that fall, of the arms' hidden layers): "
-        f"{panel}: **no** at atol (1 of 2), effective rank no (1 of 2).",
+        "* **Falls without explicit weight decay?** (arms `no-decay`; curves that fall, of the arms' hidden layers): "
+        "Gaussian: **no** at atol (1 of 2), effective rank no (1 of 2).",
+        "* **Falls with SGD?** (arms `sgd`; curves that fall, of the arms' hidden layers): "
+        "Gaussian: **no** at atol (1 of 2), effective rank no (1 of 2).",
         "* **Does the fall need the loss spikes?** Does not need the spikes (of 2 falling deeper-layer curves at "
         "atol, one per seed: 1 with a spike, 0 spike elsewhere in its run, 1 no spike in its run)."]
 
@@ -163,4 +162,4 @@ def test_an_arm_that_never_fits_is_named_in_the_answers():
     cases = mechanism_readings.spike_falls(table)
     assert mechanism_readings.spike_markdown(cases) == (
         "The rule answers *does not need the spikes* because 1 falling curve falls in a run without any spike: "
-        "`no-decay` on the gaussian panel, seed 0, layer 2; the answer rests on that case alone.")
+        "`no-decay` on the Gaussian panel, seed 0, layer 2; the answer rests on that case alone.")

@@ -12,6 +12,9 @@ from .study import ARMS
 #: The measures judged by the fall criterion, and their names in the tables.
 JUDGED = {"rank_atol": "rank (atol)", "effective_rank": "effective rank"}
 
+#: How the prose names the panels.
+PANEL_NAMES = {"gaussian": "Gaussian", "mnist": "MNIST"}
+
 #: The design's questions: the arms that answer each (book/mechanism_design.md).
 QUESTIONS = {"1. falls without explicit weight decay?": ("no-decay", "softmax-loss"),
              "2. falls with SGD?": ("sgd",)}
@@ -224,7 +227,7 @@ def answer_markdown(answer_table: pd.DataFrame, spike_verdict: str, spike_counts
             if unfit != "none":
                 words.append(f"`{unfit}` never reaching 99% training accuracy there (no terminal phase: counted as "
                              "not falling)")
-            parts.append(f"{panel}: {', '.join(words)}")
+            parts.append(f"{PANEL_NAMES.get(panel, panel)}: {', '.join(words)}")
         arms = ", ".join(f"`{a}`" for a in rows.arms.iloc[0].split(", "))
         asked = question.split(" ", 1)[1]
         lines.append(f"* **{asked[0].upper() + asked[1:]}** (arms {arms}; curves that fall, of the arms' "
@@ -299,7 +302,7 @@ def spike_markdown(cases: pd.DataFrame) -> str:
     verdict, counts = spike_answer(cases)
     rows = cases[cases.relation == "no spike in its run"]
     if len(rows):
-        named = "; ".join(f"`{r.arm}` on the {r.panel} panel, seed {r.seed}, layer {r.layer}"
+        named = "; ".join(f"`{r.arm}` on the {PANEL_NAMES.get(r.panel, r.panel)} panel, seed {r.seed}, layer {r.layer}"
                           for r in rows.itertuples())
         return (f"The rule answers *{verdict}* because {len(rows)} falling "
                 f"{'curve falls' if len(rows) == 1 else 'curves fall'} in a run without any spike: {named}; the "
