@@ -84,6 +84,9 @@ def test_the_readings_count_falls_answers_and_spikes_as_the_design_says():
     assert cases["fall starts"].to_dict() == {"no-decay": 16, "sgd": 16}
     assert cases.relation.to_dict() == {"no-decay": "with a spike", "sgd": "no spike in its run"}
     assert cases["with a resolved spike"].to_dict() == {"no-decay": True, "sgd": False}
+    # losses 1e-3, 1e-1, 1e-3 at steps 8, 16, 32 around the start (16): jumps 100 and 0.01 (no-decay); 0.1, 0.1 (sgd)
+    assert cases["largest jump near the start"].to_dict() == {"no-decay": pytest.approx(100),
+                                                              "sgd": pytest.approx(0.1)}
     assert mechanism_readings.spike_numbers(cases) == {"falling_deeper": 2, "with_spike": 1, "with_resolved_spike": 1}
     verdict, counts = mechanism_readings.spike_answer(cases.reset_index())
     assert verdict == "does not need the spikes" and counts["with a spike"] == 1
@@ -162,4 +165,5 @@ def test_an_arm_that_never_fits_is_named_in_the_answers():
     cases = mechanism_readings.spike_falls(table)
     assert mechanism_readings.spike_markdown(cases) == (
         "The rule answers *does not need the spikes* because 1 falling curve falls in a run without any spike: "
-        "`no-decay` on the Gaussian panel, seed 0, layer 2; the answer rests on that case alone.")
+        "`no-decay` on the Gaussian panel, seed 0, layer 2 (its loss's largest jump within one recorded step of the "
+        "fall's start: 1.0-fold); the answer rests on that case alone.")

@@ -114,12 +114,16 @@ def spike_falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99,
     fit (:func:`fall_start`: the first such step after that maximum) and how it relates to its run's spikes
     (:func:`loss_spikes`): ``with a spike`` (a spike at the same recorded step or at the one before or after it:
     ``within one recorded step``, both ways), ``spike elsewhere in its run`` or ``no spike in its run``. Column
-    ``with a resolved spike`` applies the same window to the resolved spikes only (read after the runs)."""
+    ``with a resolved spike`` applies the same window to the resolved spikes only (read after the runs); column
+    ``largest jump near the start``, the largest ratio of the training loss to its value at the previous recorded
+    step within that window (a spike is one of at least ``factor``)."""
     spikes = loss_spikes(table, threshold, factor).set_index(["arm", "panel", "seed"])
     out = []
     for (arm, panel, seed), rows in table.groupby(["arm", "panel", "seed"], sort=False):
         rows = _as_local_rank(rows, "rank_atol")
         steps = sorted(rows.step.unique())
+        loss = rows.groupby("step").train_loss.first().sort_index()
+        jumps = (loss / loss.shift(1)).to_numpy()
         run = spikes.loc[(arm, panel, seed)]
         judged = terminal_phase_falls(rows, drop, threshold)
         for layer in judged.layer[judged["falls in terminal phase"] & (judged.layer >= 2)]:
@@ -128,9 +132,11 @@ def spike_falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99,
                         if run.n_spikes else "no spike in its run")
             out.append({"arm": arm, "panel": panel, "seed": seed, "layer": layer, "fall starts": start,
                         "spikes after the fit": run.n_spikes, "relation": relation,
-                        "with a resolved spike": _near(start, run["resolved spikes"], steps)})
+                        "with a resolved spike": _near(start, run["resolved spikes"], steps),
+                        "largest jump near the start": (np.nan if start is None else float(np.nanmax(
+                            jumps[max(steps.index(start) - 1, 1):steps.index(start) + 2])))})
     return pd.DataFrame(out, columns=["arm", "panel", "seed", "layer", "fall starts", "spikes after the fit",
-                                      "relation", "with a resolved spike"])
+                                      "relation", "with a resolved spike", "largest jump near the start"])
 
 
 def spike_answer(cases: pd.DataFrame) -> tuple[str, dict[str, int]]:
@@ -303,7 +309,9 @@ def spike_markdown(cases: pd.DataFrame) -> str:
     rows = cases[cases.relation == "no spike in its run"]
     if len(rows):
         named = "; ".join(f"`{r.arm}` on the {PANEL_NAMES.get(r.panel, r.panel)} panel, seed {r.seed}, layer {r.layer}"
-                          for r in rows.itertuples())
+                          f" (its loss's largest jump within one recorded step of the fall's start: "
+                          f"{r[rows.columns.get_loc('largest jump near the start')]:.1f}-fold)"
+                          for r in rows.itertuples(index=False))
         return (f"The rule answers *{verdict}* because {len(rows)} falling "
                 f"{'curve falls' if len(rows) == 1 else 'curves fall'} in a run without any spike: {named}; the "
                 "answer rests on " + ("that case alone." if len(rows) == 1 else "these cases alone."))
