@@ -84,7 +84,7 @@ def test_committed_counts_are_the_chapters_own_counts():
             row = rows[rows.index.str.endswith(f"({recipe})")].iloc[0]
             arm_falls = at_atol[at_atol.arm == arm].falls
             assert (row.n_hold, row.n_cases) == (int(arm_falls.sum()), len(arm_falls)), arm
-            never = any(a == arm for a, _ in mechanism.never_fit(measures))
+            never = any(a == arm for a, _ in mechanism.unfitted_arms(measures))
             assert ("training accuracy never reaches 99%" in row.verdict) == never, arm
     planes_table, info = read_stored_table(RESULTS_DIR / "paper" / "information_planes", "planes")
     verdicts = planes.layer_verdicts(planes.curve_summary(planes_table, info["parameters"]["mi_inputs"]))

@@ -156,8 +156,8 @@ def test_an_arm_that_never_fits_is_named_in_the_answers():
     fits = _runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "no-decay")
     unfit = _runs({1: [10] * 6, 2: [5, 6, 8, 8, 4, 3]}, [1] * 6, "softmax-loss").assign(train_acc=0.9)
     table = pd.concat([fits, unfit])
-    assert mechanism_readings.never_fit(table) == {("softmax-loss", "gaussian")}
-    answers = mechanism_readings.answers(mechanism_readings.falls(table), mechanism_readings.never_fit(table))
+    assert mechanism_readings.unfitted_arms(table) == {("softmax-loss", "gaussian")}
+    answers = mechanism_readings.answers(mechanism_readings.falls(table), mechanism_readings.unfitted_arms(table))
     first = answers[answers.question.str.startswith("1.")].iloc[0]
     assert (first["never fit"], first["curves that fall"]) == ("softmax-loss", "1 of 4")
     box = mechanism_readings.answer_markdown(answers, "needs the spikes", {"with a spike": 1})

@@ -611,7 +611,7 @@ def _mechanism_rows(results_dir: Path) -> list[dict]:
     if not (results_dir / "mechanism" / "meta.json").exists():
         return []
     measures, p = _read(results_dir, "mechanism", "measures")
-    unfit = mechanism_readings.never_fit(measures, 0.99)
+    unfit = mechanism_readings.unfitted_arms(measures, 0.99)
     rows = []
     for arm, recipe in MECHANISM_ARMS.items():
         if arm not in set(measures.arm):

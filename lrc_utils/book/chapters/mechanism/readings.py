@@ -42,7 +42,7 @@ def falls(table: pd.DataFrame, drop: float = 0.1, threshold: float = 0.99) -> pd
     return pd.concat(out, ignore_index=True)
 
 
-def never_fit(table: pd.DataFrame, threshold: float = 0.99) -> set[tuple[str, str]]:
+def unfitted_arms(table: pd.DataFrame, threshold: float = 0.99) -> set[tuple[str, str]]:
     """The (arm, panel) pairs whose seed-mean training accuracy never reaches ``threshold``: no terminal phase,
     so Figure 1's criterion (a fall after the fit) cannot hold there and their layers count as not falling."""
     return {(arm, panel) for (arm, panel), rows in table.groupby(["arm", "panel"], sort=False)
@@ -54,7 +54,7 @@ def answers(fall_table: pd.DataFrame, unfit: set[tuple[str, str]] = frozenset())
     question's arms (:data:`QUESTIONS`), how many fall (:func:`falls`), and the answer by the book's one rule
     (every curve: yes; more than half: partly; otherwise: no). Arms not in the table are left out; a question
     none of whose arms ran is not answered. Column ``never fit`` names the question's arms that never reach the
-    fit on the panel (``unfit``, :func:`never_fit`): their curves are counted, as not falling."""
+    fit on the panel (``unfit``, :func:`unfitted_arms`): their curves are counted, as not falling."""
     out = []
     for question, arms in QUESTIONS.items():
         for (measure, panel), rows in fall_table.groupby(["measure", "panel"], sort=False):
