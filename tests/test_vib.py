@@ -461,9 +461,9 @@ def test_the_measures_beside_the_conventions_are_described_against_both_by_hand(
     table = pd.DataFrame(rows)
     text = beside_markdown(table, {"g": "Gaussian"})
     assert text == (
-        "* **Gaussian**: rank against the encoder's noise 4.50 at $\\beta$ = 0.1, highest 5.00 at $\\beta$ = 1, "
-        "0.50 at $\\beta$ = 10: it **falls** (the absolute tolerance's direction); effective rank 2.00 at $\\beta$ = "
-        "0.1, lowest 1.00 at $\\beta$ = 1, 4.00 at $\\beta$ = 10: it **rises** (the relative tolerance's direction).")
+        "* **Gaussian**: rank against the encoder's noise 4.50 at β = 0.1, highest 5.00 at β = 1, "
+        "0.50 at β = 10: it **falls** (the absolute tolerance's direction); effective rank 2.00 at β = "
+        "0.1, lowest 1.00 at β = 1, 4.00 at β = 10: it **rises** (the relative tolerance's direction).")
     table.loc[0, "effective_rank"] = float("nan")
     assert list(beside_measures(table)) == ["local_rank_noise"]
     none = beside_markdown(table.drop(columns=["local_rank_noise", "effective_rank"]))

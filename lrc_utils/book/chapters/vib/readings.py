@@ -325,9 +325,9 @@ def beside_markdown(sweep: pd.DataFrame, titles: dict[str, str] | None = None) -
             ends = (mean.index[0], mean.index[-1])
             inner = sorted({(at, word) for word, at in (("highest", mean.idxmax()), ("lowest", mean.idxmin()))
                             if at not in ends})
-            between = "".join(f", {word} {mean[at]:.2f} at $\\beta$ = {at:.2g}" for at, word in inner)
-            parts.append(f"{name} {mean.iloc[0]:.2f} at $\\beta$ = {mean.index[0]:.2g}{between}, "
-                         f"{mean.iloc[-1]:.2f} at $\\beta$ = {mean.index[-1]:.2g}: it **{way}**"
+            between = "".join(f", {word} {mean[at]:.2f} at β = {at:.2g}" for at, word in inner)
+            parts.append(f"{name} {mean.iloc[0]:.2f} at β = {mean.index[0]:.2g}{between}, "
+                         f"{mean.iloc[-1]:.2f} at β = {mean.index[-1]:.2g}: it **{way}**"
                          + (f" ({' and '.join(like)} direction)" if like else ""))
         lines.append(f"* **{(titles or {}).get(dataset, dataset)}**: " + "; ".join(parts) + ".")
     return "\n".join(lines)
