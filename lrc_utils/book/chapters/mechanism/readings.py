@@ -193,10 +193,15 @@ def falls_wide(fall_table: pd.DataFrame) -> pd.DataFrame:
                                   values=["max", "last", "falls"], aggfunc="first", sort=False)
     wide.columns = [f"{measure}: {what}" for what, measure in wide.columns]
     order = [f"{name}: {what}" for name in JUDGED.values() for what in ("max", "last", "falls")]
-    wide = wide[[c for c in order if c in wide.columns]].reset_index()
-    wide["arm"] = pd.Categorical(wide.arm, [arm for arm in ARMS if arm in set(wide.arm)], ordered=True)
-    return wide.sort_values(["panel", "arm", "layer"], kind="stable").reset_index(drop=True).assign(
-        arm=lambda t: t.arm.astype(str))
+    return _in_design_order(wide[[c for c in order if c in wide.columns]].reset_index())
+
+
+def _in_design_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (columns panel, arm, layer) sorted by panel, then arm in the design's order (:data:`ARMS`), then
+    layer, with a fresh index."""
+    rank = {arm: i for i, arm in enumerate(ARMS)}
+    return frame.sort_values(["panel", "arm", "layer"], key=lambda c: c.map(rank) if c.name == "arm" else c,
+                             kind="stable").reset_index(drop=True)
 
 
 #: The measures no fall criterion judges, shown at the last step (the design's other measures).
@@ -209,9 +214,7 @@ def last_step(table: pd.DataFrame) -> pd.DataFrame:
     names = {**JUDGED, **OTHER_MEASURES, "train_loss": "train loss"}
     last = table[table.step == table.groupby(["arm", "panel", "seed"]).step.transform("max")]
     means = last.groupby(["panel", "arm", "layer"], sort=False)[list(names)].mean().reset_index()
-    means["arm"] = pd.Categorical(means.arm, [arm for arm in ARMS if arm in set(means.arm)], ordered=True)
-    means = means.sort_values(["panel", "arm", "layer"], kind="stable").assign(arm=lambda t: t.arm.astype(str))
-    return means.rename(columns=names).reset_index(drop=True)
+    return _in_design_order(means).rename(columns=names)
 
 
 def answer_markdown(answer_table: pd.DataFrame, spike_verdict: str, spike_counts: dict[str, int]) -> str:
