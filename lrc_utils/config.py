@@ -35,6 +35,10 @@ BOOK_PAGE_ENV = "LRC_BOOK_PAGE"
 #: cores are used by computing runs side by side (the ``cluster`` parameter). Small networks also train fastest
 #: on one thread (12-bit task, 2 cores shared with another job: 1.7 ms per step with one, 13-16 ms with two).
 RUN_THREADS = 1
+#: Environment variable: at most how many runs of a grid train as one ensemble (:func:`ensemble_size`).
+ENSEMBLE_SIZE_ENV = "LRC_ENSEMBLE_SIZE"
+#: Its default: three runs per ensemble (a study's seeds; see benchmarks/training.py for what it buys).
+DEFAULT_ENSEMBLE_SIZE = 3
 
 
 def default_data_dir() -> Path:
@@ -133,3 +137,15 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def ensemble_size() -> int:
+    """At most how many runs of a grid that may train together do (:func:`lrc_utils.grid.run_grid`): the
+    environment's ``LRC_ENSEMBLE_SIZE`` (1: every run alone), else :data:`DEFAULT_ENSEMBLE_SIZE`. Which runs train
+    together never changes their numbers, only how long a grid takes and how its work spreads over workers."""
+    value = os.environ.get(ENSEMBLE_SIZE_ENV, "")
+    if not value:
+        return DEFAULT_ENSEMBLE_SIZE
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{ENSEMBLE_SIZE_ENV} must be an integer >= 1 (1: every run alone), got {value!r}")
+    return int(value)

@@ -44,6 +44,9 @@ import torch
 
 from .config import DATA_DIR_ENV, OFFLINE_ENV, data_dir, downloads_allowed
 
+#: A data set as tensors: (inputs ``[N, ...]``, labels ``[N]``).
+Data = tuple[torch.Tensor, torch.Tensor]
+
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 SZT_URL = "https://raw.githubusercontent.com/ravidziv/IDNNs/master/data/var_u.mat"
 #: The number of patterns of the 12-bit task (all 2^12).

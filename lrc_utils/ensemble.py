@@ -1,19 +1,27 @@
-"""Many small networks trained as one batched ensemble: the runs :func:`lrc_utils.training.fit` would train one
-at a time, with the same numbers.
+"""Many networks trained as one batched ensemble: the runs :func:`lrc_utils.training.fit` would train one at a
+time, with the same numbers; and the hand-written gradients that make a lone MLP's step cheaper too.
 
 A grid's runs often differ only in their seed (and penalty): the 12-bit task's 12-10-7-5-4-3-2 networks, Figure 1's
-seeds. For networks this small, one optimiser step costs mostly Python and kernel-launch overhead, so E networks
-stacked into one set of batched tensors (weights ``[E, out, in]``, biases ``[E, out]``) train for about the cost of
-one. :func:`fit_ensemble` does what :func:`lrc_utils.training.fit` does for each member, with the member's own
-generator (its minibatches), its own L2 penalty, and monitors asked about a copy of the member at the evaluation
-steps; the records are those of one-at-a-time runs, bit for bit (``tests/test_ensemble.py``, on the CPU; the
-batched products equal the unbatched ones there).
+seeds, the first author's recipe. E networks stacked into one set of tensors (weights ``[E, out, in]``, biases
+``[E, out]``) take one optimiser step for all: the per-step Python and kernel-launch overhead is paid once, the
+arithmetic of each member stays (for small networks most of a step is overhead; for Figure 1's MNIST network most
+is matrix products, and an ensemble saves little: ``benchmarks/training.py``). :func:`fit_ensemble` does what
+:func:`lrc_utils.training.fit` does for each member, with the member's own generator (its minibatches), its own L2
+penalty, monitors asked about a copy of the member at the evaluation steps, and a checkpoint per member in the
+format of the run alone; the records are those of one-at-a-time runs, bit for bit (``tests/test_ensemble.py``, on
+the CPU), whichever other runs a member trains with.
 
-Scope: :class:`lrc_utils.models.MLP` members of one architecture and activation, trained on the cross-entropy
-(nats) plus ``l2 / 2`` times the summed squares of the hidden layers' weight matrices (the loss of
-:func:`lrc_utils.training.l2_penalised_cross_entropy`; ``l2 = 0`` gives
-:func:`lrc_utils.training.cross_entropy_loss`), with :class:`lrc_utils.training.FitConfig`\\ s equal but for
-their seeds. No checkpoints: an ensemble is meant for runs of minutes (a killed ensemble starts again).
+The gradients are written out (:meth:`MLPEnsemble.gradients`): the calls autograd makes for one network (the
+log-softmax and NLL backward, each activation's backward, ``F.linear``'s products), without its graph. With one
+member this is :func:`lrc_utils.training.fit`'s fast path for plain MLPs, tested against autograd for every
+activation and loss.
+
+Scope: :class:`lrc_utils.models.MLP` members of one architecture and activation, trained with AdamW on the
+cross-entropy (nats), optionally plus ``l2 / 2`` times the summed squares of the hidden layers' weight matrices
+(:func:`lrc_utils.losses.l2_penalised_cross_entropy`), or on the first author's softmax cross-entropy
+(:func:`lrc_utils.losses.softmax_cross_entropy_loss`), with :class:`lrc_utils.optim.FitConfig` objects equal but
+for their seeds; on the CPU. A grid trains its runs together where they can share an ensemble
+(:func:`lrc_utils.grid.train_runs`).
 """
 
 from __future__ import annotations
@@ -26,12 +34,14 @@ from dataclasses import replace
 import pandas as pd
 import torch
 from torch import nn
-from torch.nn import functional as F
 from tqdm import tqdm
 
 from .config import flush_denormals, progress_enabled
+from .data import Data
+from .losses import LOSSES, LossFn, l2_penalised_cross_entropy
 from .models import MLP
-from .training import Data, FitConfig, FlatAdamW, Monitor, l2_penalised_cross_entropy
+from .optim import FitConfig, FlatAdamW
+from .work import Checkpoint
 
 #: Members' slices of every operand of a matrix product start on 64-byte boundaries (16 float32 values): MKL's
 #: products of equal matrices differ in the last bits with the operands' alignment (measured: 160 of 900 small
@@ -64,11 +74,14 @@ def _aligned_stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-def _products(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor, grad: torch.Tensor | None, batched: bool):
+def _products(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor, grad: torch.Tensor | None, batched: bool,
+              input_grad: bool = True, grad_w: torch.Tensor | None = None, grad_b: torch.Tensor | None = None):
     """The products of one stacked layer: forward ``h[e] @ W[e]^T + b[e]`` and, given the output's ``grad``, the
-    gradients ``grad[e] @ W[e]``, ``grad[e]^T @ h[e]`` and ``grad[e].sum(0)``, each member's product on 64-byte
-    aligned operands and outputs. ``batched``: one ``baddbmm``/``bmm`` call each; else one ``addmm``/``mm`` per
-    member, the calls ``F.linear`` and its backward make for one network (exact by construction)."""
+    gradients ``grad[e] @ W[e]`` (``None`` unless ``input_grad``: the first layer's inputs need none, as autograd
+    skips it for one network), ``grad[e]^T @ h[e]`` and ``grad[e].sum(0)`` (written into ``grad_w`` and ``grad_b``
+    where given), each member's product on 64-byte aligned operands and outputs. ``batched``: one
+    ``baddbmm``/``bmm`` call each; else one ``addmm``/``mm`` per member, the calls ``F.linear`` and its backward
+    make for one network."""
     if grad is None:
         if batched:
             return torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
@@ -76,13 +89,16 @@ def _products(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor, grad: torch.Ten
         for e in range(h.shape[0]):
             torch.addmm(b[e], h[e], w[e].t(), out=out[e])
         return out
-    grad_w, grad_b = _aligned_empty(w), _aligned_empty(b)
+    grad_w = _aligned_empty(w) if grad_w is None else grad_w
+    grad_b = _aligned_empty(b) if grad_b is None else grad_b
     if batched:
         torch.sum(grad, 1, out=grad_b)
-        return torch.bmm(grad, w), torch.bmm(grad.transpose(1, 2), h, out=grad_w), grad_b
-    grad_h = torch.empty_like(h)
+        grad_h = torch.bmm(grad, w) if input_grad else None
+        return grad_h, torch.bmm(grad.transpose(1, 2), h, out=grad_w), grad_b
+    grad_h = torch.empty_like(h) if input_grad else None
     for e in range(h.shape[0]):
-        torch.mm(grad[e], w[e], out=grad_h[e])
+        if input_grad:
+            torch.mm(grad[e], w[e], out=grad_h[e])
         torch.mm(grad[e].t(), h[e], out=grad_w[e])
         torch.sum(grad[e], 0, out=grad_b[e])
     return grad_h, grad_w, grad_b
@@ -108,27 +124,18 @@ def batched_products_are_exact(e_count: int, batch: int, sizes: Sequence[int], d
     return True
 
 
-class _MemberLinear(torch.autograd.Function):
-    """``out[e] = h[e] @ W[e]^T + b[e]`` for every member ``e``, each product computed as ``F.linear`` computes it
-    for one network (:func:`_products`). Autograd's own ``baddbmm`` backward writes the weight gradients of all
-    members into one fresh tensor, whose member slices are not aligned: measured last-bit differences in the 12-bit
-    network's weight gradients at batch 512."""
-
-    @staticmethod
-    def forward(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor, batched: bool) -> torch.Tensor:
-        return _products(h, w, b, None, batched)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        h, w, b, batched = inputs
-        ctx.save_for_backward(h, w, b)
-        ctx.batched = batched
-
-    @staticmethod
-    def backward(ctx, grad):
-        h, w, b = ctx.saved_tensors
-        grad_h, grad_w, grad_b = _products(h, w, b, grad.contiguous(), ctx.batched)
-        return (grad_h if ctx.needs_input_grad[0] else None), grad_w, grad_b, None
+#: name -> the backward autograd runs for that activation of :data:`lrc_utils.models.ACTIVATIONS`, as
+#: ``(grad, z, a) -> grad of z`` (``z`` the pre-activation, ``a`` the activation): the same ATen kernels, so the same
+#: numbers (tests/test_ensemble.py checks each against autograd).
+ACTIVATION_BACKWARDS = {
+    "relu": lambda grad, z, a: torch.ops.aten.threshold_backward(grad, a, 0),
+    "tanh": lambda grad, z, a: torch.ops.aten.tanh_backward(grad, a),
+    "sigmoid": lambda grad, z, a: torch.ops.aten.sigmoid_backward(grad, a),
+    "gelu": lambda grad, z, a: torch.ops.aten.gelu_backward(grad, z, approximate="none"),
+    "elu": lambda grad, z, a: torch.ops.aten.elu_backward(grad, 1.0, 1, 1, False, z),
+    "softplus": lambda grad, z, a: torch.ops.aten.softplus_backward(grad, z, 1, 20),
+    "identity": lambda grad, z, a: grad,
+}
 
 
 class MLPEnsemble(nn.Module):
@@ -156,14 +163,48 @@ class MLPEnsemble(nn.Module):
         return self.weights[0].shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``[E, B, n_classes]`` of member ``e`` at ``x[e]`` (``x``: ``[E, B, input_dim]``)."""
-        h = x
+        """Logits ``[E, B, n_classes]`` of member ``e`` at ``x[e]`` (``x``: ``[E, B, input_dim]``; no autograd graph:
+        training computes its gradients in :meth:`gradients`)."""
+        return self._forward(x)[-1][0]
+
+    def _forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer, (pre-activation, activation) with the input first as ``(x, x)``; the logits last ``(z, z)``."""
+        chain = [(x, x)]
         last = len(self.weights) - 1
-        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = _MemberLinear.apply(h, w, b, self.batched)
-            if k < last:
-                h = self.template.act(h)
-        return h
+        with torch.no_grad():
+            for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+                z = _products(chain[-1][1], w, b, None, self.batched)
+                chain.append((z, self.template.act(z) if k < last else z))
+        return chain
+
+    @torch.no_grad()
+    def gradients(self, x: torch.Tensor, y: torch.Tensor, loss: str, half_l2: torch.Tensor | None = None) -> None:
+        """Write into the parameters' ``.grad`` the gradient of each member's mean loss on its minibatch ``x[e]``
+        (``[E, B, input_dim]``), labels ``y[e]`` (``[E, B]``), plus, with ``half_l2`` (``[E]``, ``l2 / 2``), the L2
+        penalty on its hidden weight matrices: the calls autograd makes for one network trained by
+        :func:`lrc_utils.training.fit` with :func:`member_loss` (log-softmax and NLL backward, the activation's
+        backward, ``F.linear``'s products; the penalty's ``(l2 / 2) * (2 W)`` added to the weight gradient), member
+        by member the same numbers (tests/test_ensemble.py), without autograd's graph."""
+        e_count, batch = y.shape
+        chain = self._forward(x)
+        logits = chain[-1][0].view(e_count * batch, -1)
+        probabilities = torch.softmax(logits, -1) if loss == "softmax_cross_entropy" else None
+        log_p = torch.log_softmax(logits if probabilities is None else probabilities, -1)
+        grad = torch.zeros_like(log_p).scatter_(1, y.reshape(-1, 1), -1.0 / batch)  # NLL's mean backward
+        grad = torch._log_softmax_backward_data(grad, log_p, -1, log_p.dtype)
+        if probabilities is not None:
+            grad = torch._softmax_backward_data(grad, probabilities, -1, probabilities.dtype)
+        grad = grad.view(e_count, batch, -1)
+        backward = ACTIVATION_BACKWARDS[self.template.activation]
+        last = len(self.weights) - 1
+        for k in range(last, -1, -1):
+            w, b = self.weights[k], self.biases[k]
+            grad_h, grad_w, _ = _products(chain[k][1], w, b, grad, self.batched, input_grad=k > 0, grad_w=w.grad,
+                                          grad_b=b.grad)
+            if half_l2 is not None and k < last:  # autograd: grad * (2 * W) from the square, summed with the product's
+                grad_w.add_(half_l2[:, None, None] * (2.0 * w))
+            if k > 0:
+                grad = backward(grad_h, *chain[k])
 
     def penalty(self, l2: torch.Tensor) -> torch.Tensor:
         """``l2[e] / 2`` times the sum of squares of member ``e``'s hidden weight matrices: ``[E]``."""
@@ -179,7 +220,18 @@ class MLPEnsemble(nn.Module):
         return into
 
 
-def _check(members: Sequence[MLP], train: Data, configs: Sequence[FitConfig], l2: Sequence[float], monitors) -> None:
+#: The losses an ensemble trains with (names of :data:`lrc_utils.losses.LOSSES`).
+ENSEMBLE_LOSSES = ("cross_entropy", "softmax_cross_entropy")
+
+
+def member_loss(loss: str, l2: float) -> LossFn:
+    """The loss function one member's run would train with alone: :data:`lrc_utils.losses.LOSSES` ``[loss]``,
+    or :func:`lrc_utils.losses.l2_penalised_cross_entropy` for the cross-entropy with an L2 penalty."""
+    return l2_penalised_cross_entropy(l2) if loss == "cross_entropy" else LOSSES[loss]
+
+
+def _check(members: Sequence[MLP], train: Data, configs: Sequence[FitConfig], l2: Sequence[float], monitors,
+           loss: str) -> None:
     if len(train[0]) != len(train[1]) or len(train[0]) == 0:
         raise ValueError(f"train must hold the same positive number of inputs and labels, got {len(train[0])} and "
                          f"{len(train[1])}")
@@ -195,24 +247,35 @@ def _check(members: Sequence[MLP], train: Data, configs: Sequence[FitConfig], l2
         raise ValueError("the members' FitConfigs must be equal but for their seeds (one schedule for the ensemble)")
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 for v in l2):
         raise ValueError(f"L2 penalties must be numbers >= 0, got {list(l2)}")
+    if loss not in ENSEMBLE_LOSSES:
+        raise ValueError(f"loss must be one of {ENSEMBLE_LOSSES}, got {loss!r}")
+    if loss != "cross_entropy" and any(l2):
+        raise ValueError(f"an L2 penalty goes with the cross-entropy only; the {loss} loss was given {list(l2)}")
 
 
 def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfig], l2: Sequence[float] | None = None,
-                 monitors: Sequence[Sequence[Monitor]] | None = None, progress: bool | None = None,
-                 desc: str = "ensemble", products: str = "auto") -> list[dict[str, pd.DataFrame]]:
+                 monitors: Sequence[Sequence] | None = None, progress: bool | None = None,
+                 desc: str = "ensemble", products: str = "auto", loss: str = "cross_entropy",
+                 checkpoints: Sequence[Checkpoint] | None = None) -> list[dict[str, pd.DataFrame]]:
     """Train every member as :func:`lrc_utils.training.fit` would train it alone; return its records.
 
     Args:
         members: ``E`` MLPs of one architecture and activation (trained in place: their parameters are those of
             the trained ensemble on return).
         train: (``[N, input_dim]``, ``[N]`` labels), shared by the members.
-        configs: one :class:`FitConfig` per member, equal but for the seed.
+        configs: one :class:`FitConfig` per member, equal but for the seeds.
         l2: the members' L2 penalties (default 0): loss = cross-entropy + ``l2 / 2`` x sum of squares of the hidden
-            weight matrices.
+            weight matrices (:func:`lrc_utils.losses.l2_penalised_cross_entropy`).
         monitors: one list of monitors per member (asked about a copy of the member at ``eval_steps``).
         products: ``"batched"`` (one ``bmm`` per layer and pass), ``"per_member"`` (one ``mm`` per member: the
             calls of a one-at-a-time run, exact by construction, slower) or ``"auto"``: batched when
             :func:`batched_products_are_exact` for these shapes on this machine, else per member, with a warning.
+        loss: ``"cross_entropy"`` or ``"softmax_cross_entropy"`` (:data:`lrc_utils.losses.LOSSES`; each member
+            trains as ``fit`` with :func:`member_loss` would train it).
+        checkpoints: one :class:`lrc_utils.training.Checkpoint` per member: every ``checkpoint_every`` steps each
+            member's state is saved in the file and format :func:`lrc_utils.training.fit` writes for that run alone,
+            and resumed from (so a run checkpointed in one ensemble, or alone, resumes in another, with the same
+            records as an uninterrupted run); the files are removed when the ensemble finishes.
     Returns:
         One records dict per member, as :func:`lrc_utils.training.fit` returns it.
     """
@@ -220,10 +283,10 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
     e_count = len(members)
     l2 = [0.0] * e_count if l2 is None else list(l2)
     monitors = [[] for _ in members] if monitors is None else [list(m) for m in monitors]
-    _check(members, train, configs, l2, monitors)
+    _check(members, train, configs, l2, monitors, loss)
     config = configs[0]
     batch = min(config.batch_size, len(x))
-    if batch % BATCH_MULTIPLE:
+    if e_count > 1 and batch % BATCH_MULTIPLE:
         raise ValueError(f"an ensemble's minibatch must be a multiple of {BATCH_MULTIPLE} inputs (so that it computes "
                          f"exactly what one-at-a-time runs compute), got {batch}")
     if any(c.optimizer != "adamw" for c in configs):
@@ -239,31 +302,30 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
             warnings.warn("batched products differ from one-at-a-time ones for these shapes on this machine; the "
                           "ensemble computes them member by member (the same numbers, slower)", stacklevel=2)
     ens = MLPEnsemble(members, batched=batched)
-    l2_rates = torch.tensor([float(v) for v in l2], dtype=x.dtype, device=x.device)
+    # without a penalty the loss is the members' plain loss (as fit's is)
+    half_l2 = 0.5 * torch.tensor([float(v) for v in l2], dtype=x.dtype) if any(l2) else None
     opt = FlatAdamW((list(ens.weights), list(ens.biases)), config.lr, config.weight_decay,
                     betas=(config.adam_beta1, 0.999))
     gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+    ckpts = None if checkpoints is None else [c.for_config(cfg) for c, cfg in zip(checkpoints, configs, strict=True)]
     with torch.random.fork_rng():  # building the copies draws from the global generator; a lone run does not
-        copies = [MLP(members[0].sizes, members[0].activation) for _ in members]
+        copies = [MLP(members[0].sizes, members[0].activation).to(x.dtype) for _ in members]
     records: list[dict[str, list]] = [{m.name: [] for m in ms} for ms in monitors]
+    start = 0 if ckpts is None else _resume(ckpts, ens, opt, gens, copies, records)
+    losses = [member_loss(loss, v) for v in l2]
     evals = set(config.eval_steps)
-    for step in tqdm(range(1, config.steps + 1), disable=not progress_enabled(progress), desc=desc, mininterval=2.0,
-                     leave=False):
+    for step in tqdm(range(start + 1, config.steps + 1), initial=start, total=config.steps,
+                     disable=not progress_enabled(progress), desc=desc, mininterval=2.0, leave=False):
         with flush_denormals():  # as fit's step (the minibatch loss too); monitors compute in full
             opt.lr = config.lr_at(step)
             idx = torch.stack([torch.randint(0, len(x), (batch,), generator=g) for g in gens])
-            xb, yb = x[idx], y[idx]
-            logits = ens(xb)
-            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), reduction="none")
-            loss = ce.view(e_count, batch).mean(1) + ens.penalty(l2_rates)
-            opt.zero_grad(set_to_none=True)
-            with warnings.catch_warnings():  # the stacked parameters' padded (64-byte aligned) layout is not "dense";
-                warnings.filterwarnings("ignore", message="grad and param do not obey")  # gradients still add in place
-                loss.sum().backward()
+            flat_idx = idx.view(-1)  # one gather of every member's minibatch
+            xb, yb = x.index_select(0, flat_idx).view(e_count, batch, -1), y.index_select(0, flat_idx).view(idx.shape)
+            ens.gradients(xb, yb, loss, half_l2)  # every gradient entry written: no zeroing needed
             evaluate = step in evals
             if evaluate:  # the minibatch loss a run reports is computed before its step, by the member alone
                 with torch.no_grad():
-                    batch_losses = [float(_member_loss(ens.copy_member(e, copies[e]), xb[e], yb[e], l2[e]))
+                    batch_losses = [float(losses[e](ens.copy_member(e, copies[e]), xb[e], yb[e]))
                                     if monitors[e] else math.nan for e in range(e_count)]
             opt.step()
         if evaluate:
@@ -275,12 +337,54 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
                     batch_loss = batch_losses[e]
                     for monitor in member_monitors:
                         records[e][monitor.name] += [{"step": step, **row} for row in monitor(model, step, batch_loss)]
+        if ckpts is not None and step % config.checkpoint_every == 0 and step < config.steps:
+            _save(ckpts, ens, opt, gens, copies, records, step)
+    for ckpt in ckpts or []:
+        ckpt.remove()  # finished: what it held is in the returned records
     with torch.no_grad():
         for e, member in enumerate(members):
             ens.copy_member(e, member).eval()
     return [{name: pd.DataFrame(rows) for name, rows in r.items()} for r in records]
 
 
-def _member_loss(model: MLP, x: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
-    """The loss one run would report for this minibatch: the study's own loss function on the member alone."""
-    return l2_penalised_cross_entropy(l2)(model, x, y)
+def _resume(ckpts: list[Checkpoint], ens: MLPEnsemble, opt: FlatAdamW, gens: list[torch.Generator],
+            copies: list[MLP], records: list[dict[str, list]]) -> int:
+    """Restore every member from its own checkpoint (as :func:`lrc_utils.training.fit` saves a run alone, or
+    :func:`_save`); return the step they are at (0 without checkpoints)."""
+    states = [c.read() for c in ckpts]
+    steps = sorted({int(st["step"]) if st is not None else 0 for st in states})
+    if steps == [0]:
+        return 0
+    if len(steps) > 1:
+        raise ValueError(f"the members' checkpoints are at different steps {steps} ({[str(c.path) for c in ckpts]}): "
+                         "an ensemble trains its members in step; train them in groups at one step, or alone")
+    with torch.no_grad():
+        for e, state in enumerate(states):
+            copies[e].load_state_dict(state["model"])
+            for k, layer in enumerate(copies[e].layers):
+                ens.weights[k][e].copy_(layer.weight)
+                ens.biases[k][e].copy_(layer.bias)
+            gens[e].set_state(state["generator"])
+            for name in records[e]:
+                records[e][name] = list(state["records"].get(name, []))
+    member_states = [st["optimizer"]["state"] for st in states]
+    opt.load_state_dict({"param_groups": states[0]["optimizer"]["param_groups"],
+                         "state": {i: {"step": member_states[0][i]["step"],
+                                       **{key: torch.stack([ms[i][key] for ms in member_states])
+                                          for key in ("exp_avg", "exp_avg_sq")}}
+                                   for i in member_states[0]}})
+    return steps[0]
+
+
+def _save(ckpts: list[Checkpoint], ens: MLPEnsemble, opt: FlatAdamW, gens: list[torch.Generator],
+          copies: list[MLP], records: list[dict[str, list]], step: int) -> None:
+    """Save each member's state in its own checkpoint, as :func:`lrc_utils.training.fit` saves a run alone."""
+    optimizer = opt.state_dict()
+    with torch.no_grad():
+        for e, ckpt in enumerate(ckpts):
+            member_optimizer = {"param_groups": optimizer["param_groups"],
+                                "state": {i: {"step": entry["step"], "exp_avg": entry["exp_avg"][e].clone(),
+                                              "exp_avg_sq": entry["exp_avg_sq"][e].clone()}
+                                          for i, entry in optimizer["state"].items()}}
+            ckpt.write(ens.copy_member(e, copies[e]).state_dict(), member_optimizer, gens[e].get_state(),
+                       records[e], step)

@@ -6,6 +6,11 @@ reads finished runs back instead of recomputing them. The grid's tables are the 
 in the order of ``keys``, so they are the same however often the grid was interrupted and wherever its runs
 were computed.
 
+A run may also return a :class:`Training` (what :func:`lrc_utils.training.fit` takes, and how
+its records become tables): the grid trains it. Runs the caller marks as trainable ``together`` (equal values)
+share a task, up to :func:`lrc_utils.config.ensemble_size` of them in key order, and train as one batched ensemble
+where they can (:func:`train_runs`); each run's tables are those of the run alone.
+
 Where the runs are computed is the caller's choice (``runs``): one after another in this process (the
 default), or as tasks of a Dask cluster (:class:`lrc_utils.book.cluster.DaskRuns`). Either way this process
 writes every run file as its run's result arrives, and assembles the tables from what the files hold.
@@ -19,25 +24,122 @@ one stops the grid (:class:`lrc_utils.training.DamagedWork`), and so do runs wri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
+from torch import nn
 from tqdm import tqdm
 
-from .config import RUN_THREADS, progress_enabled, torch_threads
-from .training import StaleWork, current_work_code, digest, is_stale, load_work, save_work
+from .config import RUN_THREADS, ensemble_size, progress_enabled, torch_threads
+from .ensemble import BATCH_MULTIPLE, fit_ensemble
+from .losses import LossFn, ensemble_loss
+from .models import MLP
+from .optim import FitConfig
+from .training import Data, Monitor, fit
+from .work import Checkpoint, StaleWork, current_work_code, digest, is_stale, load_work, save_work
 
 RunKey = dict[str, object]
-RunFn = Callable[[RunKey], dict[str, pd.DataFrame]]
+RunFn = Callable[[RunKey], "dict[str, pd.DataFrame] | Training"]
 
 
 class Runs(Protocol):
-    """Computes runs somewhere else: ``results(run_one, keys)`` yields ``(index into keys, run_one(key))`` as
-    each run finishes, in any order."""
+    """Computes runs somewhere else: ``results(task, items)`` yields ``(index into items, task(item))`` as each
+    finishes, in any order (the grid's items are lists of keys, its task a :class:`GridTask`)."""
 
-    def results(self, run_one: RunFn, keys: Sequence[RunKey]) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]: ...
+    def results(self, task: Callable, items: Sequence) -> Iterator[tuple[int, object]]: ...
+
+
+class GridTask:
+    """``task(keys)``: the tables of each run of ``keys`` (``run_one(key)``; the runs it returns as
+    :class:`Training` trained by :func:`train_runs`, together where they
+    can), in order."""
+
+    def __init__(self, run_one: RunFn):
+        self.run_one = run_one
+
+    def __call__(self, keys: Sequence[RunKey]) -> list[dict[str, pd.DataFrame]]:
+        prepared = [self.run_one(key) for key in keys]
+        to_train = [i for i, p in enumerate(prepared) if isinstance(p, Training)]
+        for i, records in zip(to_train, train_runs([prepared[i] for i in to_train])):
+            prepared[i] = prepared[i].finish(records)
+        return prepared
+
+
+def grid_tasks(todo: Sequence[int], keys: Sequence[RunKey], together: Callable[[RunKey], Hashable] | None,
+               size: int) -> list[list[int]]:
+    """The indices of ``todo`` as tasks: alone without ``together``; else the keys of equal ``together(key)``, in key
+    order, in as few tasks of at most ``size`` as there can be, as even as they can be."""
+    if together is None or size == 1:
+        return [[i] for i in todo]
+    classes: dict[Hashable, list[int]] = {}
+    for i in todo:
+        classes.setdefault(together(keys[i]), []).append(i)
+    tasks = []
+    for members in classes.values():
+        n_tasks = -(-len(members) // size)
+        bounds = [round(j * len(members) / n_tasks) for j in range(n_tasks + 1)]
+        tasks += [members[a:b] for a, b in zip(bounds, bounds[1:])]
+    return sorted(tasks)
+
+
+@dataclass
+class Training:
+    """One run still to train, as :func:`lrc_utils.training.fit` takes it, and ``finish``: how its records become
+    the run's tables. A grid's ``run_one`` may return one instead of tables (:func:`lrc_utils.grid.run_grid`)."""
+
+    model: nn.Module
+    loss_fn: LossFn
+    train: Data
+    config: FitConfig
+    monitors: Sequence[Monitor] = ()
+    checkpoint: Checkpoint | None = None
+    desc: str = "training"
+    finish: Callable[[dict[str, pd.DataFrame]], dict] = field(default=lambda records: records)
+
+    def ensemble_signature(self) -> tuple | None:
+        """Runs of equal signatures train together exactly as alone (:func:`fit_ensemble`); ``None``: alone only."""
+        loss = ensemble_loss(self.loss_fn)
+        x = self.train[0]
+        if (loss is None or type(self.model) is not MLP or self.config.optimizer != "adamw" or x.device.type != "cpu"
+                or min(self.config.batch_size, len(x)) % BATCH_MULTIPLE
+                or any(p.dtype != x.dtype or p.device.type != "cpu" for p in self.model.parameters())):
+            return None
+        return (tuple(self.model.sizes), self.model.activation, replace(self.config, seed=0), loss[0], id(x),
+                id(self.train[1]), self.checkpoint is None)
+
+
+def train_runs(trainings: Sequence[Training], progress: bool | None = None) -> list[dict[str, pd.DataFrame]]:
+    """Train every run and return its records (in order): the runs of one :meth:`Training.ensemble_signature` as
+    one :func:`lrc_utils.ensemble.fit_ensemble`, the others one at a time with :func:`lrc_utils.training.fit`.
+    Each run's records are those of the run alone, whichever runs it trains with (tests/test_ensemble.py)."""
+    groups: list[list[int]] = []
+    for i, run in enumerate(trainings):
+        signature = run.ensemble_signature()
+        for group in groups:
+            first = trainings[group[0]]
+            if signature is not None and first.ensemble_signature() == signature:
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    records: list = [None] * len(trainings)
+    for group in groups:
+        runs = [trainings[i] for i in group]
+        if len(runs) == 1:
+            run = runs[0]
+            out = [fit(run.model, run.loss_fn, run.train, run.config, run.monitors, run.checkpoint, progress, run.desc)]
+        else:
+            out = fit_ensemble([r.model for r in runs], runs[0].train, [r.config for r in runs],
+                               [ensemble_loss(r.loss_fn)[1] for r in runs], [list(r.monitors) for r in runs],
+                               progress, " + ".join(r.desc for r in runs),
+                               loss=ensemble_loss(runs[0].loss_fn)[0],
+                               checkpoints=None if runs[0].checkpoint is None else [r.checkpoint for r in runs])
+        for i, rec in zip(group, out):
+            records[i] = rec
+    return records
 
 
 def _to_plain(tables: dict[str, pd.DataFrame]) -> dict:
@@ -65,14 +167,16 @@ def read_run(path: Path, identity: dict, key: RunKey) -> tuple[dict[str, pd.Data
 
 
 def run_grid(keys: Sequence[RunKey], run_one: RunFn, folder: str | Path, identity: dict,
-             progress: bool | None = None, desc: str = "runs", runs: Runs | None = None) -> dict[str, pd.DataFrame]:
+             progress: bool | None = None, desc: str = "runs", runs: Runs | None = None,
+             together: Callable[[RunKey], Hashable] | None = None) -> dict[str, pd.DataFrame]:
     """Compute (or read back) every run of the grid; return its tables, concatenated in key order.
 
     ``identity`` (JSON-able) describes what every run computes apart from its key (the study's computing
     parameters); it names the run files together with the key, so runs of other parameters are never
     picked up. Every run must return the same table names. ``runs``: where the runs still to compute are
     computed (default: here, one after another, in key order); every run computes with
-    :data:`lrc_utils.config.RUN_THREADS` torch threads wherever it runs.
+    :data:`lrc_utils.config.RUN_THREADS` torch threads wherever it runs. ``together(key)``: runs of equal values
+    may train as one ensemble (see the module's docstring); which ones do never changes a run's tables.
     """
     if not keys:
         raise ValueError("the grid has no runs")
@@ -98,14 +202,18 @@ def run_grid(keys: Sequence[RunKey], run_one: RunFn, folder: str | Path, identit
         bar.set_postfix(dict(keys[i].items()))
         bar.update()
 
+    tasks = grid_tasks(todo, keys, together, ensemble_size())
+    task = GridTask(run_one)
     if runs is None or not todo:
-        for i in todo:
+        for members in tasks:
             with torch_threads(RUN_THREADS):
-                tables = run_one(keys[i])
-            store(i, tables)
+                results = task([keys[i] for i in members])
+            for i, tables in zip(members, results):
+                store(i, tables)
     else:
-        for j, tables in runs.results(run_one, [keys[i] for i in todo]):
-            store(todo[j], tables)
+        for j, results in runs.results(task, [[keys[i] for i in members] for members in tasks]):
+            for i, tables in zip(tasks[j], results):
+                store(i, tables)
     bar.close()
     if len(parts) != len(keys):
         raise RuntimeError(f"{len(keys) - len(parts)} runs of the grid returned no result")

@@ -2,20 +2,30 @@
 the 12-bit task's networks (tanh and ReLU, with and without the L2 penalty) and Figure 1's Gaussian network
 (AdamW weight decay)."""
 
+import math
+from dataclasses import replace
+
 import pytest
 import torch
 
-from lrc_utils.config import seed_everything
+from lrc_utils.config import flush_denormals, seed_everything
 from lrc_utils.data import disjoint_subsets, gaussian_classification
 from lrc_utils.ensemble import MLPEnsemble, fit_ensemble
-from lrc_utils.models import MLP, init_like_chelombiev
+from lrc_utils.grid import Training, grid_tasks, run_grid, train_runs
+from lrc_utils.models import ACTIVATIONS, MLP, init_like_chelombiev
 from lrc_utils.training import (
+    LOSSES,
     BatchLoss,
+    Checkpoint,
     ClassifierMetrics,
     FitConfig,
     LocalRankMonitor,
+    adamw_weights_only,
+    cross_entropy_loss,
+    fast_path_loss,
     fit,
     l2_penalised_cross_entropy,
+    minibatch_step,
 )
 
 
@@ -99,11 +109,151 @@ def test_what_an_ensemble_cannot_train_exactly_is_refused():
     train, _ = twelve_bit_like()
     config = FitConfig(steps=2, lr=1e-3, batch_size=512, seed=0)
     with pytest.raises(ValueError, match="multiple of 64"):
-        fit_ensemble([MLP([12, 4, 2])], train, [FitConfig(steps=2, lr=1e-3, batch_size=100, seed=0)])
+        fit_ensemble([MLP([12, 4, 2]), MLP([12, 4, 2])], train,
+                     [FitConfig(steps=2, lr=1e-3, batch_size=100, seed=s) for s in (0, 1)])
     with pytest.raises(ValueError, match="one architecture and activation"):
-        fit_ensemble([MLP([12, 4, 2]), MLP([12, 5, 2])], train, [config, config])
+        fit_ensemble([MLP([12, 4, 2]), MLP([12, 5, 2])], train, [config, replace(config, seed=1)])
     with pytest.raises(ValueError, match="equal but for their seeds"):
         fit_ensemble([MLP([12, 4, 2]), MLP([12, 4, 2])], train, [config, FitConfig(steps=3, lr=1e-3, batch_size=512,
                                                                                     seed=1)])
     with pytest.raises(ValueError, match="one config, L2 penalty and monitor list per member"):
         fit_ensemble([MLP([12, 4, 2])], train, [config, config])
+
+
+# ----------------------------------------------------------------------------------------------------
+# the fast path (hand-written gradients) against autograd, and runs whose numbers do not depend on their company
+
+
+def autograd_reference(model, loss_fn, train, config):
+    """The obvious loop: torch.optim.AdamW (decay on weight matrices only) on autograd's gradients of ``loss_fn``,
+    minibatches drawn by one seeded generator, the step's subnormals flushed as fit's are; its minibatch losses."""
+    opt = adamw_weights_only(model, config.lr, config.weight_decay, (config.adam_beta1, 0.999))
+    gen = torch.Generator().manual_seed(config.seed)
+    losses = []
+    for step in range(1, config.steps + 1):
+        for group in opt.param_groups:
+            group["lr"] = config.lr_at(step)
+        with flush_denormals():
+            losses.append(minibatch_step(model, opt, *train, config.batch_size, gen, loss_fn))
+    return losses
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("loss", ["cross_entropy", "softmax_cross_entropy", "l2 0.05"])
+def test_fits_fast_path_equals_autograd_for_every_activation_and_loss(activation, loss):
+    """fit trains a plain MLP without autograd's graph (lrc_utils.training.fast_path_loss); its parameters and
+    minibatch losses are autograd's, bit for bit."""
+    loss_fn = l2_penalised_cross_entropy(0.05) if loss == "l2 0.05" else LOSSES[loss]
+    x, y = gaussian_classification(300, 20, 5, 3, seed=1)
+    config = FitConfig(steps=40, lr=1e-2, weight_decay=0.1, batch_size=64, seed=2, lr_final_ratio=0.1,
+                       eval_steps=tuple(range(1, 41)))
+
+    def make():
+        seed_everything(5)
+        return MLP([20, 16, 12, 3], activation, init="normal")
+
+    assert fast_path_loss(make(), loss_fn, config, x) is not None
+    fast = make()
+    records = fit(fast, loss_fn, (x, y), config, [BatchLoss()], progress=False)
+    slow = make()
+    losses = autograd_reference(slow, loss_fn, (x, y), config)
+    assert records["batch_loss"]["batch_loss"].tolist() == losses
+    for a, b in zip(fast.parameters(), slow.parameters()):
+        assert torch.equal(a, b)
+    assert not torch.equal(next(fast.parameters()), next(make().parameters()))  # it trained
+
+
+def author_recipe_runs(seeds, steps=30, checkpoint_dir=None):
+    """The first author's MNIST recipe at Figure 1's sizes (784-200x4-10, softmax cross-entropy, AdamW 1e-4 with
+    decay 1e-2, batch 64) on random inputs, as lrc_utils.ensemble.Training runs."""
+    g = torch.Generator().manual_seed(0)
+    train = (torch.randn(500, 784, generator=g), torch.randint(0, 10, (500,), generator=g))
+    x_rank = torch.randn(8, 784, generator=g)
+    runs = []
+    for seed in seeds:
+        seed_everything(seed)
+        config = FitConfig(steps=steps, lr=1e-4, weight_decay=1e-2, batch_size=64, seed=seed, eval_steps=(1, 9, steps),
+                           checkpoint_every=7)
+        checkpoint = None if checkpoint_dir is None else Checkpoint(checkpoint_dir, {"seed": seed})
+        runs.append(Training(MLP([784, 200, 200, 200, 200, 10], "relu", init="normal"),
+                             LOSSES["softmax_cross_entropy"], train, config,
+                             [LocalRankMonitor(x_rank, 1e-2), ClassifierMetrics(train, train), BatchLoss()],
+                             checkpoint, f"seed {seed}"))
+    return runs
+
+
+def test_a_members_records_do_not_depend_on_which_runs_it_trains_with():
+    """Seed 2 of the author's recipe alone (fit), in an ensemble of two and in one of three: the same records and
+    parameters, bit for bit."""
+    alone = author_recipe_runs([2])
+    pair = author_recipe_runs([1, 2])
+    three = author_recipe_runs([0, 1, 2])
+    records = [train_runs(alone)[0], train_runs(pair)[1], train_runs(three)[2]]
+    for other in records[1:]:
+        assert list(other) == list(records[0])
+        for name in records[0]:
+            assert records[0][name].equals(other[name]), name
+    for run in (pair[1], three[2]):
+        assert all(torch.equal(a, b) for a, b in zip(alone[0].model.parameters(), run.model.parameters()))
+    assert records[0]["batch_loss"]["batch_loss"].iloc[-1] > math.log(math.e + 9) - 1  # the softmax loss's floor
+
+
+def test_a_run_checkpointed_in_an_ensemble_resumes_alone_with_the_same_records(tmp_path, monkeypatch):
+    """An ensemble interrupted after a checkpoint leaves each member's state in the file fit writes for the run
+    alone: seed 1 resumes alone, seed 0 in an ensemble with a fresh seed 3, and both end as uninterrupted runs."""
+    from lrc_utils import ensemble
+
+    straight = train_runs(author_recipe_runs([0, 1, 3]))
+    saves = {"n": 0}
+    real_save = ensemble._save
+
+    def interrupting(*args):
+        real_save(*args)
+        saves["n"] += 1
+        if saves["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ensemble, "_save", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        train_runs(author_recipe_runs([0, 1], checkpoint_dir=tmp_path))
+    monkeypatch.setattr(ensemble, "_save", real_save)
+    assert len(list(tmp_path.glob("*.pt"))) == 2  # one file per member, at step 14
+    resumed_alone = train_runs(author_recipe_runs([1], checkpoint_dir=tmp_path))[0]
+    with pytest.raises(ValueError, match="different steps"):  # seed 0 at step 14, seed 3 not started
+        train_runs(author_recipe_runs([0, 3], checkpoint_dir=tmp_path))
+    resumed_together = train_runs(author_recipe_runs([0], checkpoint_dir=tmp_path))[0]
+    for resumed, reference in ((resumed_alone, straight[1]), (resumed_together, straight[0])):
+        for name in reference:
+            assert resumed[name].equals(reference[name]), name
+    assert not list(tmp_path.glob("*.pt"))  # finished runs leave no checkpoint
+
+
+def test_grid_tasks_group_the_runs_marked_together_in_even_tasks_of_at_most_the_ensemble_size():
+    keys = [{"panel": panel, "seed": s} for panel in ("a", "b") for s in range(5)]
+    by_panel = lambda key: key["panel"]  # noqa: E731
+    assert grid_tasks(range(10), keys, by_panel, 3) == [[0, 1], [2, 3, 4], [5, 6], [7, 8, 9]]
+    assert grid_tasks([1, 2, 7], keys, by_panel, 3) == [[1, 2], [7]]
+    assert grid_tasks(range(3), keys, None, 3) == [[0], [1], [2]]
+    assert grid_tasks(range(3), keys, by_panel, 1) == [[0], [1], [2]]
+
+
+def test_a_grid_of_runs_trained_together_stores_the_tables_of_runs_trained_alone(tmp_path, monkeypatch):
+    x, y = gaussian_classification(400, 20, 5, 3, seed=0)
+
+    def run_one(key):
+        seed_everything(key["seed"])
+        config = FitConfig(steps=25, lr=1e-2, weight_decay=0.1, batch_size=64, seed=key["seed"], eval_steps=(5, 25))
+        return Training(MLP([20, 16, 3], key["activation"], init="normal"), cross_entropy_loss, (x, y), config,
+                        [BatchLoss()], finish=lambda records: {"losses": records["batch_loss"].assign(**key)})
+
+    keys = [{"activation": a, "seed": s} for a in ("relu", "tanh") for s in range(3)]
+    tables = {}
+    for size in ("1", "2", "3"):
+        monkeypatch.setenv("LRC_ENSEMBLE_SIZE", size)
+        tables[size] = run_grid(keys, run_one, tmp_path / size, {"test": 1}, progress=False,
+                                together=lambda key: key["activation"])["losses"]
+    assert tables["1"].equals(tables["2"]) and tables["1"].equals(tables["3"])
+    assert tables["1"]["seed"].tolist() == [0, 0, 1, 1, 2, 2] * 2
+    monkeypatch.setenv("LRC_ENSEMBLE_SIZE", "0")
+    with pytest.raises(ValueError, match="LRC_ENSEMBLE_SIZE must be an integer >= 1"):
+        run_grid(keys, run_one, tmp_path / "0", {"test": 1}, progress=False, together=lambda key: key["activation"])

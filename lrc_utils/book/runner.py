@@ -7,6 +7,7 @@ presets beside it (``notebooks/<name>.<preset>.yaml``; every notebook has ``smok
     python -m lrc_utils.book.runner --preset paper local_rank      # one notebook, stored results reused
     python -m lrc_utils.book.runner --preset paper --recompute     # from scratch
     python -m lrc_utils.book.runner --preset paper --cluster local:4 figure2   # the runs on 4 local Dask workers
+    python -m lrc_utils.book.runner --preset author --cluster local:2 --ensemble-size 2 figure1   # 2 runs per ensemble
 
 Executed copies of the ``paper`` preset go to ``executed/`` (where the book reads them), of any other preset
 to ``executed/<preset>/``, so a smoke run never replaces a page of the book. Every name and type of every
@@ -24,7 +25,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..config import BOOK_PAGE_ENV, PROGRESS_ENV
+from ..config import BOOK_PAGE_ENV, DEFAULT_ENSEMBLE_SIZE, ENSEMBLE_SIZE_ENV, PROGRESS_ENV
 from .chapters import load_study, study_module_name
 from .params import TYPES, PresetError, check_parameters, check_values
 from .paths import EXECUTED_DIR, NOTEBOOKS_DIR
@@ -225,7 +226,15 @@ def main(argv: list[str] | None = None) -> int:
                      "code (said in the tables' provenance) instead of stopping")
     parser.add_argument("--cluster", default="", help='where grids of runs are computed: "local:N" (N Dask workers '
                         'on this machine) or a Dask scheduler address; default: in the notebook, one run after another')
+    parser.add_argument("--ensemble-size", type=int, default=None, metavar="N",
+                        help=f"at most N runs of a grid train as one batched ensemble where the study allows it "
+                        f"(sets ${ENSEMBLE_SIZE_ENV}; default {DEFAULT_ENSEMBLE_SIZE}; 1: each run alone); no number "
+                        "changes")
     args = parser.parse_args(argv)
+    if args.ensemble_size is not None:
+        if args.ensemble_size < 1:
+            parser.error(f"--ensemble-size must be >= 1, got {args.ensemble_size}")
+        os.environ[ENSEMBLE_SIZE_ENV] = str(args.ensemble_size)  # the notebooks' kernels inherit it
     recompute = ("always" if args.recompute else "never" if args.cached_only else "reuse_stale" if args.reuse_stale
                  else "auto")
     try:

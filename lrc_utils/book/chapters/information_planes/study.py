@@ -22,10 +22,10 @@ import torch
 from ....config import seed_everything
 from ....data import SZT_PATTERNS as N_PATTERNS
 from ....data import disjoint_subsets, szt_12bit_split
-from ....grid import run_grid
+from ....grid import Training, run_grid
 from ....models import ACTIVATIONS, MLP, init_like_chelombiev
 from ....planes import InformationMonitor, check_estimators
-from ....training import Checkpoint, ClassifierMetrics, FitConfig, eval_epochs, fit, l2_penalised_cross_entropy
+from ....training import Checkpoint, ClassifierMetrics, FitConfig, eval_epochs, l2_penalised_cross_entropy
 from ...params import RunParams, param
 from .. import StudyContext, check_seeds, study_identity
 
@@ -94,7 +94,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     steps_per_epoch = math.ceil(n_train / p.batch_size)
     epochs = eval_epochs(p.epochs, p.n_evals)
 
-    def run_one(key: dict) -> dict:
+    def run_one(key: dict) -> Training:
         activation, l2, seed = key["activation"], key["l2"], key["seed"]
         if not data:  # loaded only when a run has to be computed
             x, y, train_idx, test_idx = szt_12bit_split(p.train_fraction, p.data_seed, ctx.data_dir)
@@ -112,15 +112,19 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
                     ClassifierMetrics(data["train"], data["test"])]
         model.eval()
         at_init = [pd.DataFrame([{"step": 0, **row} for row in m(model, 0, float("nan"))]) for m in monitors]
-        records = fit(model, l2_penalised_cross_entropy(l2), data["train"], config, monitors,
-                      Checkpoint(ctx.checkpoint_dir, {**identity, **key}), desc=run_label(activation, l2, seed))
-        information = pd.concat([at_init[0], records["information"]], ignore_index=True)
-        metrics = pd.concat([at_init[1], records["metrics"]], ignore_index=True)
-        table = information.merge(metrics, on="step", how="left")
-        table = table.assign(run=run_label(activation, l2, seed), seed=seed, activation=activation, l2=float(l2),
-                             epoch=table["step"] // steps_per_epoch)
-        return {"planes": table[COLUMNS]}
+
+        def finish(records: dict) -> dict:
+            information = pd.concat([at_init[0], records["information"]], ignore_index=True)
+            metrics = pd.concat([at_init[1], records["metrics"]], ignore_index=True)
+            table = information.merge(metrics, on="step", how="left")
+            table = table.assign(run=run_label(activation, l2, seed), seed=seed, activation=activation, l2=float(l2),
+                                 epoch=table["step"] // steps_per_epoch)
+            return {"planes": table[COLUMNS]}
+
+        return Training(model, l2_penalised_cross_entropy(l2), data["train"], config, monitors,
+                        Checkpoint(ctx.checkpoint_dir, {**identity, **key}), run_label(activation, l2, seed), finish)
 
     keys = [{"activation": a, "l2": float(l2), "seed": s} for a in p.activations for l2 in p.l2_penalties
             for s in p.seeds]
-    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="information-plane runs")
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="information-plane runs",
+                    together=lambda key: key["activation"])

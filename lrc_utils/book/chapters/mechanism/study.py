@@ -15,9 +15,9 @@ from dataclasses import dataclass, fields
 import torch
 
 from ....config import seed_everything
-from ....grid import run_grid
+from ....grid import Training, run_grid
 from ....models import MLP
-from ....training import LOSSES, Checkpoint, ClassifierMetrics, FitConfig, RankMeasures, fit, log_spaced_steps
+from ....training import LOSSES, Checkpoint, ClassifierMetrics, FitConfig, RankMeasures, log_spaced_steps
 from ...params import param
 from .. import StudyContext, check_seeds, study_identity
 from ..panels import PANELS, PanelParams, panel_data, panel_schedule
@@ -94,7 +94,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     identity = study_identity("mechanism", p)
     data: dict = {}
 
-    def run_one(key: dict) -> dict:
+    def run_one(key: dict) -> Training:
         arm, panel, seed = key["arm"], key["panel"], key["seed"]
         if panel not in data:  # data are loaded only when a run has to be computed
             data[panel] = panel_data(p, panel, ctx)
@@ -103,13 +103,17 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
         config, loss = arm_config(p, arm, panel, seed)
         seed_everything(seed)
         model = MLP(sizes, "relu", init="normal").to(ctx.device)
-        records = fit(model, LOSSES[loss], train, config,
-                      [RankMeasures(x_rank, p.atol, p.rtol, basis), ClassifierMetrics(train, test)],
-                      Checkpoint(ctx.checkpoint_dir, {**identity, **key}), desc=f"{arm} {panel} seed {seed}")
-        table = records["rank_measures"].merge(records["metrics"], on="step", how="left")
-        return {"measures": table.assign(arm=arm, panel=panel, seed=seed)[COLUMNS]}
+        monitors = [RankMeasures(x_rank, p.atol, p.rtol, basis), ClassifierMetrics(train, test)]
+
+        def finish(records: dict) -> dict:
+            table = records["rank_measures"].merge(records["metrics"], on="step", how="left")
+            return {"measures": table.assign(arm=arm, panel=panel, seed=seed)[COLUMNS]}
+
+        return Training(model, LOSSES[loss], train, config, monitors,
+                        Checkpoint(ctx.checkpoint_dir, {**identity, **key}), f"{arm} {panel} seed {seed}", finish)
 
     # the cheap Gaussian runs first, and the arm the design drops first if the MNIST runs overrun (C) last
     arms = sorted(p.arms, key=lambda arm: arm == "author-decay")
     keys = [{"arm": arm, "panel": panel, "seed": seed} for panel in PANELS for arm in arms for seed in p.seeds]
-    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="mechanism runs")
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="mechanism runs",
+                    together=lambda key: (key["arm"], key["panel"]))
