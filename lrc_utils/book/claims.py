@@ -57,7 +57,6 @@ CHAPTER_LABELS = {"figure1": "Figure 1", "mechanism": "What drives the fall", "f
                   "noisy_networks": "Noisy networks", "theory": "Theory",
                   "rank_and_information": "Rank and information"}
 #: Names of panels and data sets as the chapters write them.
-LABELS = {"gaussian": "Gaussian", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 #: The two tolerance conventions of the VIB sweep tables: column -> name. The first is the paper's definition
 #: (singular values above an absolute threshold), the one the VIB verdicts are decided on.
 CONVENTIONS = {"local_rank_abs": "absolute", "local_rank_rel": "relative"}
@@ -100,14 +99,13 @@ def _check_columns(table: pd.DataFrame, columns: tuple[str, ...], what: str) -> 
         raise ValueError(f"{what} is empty; expected at least one row")
 
 
+_label = readings.dataset_label
+
+
 def _one_dataset(sweep: pd.DataFrame, what: str) -> None:
     datasets = sweep.dataset.unique().tolist()
     if len(datasets) != 1:
         raise ValueError(f"{what} must hold one dataset, got {datasets}")
-
-
-def _label(name: str) -> str:
-    return LABELS.get(name, name)
 
 
 def _and(items: list[str]) -> str:

@@ -8,6 +8,14 @@ import math
 import pandas as pd
 from scipy import stats
 
+#: How a data set or panel is named in prose and tables.
+DATASET_LABELS = {"gaussian": "Gaussian", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def dataset_label(name: str) -> str:
+    """``"MNIST"`` for ``"mnist"``: :data:`DATASET_LABELS`, else the name itself."""
+    return DATASET_LABELS.get(name, name)
+
 
 def first_step_at_accuracy(rows: pd.DataFrame, threshold: float = 0.99) -> int:
     """First recorded step at which the seed-mean ``train_acc`` reaches ``threshold`` (else the last step)."""

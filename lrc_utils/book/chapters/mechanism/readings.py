@@ -6,14 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...readings import fall_start, first_step_at_accuracy, power_text, rule_verdict, terminal_phase_falls
+from ...readings import (
+    dataset_label,
+    fall_start,
+    first_step_at_accuracy,
+    power_text,
+    rule_verdict,
+    terminal_phase_falls,
+)
 from .study import ARMS
 
 #: The measures judged by the fall criterion, and their names in the tables.
 JUDGED = {"rank_atol": "rank (atol)", "effective_rank": "effective rank"}
 
 #: How the prose names the panels.
-PANEL_NAMES = {"gaussian": "Gaussian", "mnist": "MNIST"}
 
 #: The design's questions: the arms that answer each (book/mechanism_design.md).
 QUESTIONS = {"1. falls without explicit weight decay?": ("no-decay", "softmax-loss"),
@@ -236,7 +242,7 @@ def answer_markdown(answer_table: pd.DataFrame, spike_verdict: str, spike_counts
             if unfit != "none":
                 words.append(f"`{unfit}` never reaching 99% training accuracy there (no terminal phase: counted as "
                              "not falling)")
-            parts.append(f"{PANEL_NAMES.get(panel, panel)}: {', '.join(words)}")
+            parts.append(f"{dataset_label(panel)}: {', '.join(words)}")
         arms = ", ".join(f"`{a}`" for a in rows.arms.iloc[0].split(", "))
         asked = question.split(" ", 1)[1]
         lines.append(f"* **{asked[0].upper() + asked[1:]}** (arms {arms}; curves that fall, of the arms' "
@@ -311,7 +317,7 @@ def spike_markdown(cases: pd.DataFrame) -> str:
     verdict, counts = spike_answer(cases)
     rows = cases[cases.relation == "no spike in its run"]
     if len(rows):
-        named = "; ".join(f"`{r.arm}` on the {PANEL_NAMES.get(r.panel, r.panel)} panel, seed {r.seed}, layer {r.layer}"
+        named = "; ".join(f"`{r.arm}` on the {dataset_label(r.panel)} panel, seed {r.seed}, layer {r.layer}"
                           f" (its loss's largest jump within one recorded step of the fall's start: "
                           f"{r[rows.columns.get_loc('largest jump near the start')]:.1f}-fold)"
                           for r in rows.itertuples(index=False))
