@@ -115,7 +115,7 @@ def flush_denormals() -> Iterator[bool]:
     beta1 = 0.9 per step into the subnormal range, and the CPU computes subnormals many times slower than normal
     numbers. Measured on Figure 1's MNIST network: 23,647 of the 279,642 entries of FlatAdamW's first-moment
     buffer subnormal after 1,000 steps, and a training step of 2.59 ms with them against 2.11 ms without
-    (``benchmarks/training.py``)."""
+    (measured with an earlier version of ``benchmarks/training.py``, on another machine)."""
     if torch.get_num_threads() != 1:
         yield False
         return

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from .config import flush_denormals, progress_enabled
 from .data import Data
-from .losses import LOSSES, LossFn, l2_penalised_cross_entropy
+from .losses import LOSSES, LossFn, ensemble_loss, l2_penalised_cross_entropy
 from .models import MLP
 from .optim import FitConfig, FlatAdamW
 from .work import Checkpoint
@@ -206,11 +206,6 @@ class MLPEnsemble(nn.Module):
             if k > 0:
                 grad = backward(grad_h, *chain[k])
 
-    def penalty(self, l2: torch.Tensor) -> torch.Tensor:
-        """``l2[e] / 2`` times the sum of squares of member ``e``'s hidden weight matrices: ``[E]``."""
-        squares = sum(w.square().sum((1, 2)) for w in list(self.weights)[:-1])
-        return 0.5 * l2 * squares
-
     @torch.no_grad()
     def copy_member(self, e: int, into: MLP) -> MLP:
         """Member ``e``'s parameters copied into ``into`` (an MLP of the members' architecture)."""
@@ -222,6 +217,21 @@ class MLPEnsemble(nn.Module):
 
 #: The losses an ensemble trains with (names of :data:`lrc_utils.losses.LOSSES`).
 ENSEMBLE_LOSSES = ("cross_entropy", "softmax_cross_entropy")
+
+
+def fast_path_loss(model: nn.Module, loss_fn: LossFn, config: FitConfig, train: Data) -> tuple[str, float] | None:
+    """(loss name, L2 penalty) where :func:`fit_ensemble` trains ``model`` exactly as
+    :func:`lrc_utils.training.fit` would with autograd, so that ``fit`` takes this fast path (an ensemble of one):
+    a plain :class:`lrc_utils.models.MLP` in float32 or float64 on the CPU, every parameter trainable and of the
+    inputs' dtype, int64 labels, AdamW, and the cross-entropy (:func:`lrc_utils.losses.ensemble_loss`: with or
+    without an L2 penalty) or the softmax cross-entropy. ``None`` elsewhere."""
+    loss = ensemble_loss(loss_fn)
+    x, y = train
+    if (loss is None or type(model) is not MLP or config.optimizer != "adamw" or x.device.type != "cpu"
+            or x.dtype not in (torch.float32, torch.float64) or y.dtype != torch.int64
+            or any(p.device.type != "cpu" or p.dtype != x.dtype or not p.requires_grad for p in model.parameters())):
+        return None
+    return loss
 
 
 def member_loss(loss: str, l2: float) -> LossFn:
@@ -239,6 +249,12 @@ def _check(members: Sequence[MLP], train: Data, configs: Sequence[FitConfig], l2
         names = [m.name for m in member_monitors]
         if len(set(names)) != len(names):
             raise ValueError(f"monitor names must be distinct, got {names}")
+    if len({id(m) for m in members}) != len(members):
+        raise ValueError("each member must be its own MLP object (one was given twice)")
+    dtypes = {p.dtype for m in members for p in m.parameters()}
+    if dtypes != {train[0].dtype} or train[0].dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"members and inputs must be float32 or float64 alike; got parameters of "
+                         f"{sorted(map(str, dtypes))} and inputs of {train[0].dtype}")
     if not (len(members) == len(configs) == len(l2) == len(monitors)):
         raise ValueError(f"need one config, L2 penalty and monitor list per member; got {len(members)} members, "
                          f"{len(configs)} configs, {len(l2)} penalties, {len(monitors)} monitor lists")
@@ -274,8 +290,10 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
             trains as ``fit`` with :func:`member_loss` would train it).
         checkpoints: one :class:`lrc_utils.training.Checkpoint` per member: every ``checkpoint_every`` steps each
             member's state is saved in the file and format :func:`lrc_utils.training.fit` writes for that run alone,
-            and resumed from (so a run checkpointed in one ensemble, or alone, resumes in another, with the same
-            records as an uninterrupted run); the files are removed when the ensemble finishes.
+            and resumed from, so a run checkpointed in one ensemble, or alone, resumes in another or alone, with the
+            records of an uninterrupted run; members whose checkpoints stand at different steps (say, a kill between
+            two members' files) train as separate ensembles, one per step. The files are removed when the runs
+            finish.
     Returns:
         One records dict per member, as :func:`lrc_utils.training.fit` returns it.
     """
@@ -284,6 +302,17 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
     l2 = [0.0] * e_count if l2 is None else list(l2)
     monitors = [[] for _ in members] if monitors is None else [list(m) for m in monitors]
     _check(members, train, configs, l2, monitors, loss)
+    if checkpoints is not None and e_count > 1:  # members whose checkpoints stand at different steps train apart
+        steps = [_checkpoint_step(c.for_config(cfg)) for c, cfg in zip(checkpoints, configs, strict=True)]
+        if len(set(steps)) > 1:
+            records: list = [None] * e_count
+            for at in sorted(set(steps)):
+                part = [e for e in range(e_count) if steps[e] == at]
+                for e, rec in zip(part, fit_ensemble(
+                        [members[e] for e in part], train, [configs[e] for e in part], [l2[e] for e in part],
+                        [monitors[e] for e in part], progress, desc, products, loss, [checkpoints[e] for e in part])):
+                    records[e] = rec
+            return records
     config = configs[0]
     batch = min(config.batch_size, len(x))
     if e_count > 1 and batch % BATCH_MULTIPLE:
@@ -308,7 +337,7 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
                     betas=(config.adam_beta1, 0.999))
     gens = [torch.Generator().manual_seed(c.seed) for c in configs]
     ckpts = None if checkpoints is None else [c.for_config(cfg) for c, cfg in zip(checkpoints, configs, strict=True)]
-    with torch.random.fork_rng():  # building the copies draws from the global generator; a lone run does not
+    with torch.random.fork_rng(devices=[]):  # building the copies draws from the CPU generator; a lone run does not
         copies = [MLP(members[0].sizes, members[0].activation).to(x.dtype) for _ in members]
     records: list[dict[str, list]] = [{m.name: [] for m in ms} for ms in monitors]
     start = 0 if ckpts is None else _resume(ckpts, ens, opt, gens, copies, records)
@@ -355,9 +384,8 @@ def _resume(ckpts: list[Checkpoint], ens: MLPEnsemble, opt: FlatAdamW, gens: lis
     steps = sorted({int(st["step"]) if st is not None else 0 for st in states})
     if steps == [0]:
         return 0
-    if len(steps) > 1:
-        raise ValueError(f"the members' checkpoints are at different steps {steps} ({[str(c.path) for c in ckpts]}): "
-                         "an ensemble trains its members in step; train them in groups at one step, or alone")
+    if len(steps) > 1:  # fit_ensemble splits such members before it builds the ensemble
+        raise RuntimeError(f"the members' checkpoints stand at different steps {steps}")
     with torch.no_grad():
         for e, state in enumerate(states):
             copies[e].load_state_dict(state["model"])
@@ -374,6 +402,12 @@ def _resume(ckpts: list[Checkpoint], ens: MLPEnsemble, opt: FlatAdamW, gens: lis
                                           for key in ("exp_avg", "exp_avg_sq")}}
                                    for i in member_states[0]}})
     return steps[0]
+
+
+def _checkpoint_step(ckpt: Checkpoint) -> int:
+    """The step a member's checkpoint stands at (0 without one), read and checked as :meth:`Checkpoint.read` does."""
+    state = ckpt.read()
+    return 0 if state is None else int(state["step"])
 
 
 def _save(ckpts: list[Checkpoint], ens: MLPEnsemble, opt: FlatAdamW, gens: list[torch.Generator],

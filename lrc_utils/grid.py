@@ -1,15 +1,17 @@
 """A study's grid of independent runs (seeds x panels, seeds x betas, ...), resumable run by run.
 
 Each run is a call ``run_one(key) -> dict[str, DataFrame]``; its tables are written to their own file as
-soon as it finishes (atomically: a run counts as finished only when its file is whole), and a grid run again
+soon as its task finishes (a task: one run, or the runs trained together below; atomically: a run counts as
+finished only when its file is whole; an interrupted task resumes from its runs' checkpoints), and a grid run again
 reads finished runs back instead of recomputing them. The grid's tables are the per-run tables concatenated
 in the order of ``keys``, so they are the same however often the grid was interrupted and wherever its runs
 were computed.
 
 A run may also return a :class:`Training` (what :func:`lrc_utils.training.fit` takes, and how
 its records become tables): the grid trains it. Runs the caller marks as trainable ``together`` (equal values)
-share a task, up to :func:`lrc_utils.config.ensemble_size` of them in key order, and train as one batched ensemble
-where they can (:func:`train_runs`); each run's tables are those of the run alone.
+share a task, up to :func:`lrc_utils.config.ensemble_size` of them in key order (fewer where a cluster's workers would
+otherwise wait, :func:`grid_tasks`), and train as one batched ensemble where they can (:func:`train_runs`); each
+run's tables are those of the run alone.
 
 Where the runs are computed is the caller's choice (``runs``): one after another in this process (the
 default), or as tasks of a Dask cluster (:class:`lrc_utils.book.cluster.DaskRuns`). Either way this process
@@ -34,9 +36,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .config import RUN_THREADS, ensemble_size, progress_enabled, torch_threads
-from .ensemble import BATCH_MULTIPLE, fit_ensemble
+from .ensemble import BATCH_MULTIPLE, fast_path_loss, fit_ensemble
 from .losses import LossFn, ensemble_loss
-from .models import MLP
 from .optim import FitConfig
 from .training import Data, Monitor, fit
 from .work import Checkpoint, StaleWork, current_work_code, digest, is_stale, load_work, save_work
@@ -69,20 +70,27 @@ class GridTask:
 
 
 def grid_tasks(todo: Sequence[int], keys: Sequence[RunKey], together: Callable[[RunKey], Hashable] | None,
-               size: int) -> list[list[int]]:
-    """The indices of ``todo`` as tasks: alone without ``together``; else the keys of equal ``together(key)``, in key
-    order, in as few tasks of at most ``size`` as there can be, as even as they can be."""
-    if together is None or size == 1:
-        return [[i] for i in todo]
+               size: int, workers: int = 1) -> list[list[int]]:
+    """The indices of ``todo`` as tasks. Without ``together`` (or where it gives ``None``), one run per task. Else
+    the keys of one ``together(key)`` value, in key order, split into as few tasks of at most ``size`` as there can be
+    (fewer per task when there are ``workers`` to share them: at most ``ceil(n / workers)``), as even as can be. The
+    split is made over all of the grid's keys, then reduced to ``todo``: a grid resumed after some runs finished
+    keeps the groups it had, so their checkpoints resume together."""
+    todo = set(todo)
     classes: dict[Hashable, list[int]] = {}
-    for i in todo:
-        classes.setdefault(together(keys[i]), []).append(i)
     tasks = []
+    for i in range(len(keys)):
+        label = together(keys[i]) if together is not None else None
+        if label is None:
+            tasks.append([i])
+        else:
+            classes.setdefault(label, []).append(i)
     for members in classes.values():
-        n_tasks = -(-len(members) // size)
+        per_task = max(1, min(size, -(-len(members) // max(1, workers))))
+        n_tasks = -(-len(members) // per_task)
         bounds = [round(j * len(members) / n_tasks) for j in range(n_tasks + 1)]
         tasks += [members[a:b] for a, b in zip(bounds, bounds[1:])]
-    return sorted(tasks)
+    return sorted(kept for kept in ([i for i in task if i in todo] for task in tasks) if kept)
 
 
 @dataclass
@@ -100,15 +108,14 @@ class Training:
     finish: Callable[[dict[str, pd.DataFrame]], dict] = field(default=lambda records: records)
 
     def ensemble_signature(self) -> tuple | None:
-        """Runs of equal signatures train together exactly as alone (:func:`fit_ensemble`); ``None``: alone only."""
-        loss = ensemble_loss(self.loss_fn)
-        x = self.train[0]
-        if (loss is None or type(self.model) is not MLP or self.config.optimizer != "adamw" or x.device.type != "cpu"
-                or min(self.config.batch_size, len(x)) % BATCH_MULTIPLE
-                or any(p.dtype != x.dtype or p.device.type != "cpu" for p in self.model.parameters())):
+        """Runs of equal signatures train together exactly as alone (:func:`lrc_utils.ensemble.fit_ensemble`:
+        :func:`lrc_utils.ensemble.fast_path_loss`, one schedule but the seed, the same data, minibatches a multiple
+        of 64); ``None``: alone only."""
+        loss = fast_path_loss(self.model, self.loss_fn, self.config, self.train)
+        if loss is None or min(self.config.batch_size, len(self.train[0])) % BATCH_MULTIPLE:
             return None
-        return (tuple(self.model.sizes), self.model.activation, replace(self.config, seed=0), loss[0], id(x),
-                id(self.train[1]), self.checkpoint is None)
+        return (tuple(self.model.sizes), self.model.activation, replace(self.config, seed=0), loss[0],
+                id(self.train[0]), id(self.train[1]), self.checkpoint is None)
 
 
 def train_runs(trainings: Sequence[Training], progress: bool | None = None) -> list[dict[str, pd.DataFrame]]:
@@ -176,7 +183,8 @@ def run_grid(keys: Sequence[RunKey], run_one: RunFn, folder: str | Path, identit
     picked up. Every run must return the same table names. ``runs``: where the runs still to compute are
     computed (default: here, one after another, in key order); every run computes with
     :data:`lrc_utils.config.RUN_THREADS` torch threads wherever it runs. ``together(key)``: runs of equal values
-    may train as one ensemble (see the module's docstring); which ones do never changes a run's tables.
+    may train as one ensemble (``None``: alone; see the module's docstring and :func:`grid_tasks`); which ones do
+    never changes a run's tables.
     """
     if not keys:
         raise ValueError("the grid has no runs")
@@ -202,7 +210,8 @@ def run_grid(keys: Sequence[RunKey], run_one: RunFn, folder: str | Path, identit
         bar.set_postfix(dict(keys[i].items()))
         bar.update()
 
-    tasks = grid_tasks(todo, keys, together, ensemble_size())
+    size = ensemble_size() if together is not None else 1
+    tasks = grid_tasks(todo, keys, together, size, getattr(runs, "n_workers", 1) if runs is not None else 1)
     task = GridTask(run_one)
     if runs is None or not todo:
         for members in tasks:

@@ -39,7 +39,7 @@ LOSSES: dict[str, LossFn] = {"cross_entropy": cross_entropy_loss, "softmax_cross
 @dataclass(frozen=True)
 class L2PenalisedCrossEntropy:
     """The loss :func:`l2_penalised_cross_entropy` returns, with its penalty ``l2`` readable (so that
-    :func:`fast_path_loss` and an ensemble know it)."""
+    :func:`lrc_utils.ensemble.fast_path_loss` and an ensemble know it)."""
 
     l2: float
 
@@ -65,5 +65,5 @@ def ensemble_loss(loss_fn: LossFn) -> tuple[str, float] | None:
     :func:`cross_entropy_loss`, :func:`softmax_cross_entropy_loss` or :func:`l2_penalised_cross_entropy`; else None."""
     if isinstance(loss_fn, L2PenalisedCrossEntropy):
         return "cross_entropy", float(loss_fn.l2)
-    names = {fn: name for name, fn in LOSSES.items()}
-    return (names[loss_fn], 0.0) if loss_fn in names else None
+    name = next((name for name, fn in LOSSES.items() if fn is loss_fn), None)  # by identity: losses may be unhashable
+    return None if name is None else (name, 0.0)

@@ -1,6 +1,8 @@
-"""The one training loop of the package: :func:`fit`, with monitors and resumable checkpoints.
+"""The training loop of the package: :func:`fit`, with monitors and resumable checkpoints (a plain MLP on the CPU
+takes its fast path, :func:`lrc_utils.ensemble.fit_ensemble` with one member: the same numbers without autograd).
 
-Every experiment of the book trains through :func:`fit`::
+Every experiment of the book trains through :func:`fit`, or with the runs it shares an ensemble with
+(:func:`lrc_utils.grid.train_runs`)::
 
     config = FitConfig(steps=3000, lr=1e-3, weight_decay=0.1, batch_size=64, seed=0, eval_steps=(1, 10, 3000))
     monitors = [ClassifierMetrics(train, test), LocalRankMonitor(x_rank, atol=1e-2)]
@@ -39,6 +41,7 @@ from tqdm import tqdm
 
 from .config import flush_denormals, progress_enabled
 from .data import Data
+from .ensemble import fast_path_loss, fit_ensemble
 from .local_rank import (
     active_units,
     effective_rank,
@@ -197,21 +200,6 @@ def minibatch_step(model: nn.Module, opt: torch.optim.Optimizer | FlatAdamW, x: 
     return loss.item()
 
 
-def fast_path_loss(model: nn.Module, loss_fn: LossFn, config: FitConfig, x: torch.Tensor) -> tuple[str, float] | None:
-    """:func:`ensemble_loss` of ``loss_fn`` where :func:`fit` trains ``model`` on the fast path (a plain
-    :class:`lrc_utils.models.MLP` on the CPU, every parameter trainable and of ``x``'s dtype, AdamW, a loss an
-    ensemble trains with): :func:`lrc_utils.ensemble.fit_ensemble` with one member, which computes autograd's
-    numbers with the same kernels but without its graph (tests/test_ensemble.py). ``None`` elsewhere."""
-    from .models import MLP
-
-    loss = ensemble_loss(loss_fn)
-    params = list(model.parameters())
-    if (loss is None or type(model) is not MLP or config.optimizer != "adamw" or x.device.type != "cpu"
-            or any(p.device.type != "cpu" or p.dtype != x.dtype or not p.requires_grad for p in params)):
-        return None
-    return loss
-
-
 def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monitors: Sequence[Monitor] = (),
         checkpoint: Checkpoint | None = None, progress: bool | None = None, desc: str = "training"
         ) -> dict[str, pd.DataFrame]:
@@ -221,8 +209,9 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     ``step`` column first. With ``checkpoint``, the model, optimiser, generator and records are saved every
     ``config.checkpoint_every`` steps, and a later call resumes from there with identical records; the file
     is removed when the run finishes (store the returned records, e.g. with :func:`lrc_utils.grid.run_grid`).
-    A plain MLP trained on the CPU with AdamW and a loss of :data:`LOSSES` takes the fast path
-    (:func:`fast_path_loss`): the same numbers, its gradients computed without autograd's graph.
+    A plain MLP trained on the CPU with AdamW on the cross-entropy (with or without an L2 penalty) or the softmax
+    cross-entropy takes the fast path (:func:`lrc_utils.ensemble.fast_path_loss` says when): the same numbers, its
+    gradients computed without autograd's graph.
     Each step, its minibatch loss included, runs inside :func:`lrc_utils.config.flush_denormals` (with one torch
     thread, subnormal numbers read as zero, for speed; the same numbers on Figure 1's runs and in
     ``tests/test_training.py``); monitors' own computations and checkpoints compute in full.
@@ -233,10 +222,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     names = [m.name for m in monitors]
     if len(set(names)) != len(names):
         raise ValueError(f"monitor names must be distinct, got {names}")
-    fast_loss = fast_path_loss(model, loss_fn, config, x)
+    fast_loss = fast_path_loss(model, loss_fn, config, train)
     if fast_loss is not None:  # the same numbers without autograd (lrc_utils.ensemble, tests/test_ensemble.py)
-        from .ensemble import fit_ensemble
-
         return fit_ensemble([model], train, [config], l2=[fast_loss[1]], monitors=[list(monitors)], progress=progress,
                             desc=desc, products="per_member", loss=fast_loss[0],
                             checkpoints=None if checkpoint is None else [checkpoint])[0]

@@ -10,7 +10,7 @@ import torch
 
 from lrc_utils.config import flush_denormals, seed_everything
 from lrc_utils.data import disjoint_subsets, gaussian_classification
-from lrc_utils.ensemble import MLPEnsemble, fit_ensemble
+from lrc_utils.ensemble import MLPEnsemble, fast_path_loss, fit_ensemble
 from lrc_utils.grid import Training, grid_tasks, run_grid, train_runs
 from lrc_utils.models import ACTIVATIONS, MLP, init_like_chelombiev
 from lrc_utils.training import (
@@ -22,7 +22,6 @@ from lrc_utils.training import (
     LocalRankMonitor,
     adamw_weights_only,
     cross_entropy_loss,
-    fast_path_loss,
     fit,
     l2_penalised_cross_entropy,
     minibatch_step,
@@ -39,10 +38,14 @@ def twelve_bit_like(n: int = 1024, seed: int = 0):
 
 
 def one_at_a_time(make, loss_of, train, configs, l2s, monitors_of):
+    """Each run alone through autograd: the loss wrapped in a function fit does not know, so that it takes no fast
+    path."""
     out = []
     for config, l2 in zip(configs, l2s):
         model = make(config.seed)
-        records = fit(model, loss_of(l2), train, config, monitors_of(), progress=False)
+        loss = loss_of(l2)
+        records = fit(model, lambda m, x, y, g=None, loss=loss: loss(m, x, y, g), train, config, monitors_of(),
+                      progress=False)
         out.append((model, records))
     return out
 
@@ -141,7 +144,7 @@ def autograd_reference(model, loss_fn, train, config):
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("loss", ["cross_entropy", "softmax_cross_entropy", "l2 0.05"])
 def test_fits_fast_path_equals_autograd_for_every_activation_and_loss(activation, loss):
-    """fit trains a plain MLP without autograd's graph (lrc_utils.training.fast_path_loss); its parameters and
+    """fit trains a plain MLP without autograd's graph (lrc_utils.ensemble.fast_path_loss); its parameters and
     minibatch losses are autograd's, bit for bit."""
     loss_fn = l2_penalised_cross_entropy(0.05) if loss == "l2 0.05" else LOSSES[loss]
     x, y = gaussian_classification(300, 20, 5, 3, seed=1)
@@ -152,7 +155,7 @@ def test_fits_fast_path_equals_autograd_for_every_activation_and_loss(activation
         seed_everything(5)
         return MLP([20, 16, 12, 3], activation, init="normal")
 
-    assert fast_path_loss(make(), loss_fn, config, x) is not None
+    assert fast_path_loss(make(), loss_fn, config, (x, y)) is not None
     fast = make()
     records = fit(fast, loss_fn, (x, y), config, [BatchLoss()], progress=False)
     slow = make()
@@ -165,7 +168,7 @@ def test_fits_fast_path_equals_autograd_for_every_activation_and_loss(activation
 
 def author_recipe_runs(seeds, steps=30, checkpoint_dir=None):
     """The first author's MNIST recipe at Figure 1's sizes (784-200x4-10, softmax cross-entropy, AdamW 1e-4 with
-    decay 1e-2, batch 64) on random inputs, as lrc_utils.ensemble.Training runs."""
+    decay 1e-2, batch 64) on random inputs, as lrc_utils.grid.Training runs."""
     g = torch.Generator().manual_seed(0)
     train = (torch.randn(500, 784, generator=g), torch.randint(0, 10, (500,), generator=g))
     x_rank = torch.randn(8, 784, generator=g)
@@ -198,9 +201,10 @@ def test_a_members_records_do_not_depend_on_which_runs_it_trains_with():
     assert records[0]["batch_loss"]["batch_loss"].iloc[-1] > math.log(math.e + 9) - 1  # the softmax loss's floor
 
 
-def test_a_run_checkpointed_in_an_ensemble_resumes_alone_with_the_same_records(tmp_path, monkeypatch):
+def test_runs_checkpointed_in_an_ensemble_resume_alone_together_or_beside_fresh_runs(tmp_path, monkeypatch):
     """An ensemble interrupted after a checkpoint leaves each member's state in the file fit writes for the run
-    alone: seed 1 resumes alone, seed 0 in an ensemble with a fresh seed 3, and both end as uninterrupted runs."""
+    alone. Seed 1 resumes alone; seed 0 resumes beside a fresh seed 3 (members at different steps train apart);
+    seeds 0 and 1 of a second interrupted ensemble resume together. Every run ends as an uninterrupted run."""
     from lrc_utils import ensemble
 
     straight = train_runs(author_recipe_runs([0, 1, 3]))
@@ -210,31 +214,40 @@ def test_a_run_checkpointed_in_an_ensemble_resumes_alone_with_the_same_records(t
     def interrupting(*args):
         real_save(*args)
         saves["n"] += 1
-        if saves["n"] == 2:
+        if saves["n"] % 2 == 0:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(ensemble, "_save", interrupting)
-    with pytest.raises(KeyboardInterrupt):
-        train_runs(author_recipe_runs([0, 1], checkpoint_dir=tmp_path))
-    monkeypatch.setattr(ensemble, "_save", real_save)
-    assert len(list(tmp_path.glob("*.pt"))) == 2  # one file per member, at step 14
-    resumed_alone = train_runs(author_recipe_runs([1], checkpoint_dir=tmp_path))[0]
-    with pytest.raises(ValueError, match="different steps"):  # seed 0 at step 14, seed 3 not started
-        train_runs(author_recipe_runs([0, 3], checkpoint_dir=tmp_path))
-    resumed_together = train_runs(author_recipe_runs([0], checkpoint_dir=tmp_path))[0]
-    for resumed, reference in ((resumed_alone, straight[1]), (resumed_together, straight[0])):
+    def interrupted(folder):
+        monkeypatch.setattr(ensemble, "_save", interrupting)
+        with pytest.raises(KeyboardInterrupt):
+            train_runs(author_recipe_runs([0, 1], checkpoint_dir=folder))
+        monkeypatch.setattr(ensemble, "_save", real_save)
+        assert len(list(folder.glob("*.pt"))) == 2  # one file per member, at step 14
+
+    interrupted(tmp_path / "a")
+    resumed_alone = train_runs(author_recipe_runs([1], checkpoint_dir=tmp_path / "a"))[0]
+    beside_fresh = train_runs(author_recipe_runs([0, 3], checkpoint_dir=tmp_path / "a"))
+    interrupted(tmp_path / "b")
+    together = train_runs(author_recipe_runs([0, 1], checkpoint_dir=tmp_path / "b"))
+    for resumed, reference in ((resumed_alone, straight[1]), (beside_fresh[0], straight[0]),
+                               (beside_fresh[1], straight[2]), (together[0], straight[0]), (together[1], straight[1])):
         for name in reference:
             assert resumed[name].equals(reference[name]), name
-    assert not list(tmp_path.glob("*.pt"))  # finished runs leave no checkpoint
+    assert not list(tmp_path.glob("*/*.pt"))  # finished runs leave no checkpoint
 
 
 def test_grid_tasks_group_the_runs_marked_together_in_even_tasks_of_at_most_the_ensemble_size():
     keys = [{"panel": panel, "seed": s} for panel in ("a", "b") for s in range(5)]
     by_panel = lambda key: key["panel"]  # noqa: E731
     assert grid_tasks(range(10), keys, by_panel, 3) == [[0, 1], [2, 3, 4], [5, 6], [7, 8, 9]]
-    assert grid_tasks([1, 2, 7], keys, by_panel, 3) == [[1, 2], [7]]
+    # a resumed grid keeps its groups: what is left of them, never new ones
+    assert grid_tasks([1, 2, 3, 7], keys, by_panel, 3) == [[1], [2, 3], [7]]
     assert grid_tasks(range(3), keys, None, 3) == [[0], [1], [2]]
     assert grid_tasks(range(3), keys, by_panel, 1) == [[0], [1], [2]]
+    assert grid_tasks(range(5), keys, lambda key: None if key["seed"] == 4 else key["panel"], 3) == [
+        [0, 1], [2, 3], [4]]  # None: alone
+    assert grid_tasks(range(5), keys, by_panel, 3, workers=5) == [[0], [1], [2], [3], [4]]  # one run per worker
+    assert grid_tasks(range(5), keys, by_panel, 3, workers=2) == [[0, 1], [2, 3, 4]]
 
 
 def test_a_grid_of_runs_trained_together_stores_the_tables_of_runs_trained_alone(tmp_path, monkeypatch):

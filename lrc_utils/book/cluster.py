@@ -8,7 +8,8 @@ Every notebook and the runner take a ``cluster`` parameter (:func:`parse_cluster
 * a scheduler address (``"tcp://10.0.0.5:8786"``): the workers of a running Dask cluster (started with
   ``dask scheduler`` and ``dask worker <address> --nthreads 1``, or by ``dask-jobqueue`` on SLURM/PBS).
 
-On a cluster, each run still to compute is one task (:meth:`DaskRuns.results`); this process writes each run's
+On a cluster, each task of a grid (a run still to compute, or the runs that train together,
+:func:`lrc_utils.grid.grid_tasks`) is one Dask task (:meth:`DaskRuns.results`); this process writes each run's
 file as its result arrives (:func:`lrc_utils.grid.run_grid`), so the tables are assembled from the same files
 in the same order as a serial run's, and every run computes with :data:`lrc_utils.config.RUN_THREADS` torch
 thread: the tables are identical, bit for bit (``tests/test_cluster.py``). A worker that dies in the middle of
@@ -82,7 +83,8 @@ def _code_digest() -> str:
 
 def run_task(run_one: RunFn, key: RunKey, code: str, work: tuple[str | None, bool] = (None, False)
              ) -> dict[str, pd.DataFrame]:
-    """One run on a worker: no progress bars (they would interleave), :data:`RUN_THREADS` torch threads, the
+    """One task on a worker (``run_one(key)``: a run, or a grid's runs trained together): no progress bars (they
+    would interleave), :data:`RUN_THREADS` torch threads, the
     notebook's :func:`lrc_utils.training.work_code` (``work``: the study's code digest and whether work of other
     code may be resumed). A worker that joined after the checks (a restarted or added worker) is checked here: one
     task at a time and the notebook's ``lrc_utils`` code (digest ``code``), else the run raises
@@ -212,9 +214,9 @@ class DaskRuns:
             self.device = torch.device(self.device_spec)
 
     def results(self, run_one: RunFn, keys: Sequence[RunKey]) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
-        """Submit one task per key; yield ``(index, tables)`` as tasks finish. A run that raises stops the grid: the
-        tasks not finished are cancelled, every run that did finish is still yielded (so that the caller keeps it),
-        then the run's error is raised here."""
+        """Submit one task per item (a grid's key, or its keys trained together); yield ``(index, result)`` as tasks
+        finish. A task that raises stops the grid: the tasks not finished are cancelled, every task that did finish
+        is still yielded (so that the caller keeps its runs), then the task's error is raised here."""
         from distributed import as_completed
 
         batch = uuid.uuid4().hex[:8]

@@ -72,4 +72,4 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
 
     keys = [{"panel": panel, "seed": seed} for panel in PANELS for seed in p.seeds]
     return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="figure1 runs",
-                    together=lambda key: key["panel"])
+                    together=(lambda key: key["panel"]) if ctx.device.type == "cpu" else None)
