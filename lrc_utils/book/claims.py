@@ -142,8 +142,8 @@ def figure1_conditions(p: dict, optimiser: str | None = None) -> str:
     optimiser = optimiser or f"AdamW, {rates} on weight matrices"
     return (f"{optimiser}, {loss[p.get('loss', 'cross_entropy')]}, "
             f"{_power(p['gauss_steps'])} / {_power(p['mnist_steps'])} steps (Gaussian / MNIST); atol "
-            f"{p['atol']:g}; MNIST images from its {p['mnist_split']} split"
-            + ("" if p["mnist_split"] == "train" else " only"))
+            f"{p['atol']:g}; " + ("MNIST trained on its training split" if p["mnist_split"] == "train"
+                                  else "MNIST images from its test split only"))
 
 
 def vib_conditions(p: dict) -> str:
