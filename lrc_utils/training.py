@@ -213,8 +213,8 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     cross-entropy takes the fast path (:func:`lrc_utils.ensemble.fast_path_loss` says when): the same numbers, its
     gradients computed without autograd's graph.
     Each step, its minibatch loss included, runs inside :func:`lrc_utils.config.flush_denormals` (with one torch
-    thread, subnormal numbers read as zero, for speed; the same numbers on Figure 1's runs and in
-    ``tests/test_training.py``); monitors' own computations and checkpoints compute in full.
+    thread, subnormal numbers read as zero, for speed; it can move a run's numbers: see
+    :func:`lrc_utils.config.flush_denormals`); monitors' own computations and checkpoints compute in full.
     """
     x, y = train
     if len(x) != len(y) or len(x) == 0:
