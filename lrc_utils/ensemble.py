@@ -302,8 +302,10 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
     l2 = [0.0] * e_count if l2 is None else list(l2)
     monitors = [[] for _ in members] if monitors is None else [list(m) for m in monitors]
     _check(members, train, configs, l2, monitors, loss)
-    if checkpoints is not None and e_count > 1:  # members whose checkpoints stand at different steps train apart
-        steps = [_checkpoint_step(c.for_config(cfg)) for c, cfg in zip(checkpoints, configs, strict=True)]
+    ckpts = None if checkpoints is None else [c.for_config(cfg) for c, cfg in zip(checkpoints, configs, strict=True)]
+    states = None if ckpts is None else [c.read() for c in ckpts]  # each member's saved state, read once
+    if states is not None:  # members whose checkpoints stand at different steps train apart
+        steps = [0 if st is None else int(st["step"]) for st in states]
         if len(set(steps)) > 1:
             records: list = [None] * e_count
             for at in sorted(set(steps)):
@@ -336,11 +338,10 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
     opt = FlatAdamW((list(ens.weights), list(ens.biases)), config.lr, config.weight_decay,
                     betas=(config.adam_beta1, 0.999))
     gens = [torch.Generator().manual_seed(c.seed) for c in configs]
-    ckpts = None if checkpoints is None else [c.for_config(cfg) for c, cfg in zip(checkpoints, configs, strict=True)]
     with torch.random.fork_rng(devices=[]):  # building the copies draws from the CPU generator; a lone run does not
         copies = [MLP(members[0].sizes, members[0].activation).to(x.dtype) for _ in members]
     records: list[dict[str, list]] = [{m.name: [] for m in ms} for ms in monitors]
-    start = 0 if ckpts is None else _resume(ckpts, ens, opt, gens, copies, records)
+    start = 0 if states is None else _resume(states, ens, opt, gens, copies, records)
     losses = [member_loss(loss, v) for v in l2]
     evals = set(config.eval_steps)
     for step in tqdm(range(start + 1, config.steps + 1), initial=start, total=config.steps,
@@ -376,16 +377,13 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
     return [{name: pd.DataFrame(rows) for name, rows in r.items()} for r in records]
 
 
-def _resume(ckpts: list[Checkpoint], ens: MLPEnsemble, opt: FlatAdamW, gens: list[torch.Generator],
+def _resume(states: list[dict | None], ens: MLPEnsemble, opt: FlatAdamW, gens: list[torch.Generator],
             copies: list[MLP], records: list[dict[str, list]]) -> int:
-    """Restore every member from its own checkpoint (as :func:`lrc_utils.training.fit` saves a run alone, or
-    :func:`_save`); return the step they are at (0 without checkpoints)."""
-    states = [c.read() for c in ckpts]
-    steps = sorted({int(st["step"]) if st is not None else 0 for st in states})
-    if steps == [0]:
+    """Restore every member from its checkpoint's state (:meth:`lrc_utils.training.Checkpoint.read`, as
+    :func:`lrc_utils.training.fit` saves a run alone, or :func:`_save`), all at one step (:func:`fit_ensemble` splits
+    the others off); return that step (0 without checkpoints)."""
+    if all(st is None for st in states):
         return 0
-    if len(steps) > 1:  # fit_ensemble splits such members before it builds the ensemble
-        raise RuntimeError(f"the members' checkpoints stand at different steps {steps}")
     with torch.no_grad():
         for e, state in enumerate(states):
             copies[e].load_state_dict(state["model"])
@@ -401,13 +399,7 @@ def _resume(ckpts: list[Checkpoint], ens: MLPEnsemble, opt: FlatAdamW, gens: lis
                                        **{key: torch.stack([ms[i][key] for ms in member_states])
                                           for key in ("exp_avg", "exp_avg_sq")}}
                                    for i in member_states[0]}})
-    return steps[0]
-
-
-def _checkpoint_step(ckpt: Checkpoint) -> int:
-    """The step a member's checkpoint stands at (0 without one), read and checked as :meth:`Checkpoint.read` does."""
-    state = ckpt.read()
-    return 0 if state is None else int(state["step"])
+    return int(states[0]["step"])
 
 
 def _save(ckpts: list[Checkpoint], ens: MLPEnsemble, opt: FlatAdamW, gens: list[torch.Generator],

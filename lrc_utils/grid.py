@@ -123,15 +123,15 @@ def train_runs(trainings: Sequence[Training], progress: bool | None = None) -> l
     one :func:`lrc_utils.ensemble.fit_ensemble`, the others one at a time with :func:`lrc_utils.training.fit`.
     Each run's records are those of the run alone, whichever runs it trains with (tests/test_ensemble.py)."""
     groups: list[list[int]] = []
+    by_signature: dict[tuple, list[int]] = {}
     for i, run in enumerate(trainings):
         signature = run.ensemble_signature()
-        for group in groups:
-            first = trainings[group[0]]
-            if signature is not None and first.ensemble_signature() == signature:
-                group.append(i)
-                break
-        else:
+        if signature is None:
             groups.append([i])
+        elif signature in by_signature:
+            by_signature[signature].append(i)
+        else:
+            groups.append(by_signature.setdefault(signature, [i]))
     records: list = [None] * len(trainings)
     for group in groups:
         runs = [trainings[i] for i in group]
