@@ -11,6 +11,7 @@ chapter's figures changes none of the user's matplotlib settings.
 from __future__ import annotations
 
 import seaborn as sns
+from matplotlib import transforms
 
 #: seaborn's theme of the book's figures (the arguments of ``seaborn.set_theme``).
 THEME = {"context": "paper", "style": "ticks", "font_scale": 1.0, "palette": "deep",
@@ -34,12 +35,19 @@ def seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
-def legend_below(ax, handles=None, labels=None, ncol: int = 2, offset: float = -0.22, **kwargs):
-    """A legend centred under ``ax`` (outside the data)."""
+def legend_below(ax, handles=None, labels=None, ncol: int = 2, offset: float = -0.22, below_pt: float | None = None,
+                 **kwargs):
+    """A legend centred under ``ax`` (outside the data): its top ``offset`` axes heights below the axes' top edge,
+    or, with ``below_pt``, that many points below the axes' bottom edge whatever the axes' height (which a
+    ``tight_layout`` that makes room for tall legends changes, moving an axes-fraction offset onto the x label)."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
-    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, offset), ncol=ncol, frameon=False,
-                     **kwargs)
+    if below_pt is None:
+        return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, offset), ncol=ncol, frameon=False,
+                         **kwargs)
+    shift = transforms.ScaledTranslation(0, -below_pt / 72, ax.figure.dpi_scale_trans)
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                     bbox_transform=ax.transAxes + shift, ncol=ncol, frameon=False, **kwargs)
 
 
 def legend_right(ax, **kwargs):

@@ -18,7 +18,7 @@ def information_slopes(channel: pd.DataFrame, slope: pd.DataFrame, info_margin: 
     (markers). Right: KDE upper estimates of the random ReLU networks against log(1/(sigma/scale)), each with a
     line of slope equal to its local rank through its trusted points. Dashed: log N."""
 
-    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4))  # own y axes: the ReLU curves are far below the channels
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 4.6))  # own y axes: the ReLU curves are far below the channels
     left, right = axes
     colours = sns.color_palette("viridis", max(len(channel["rank"].unique()), 2))
     for colour, (rank, rows) in zip(colours, channel.groupby("rank")):
@@ -44,8 +44,8 @@ def information_slopes(channel: pd.DataFrame, slope: pd.DataFrame, info_margin: 
         ax.set_ylim(top=max(ax.get_ylim()[1], 1.12 * float(channel.log_n.iloc[0])))  # room for the "log N" label
         ax.axhline(float(channel.log_n.iloc[0]), color="0.4", ls=":", lw=1)
         ax.text(ax.get_xlim()[0], float(channel.log_n.iloc[0]), " log N", va="bottom", fontsize=8, color="0.3")
-    legend_below(left, ncol=2, offset=-0.28, fontsize=8)  # below the x labels, not over them
-    legend_below(right, ncol=1, offset=-0.28, fontsize=8)
+    legend_below(left, ncol=2, below_pt=30, fontsize=8)  # below the x labels (in points: tight_layout moves the axes)
+    legend_below(right, ncol=1, below_pt=30, fontsize=8)
     fig.tight_layout()
     return fig
 
