@@ -130,6 +130,11 @@ def _power(value: float) -> str:
     return readings.power_text(value) if value != 0 else "0"
 
 
+def mnist_split_text(split: str) -> str:
+    """How a claims row names the MNIST split its runs trained on (``mnist_split``)."""
+    return "MNIST trained on its training split" if split == "train" else "MNIST images from its test split only"
+
+
 def figure1_conditions(p: dict, optimiser: str | None = None) -> str:
     """The training and tolerance of a Figure 1 table, from its parameters ``p``: optimiser, learning rate,
     weight decay, loss, steps per panel, tolerance and MNIST split. ``optimiser`` replaces the AdamW text built
@@ -142,8 +147,7 @@ def figure1_conditions(p: dict, optimiser: str | None = None) -> str:
     optimiser = optimiser or f"AdamW, {rates} on weight matrices"
     return (f"{optimiser}, {loss[p.get('loss', 'cross_entropy')]}, "
             f"{_power(p['gauss_steps'])} / {_power(p['mnist_steps'])} steps (Gaussian / MNIST); atol "
-            f"{p['atol']:g}; " + ("MNIST trained on its training split" if p["mnist_split"] == "train"
-                                  else "MNIST images from its test split only"))
+            f"{p['atol']:g}; {mnist_split_text(p['mnist_split'])}")
 
 
 def vib_conditions(p: dict) -> str:
@@ -542,8 +546,9 @@ def rank_information_claim(table: pd.DataFrame, terminal_gap: float, alpha: floa
     note = f"pooled over seeds; per seed: {int(cases['seeds +'].sum())} of {int(cases.seeds.sum())} (case, seed) pairs"
     p = p or {}
     conditions = ("12-bit networks (Adam, L2 0 or 0.015), noisy networks and Figure 1's MNIST network (AdamW lr "
-                  f"{_power(p['mnist_lr'])}, weight decay {p['mnist_weight_decay']:g}); atol {p['atol']:g}"
-                  if {"mnist_lr", "mnist_weight_decay", "atol"} <= set(p) else "")
+                  f"{_power(p['mnist_lr'])}, weight decay {p['mnist_weight_decay']:g}); atol {p['atol']:g}; "
+                  f"{mnist_split_text(p['mnist_split'])}"
+                  if {"mnist_lr", "mnist_weight_decay", "atol", "mnist_split"} <= set(p) else "")
     return _row("paper", "Networks that lower local rank also compress $I(X;T_l)$: the two move together in the "
                 "terminal phase (the paper's thesis, measured on the same runs)", "rank_and_information", conditions,
                 f"per configuration, layer and estimator where both change: Spearman $\\rho$ over the terminal-phase "
