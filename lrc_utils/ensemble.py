@@ -19,7 +19,9 @@ activation and loss.
 Scope: :class:`lrc_utils.models.MLP` members of one architecture and activation, trained with AdamW on the
 cross-entropy (nats), optionally plus ``l2 / 2`` times the summed squares of the hidden layers' weight matrices
 (:func:`lrc_utils.losses.l2_penalised_cross_entropy`), or on the first author's softmax cross-entropy
-(:func:`lrc_utils.losses.softmax_cross_entropy_loss`), with :class:`lrc_utils.optim.FitConfig` objects equal but
+(:func:`lrc_utils.losses.softmax_cross_entropy_loss`); or :class:`lrc_utils.models.NoisyMLP` members of one noise
+level trained on the cross-entropy of their noisy logits (:func:`lrc_utils.models.noisy_cross_entropy`), each
+member's noise drawn from its own generator; with :class:`lrc_utils.optim.FitConfig` objects equal but
 for their seeds; on the CPU. A grid trains its runs together where they can share an ensemble
 (:func:`lrc_utils.grid.train_runs`).
 """
@@ -34,12 +36,13 @@ from dataclasses import replace
 import pandas as pd
 import torch
 from torch import nn
+from torch.nn import functional as F
 from tqdm import tqdm
 
 from .config import flush_denormals, progress_enabled
 from .data import Data
 from .losses import LOSSES, LossFn, ensemble_loss, l2_penalised_cross_entropy
-from .models import MLP
+from .models import MLP, NoisyMLP, noisy_cross_entropy
 from .optim import FitConfig, FlatAdamW
 from .work import Checkpoint
 
@@ -72,6 +75,26 @@ def _aligned_stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     for e, t in enumerate(tensors):
         out[e].copy_(t)
     return out
+
+
+def _kind(model: MLP) -> tuple:
+    """What members of one ensemble share: class, sizes, activation and (noisy networks) noise level."""
+    return type(model).__name__, tuple(model.sizes), model.activation, getattr(model, "noise_std", None)
+
+
+def _check_members(members: Sequence[MLP]) -> None:
+    if not members or not all(isinstance(m, MLP) for m in members):
+        raise TypeError("an ensemble needs a non-empty list of lrc_utils.models.MLP members")
+    if any(_kind(m) != _kind(members[0]) or type(m) not in (MLP, NoisyMLP) for m in members):
+        raise ValueError("ensemble members must be plain MLPs, or NoisyMLPs of one noise_std, of one architecture "
+                         f"and activation; got {sorted(set(map(_kind, members)), key=str)}")
+
+
+def _blank_like(model: MLP) -> MLP:
+    """A new network of ``model``'s class, sizes and activation (and noise level), its parameters to be copied in."""
+    if isinstance(model, NoisyMLP):
+        return NoisyMLP(model.sizes, model.activation, noise_std=model.noise_std)
+    return MLP(model.sizes, model.activation)
 
 
 def _products(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor, grad: torch.Tensor | None, batched: bool,
@@ -141,18 +164,16 @@ ACTIVATION_BACKWARDS = {
 class MLPEnsemble(nn.Module):
     """``E`` MLPs of the same sizes and activation as stacked parameters: ``weights[l]`` ``[E, out_l, in_l]`` and
     ``biases[l]`` ``[E, out_l]`` (copies of the members' parameters, in member order; each member's slice
-    64-byte aligned, see :data:`ALIGN_ELEMENTS`)."""
+    64-byte aligned, see :data:`ALIGN_ELEMENTS`). The members are plain :class:`lrc_utils.models.MLP` or all
+    :class:`lrc_utils.models.NoisyMLP` of one ``noise_std`` (``noise_std`` here; ``None`` for plain MLPs)."""
 
     def __init__(self, members: Sequence[MLP], batched: bool = False):
         super().__init__()
         self.batched = batched  # one batched product per layer (see batched_products_are_exact)
-        if not members or not all(isinstance(m, MLP) for m in members):
-            raise TypeError("an ensemble needs a non-empty list of lrc_utils.models.MLP members")
+        _check_members(members)
         first = members[0]
-        if any(m.sizes != first.sizes or m.activation != first.activation or type(m) is not MLP for m in members):
-            raise ValueError("ensemble members must be plain MLPs of one architecture and activation; got "
-                             f"{sorted({(type(m).__name__, tuple(m.sizes), m.activation) for m in members})}")
         self.template = first
+        self.noise_std = first.noise_std if isinstance(first, NoisyMLP) else None
         with torch.no_grad():
             self.weights = nn.ParameterList(_aligned_stack([m.layers[k].weight for m in members])
                                             for k in range(len(first.layers)))
@@ -162,31 +183,42 @@ class MLPEnsemble(nn.Module):
     def __len__(self) -> int:
         return self.weights[0].shape[0]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Logits ``[E, B, n_classes]`` of member ``e`` at ``x[e]`` (``x``: ``[E, B, input_dim]``; no autograd graph:
-        training computes its gradients in :meth:`gradients`)."""
-        return self._forward(x)[-1][0]
+        training computes its gradients in :meth:`gradients`); for noisy members, with ``noise`` (see
+        :meth:`gradients`) or, without it, noiseless."""
+        return self._forward(x, noise)[-1][0]
 
-    def _forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per layer, (pre-activation, activation) with the input first as ``(x, x)``; the logits last ``(z, z)``."""
-        chain = [(x, x)]
+    def _forward(self, x: torch.Tensor, noise: Sequence[torch.Tensor] | None = None
+                 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per layer, (pre-activation, activation, the next layer's input) with the input first as ``(x, x, x)`` and
+        the logits last ``(z, z, z)``; the next layer's input is the activation plus ``noise_std * noise[k]`` for
+        noisy members given ``noise``, else the activation (as :func:`lrc_utils.models.noisy_logits` computes it)."""
+        chain = [(x, x, x)]
         last = len(self.weights) - 1
         with torch.no_grad():
             for k, (w, b) in enumerate(zip(self.weights, self.biases)):
-                z = _products(chain[-1][1], w, b, None, self.batched)
-                chain.append((z, self.template.act(z) if k < last else z))
+                z = _products(chain[-1][2], w, b, None, self.batched)
+                a = self.template.act(z) if k < last else z
+                chain.append((z, a, a + self.noise_std * noise[k] if noise is not None and k < last else a))
         return chain
 
     @torch.no_grad()
-    def gradients(self, x: torch.Tensor, y: torch.Tensor, loss: str, half_l2: torch.Tensor | None = None) -> None:
+    def gradients(self, x: torch.Tensor, y: torch.Tensor, loss: str, half_l2: torch.Tensor | None = None,
+                  noise: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Write into the parameters' ``.grad`` the gradient of each member's mean loss on its minibatch ``x[e]``
         (``[E, B, input_dim]``), labels ``y[e]`` (``[E, B]``), plus, with ``half_l2`` (``[E]``, ``l2 / 2``), the L2
         penalty on its hidden weight matrices: the calls autograd makes for one network trained by
         :func:`lrc_utils.training.fit` with :func:`member_loss` (log-softmax and NLL backward, the activation's
         backward, ``F.linear``'s products; the penalty's ``(l2 / 2) * (2 W)`` added to the weight gradient), member
-        by member the same numbers (tests/test_ensemble.py), without autograd's graph."""
+        by member the same numbers (tests/test_ensemble.py), without autograd's graph. Noisy members need
+        ``noise``: per hidden layer ``k`` the standard normal draws ``[E, B, width_k]`` added (times ``noise_std``)
+        to its activations, as :func:`lrc_utils.models.noisy_cross_entropy` draws them for one network. Returns the
+        logits ``[E, B, n_classes]``."""
         e_count, batch = y.shape
-        chain = self._forward(x)
+        if (noise is None) != (self.noise_std is None):
+            raise ValueError("noisy members need their noise, plain ones take none")
+        chain = self._forward(x, noise)
         logits = chain[-1][0].view(e_count * batch, -1)
         probabilities = torch.softmax(logits, -1) if loss == "softmax_cross_entropy" else None
         log_p = torch.log_softmax(logits if probabilities is None else probabilities, -1)
@@ -199,12 +231,23 @@ class MLPEnsemble(nn.Module):
         last = len(self.weights) - 1
         for k in range(last, -1, -1):
             w, b = self.weights[k], self.biases[k]
-            grad_h, grad_w, _ = _products(chain[k][1], w, b, grad, self.batched, input_grad=k > 0, grad_w=w.grad,
+            grad_h, grad_w, _ = _products(chain[k][2], w, b, grad, self.batched, input_grad=k > 0, grad_w=w.grad,
                                           grad_b=b.grad)
             if half_l2 is not None and k < last:  # autograd: grad * (2 * W) from the square, summed with the product's
                 grad_w.add_(half_l2[:, None, None] * (2.0 * w))
-            if k > 0:
-                grad = backward(grad_h, *chain[k])
+            if k > 0:  # the noise is added: its backward passes the gradient on unchanged
+                grad = backward(grad_h, *chain[k][:2])
+        return chain[-1][0]
+
+    def draw_noise(self, generators: Sequence[torch.Generator], batch: int, dtype: torch.dtype
+                   ) -> list[torch.Tensor] | None:
+        """The noise of one step for noisy members (``None`` for plain ones): per hidden layer ``[E, batch, width]``,
+        member ``e``'s drawn from ``generators[e]`` layer after layer, as :func:`lrc_utils.models.noisy_logits` draws
+        it for one network after its minibatch."""
+        if self.noise_std is None:
+            return None
+        return [torch.stack([torch.randn((batch, w.shape[1]), generator=g, dtype=dtype) for g in generators])
+                for w in self.weights[:-1]]
 
     @torch.no_grad()
     def copy_member(self, e: int, into: MLP) -> MLP:
@@ -224,10 +267,14 @@ def fast_path_loss(model: nn.Module, loss_fn: LossFn, config: FitConfig, train: 
     :func:`lrc_utils.training.fit` would with autograd, so that ``fit`` takes this fast path (an ensemble of one):
     a plain :class:`lrc_utils.models.MLP` in float32 or float64 on the CPU, every parameter trainable and of the
     inputs' dtype, int64 labels, AdamW, and the cross-entropy (:func:`lrc_utils.losses.ensemble_loss`: with or
-    without an L2 penalty) or the softmax cross-entropy. ``None`` elsewhere."""
-    loss = ensemble_loss(loss_fn)
+    without an L2 penalty) or the softmax cross-entropy; or a :class:`lrc_utils.models.NoisyMLP` so placed, trained
+    on :func:`lrc_utils.models.noisy_cross_entropy` (the cross-entropy of its noisy logits). ``None`` elsewhere."""
+    if type(model) is NoisyMLP:
+        loss = ("cross_entropy", 0.0) if loss_fn is noisy_cross_entropy else None
+    else:
+        loss = ensemble_loss(loss_fn) if type(model) is MLP else None
     x, y = train
-    if (loss is None or type(model) is not MLP or config.optimizer != "adamw" or x.device.type != "cpu"
+    if (loss is None or config.optimizer != "adamw" or x.device.type != "cpu"
             or x.dtype not in (torch.float32, torch.float64) or y.dtype != torch.int64
             or any(p.device.type != "cpu" or p.dtype != x.dtype or not p.requires_grad for p in model.parameters())):
         return None
@@ -249,6 +296,7 @@ def _check(members: Sequence[MLP], train: Data, configs: Sequence[FitConfig], l2
         names = [m.name for m in member_monitors]
         if len(set(names)) != len(names):
             raise ValueError(f"monitor names must be distinct, got {names}")
+    _check_members(members)
     if len({id(m) for m in members}) != len(members):
         raise ValueError("each member must be its own MLP object (one was given twice)")
     dtypes = {p.dtype for m in members for p in m.parameters()}
@@ -267,6 +315,9 @@ def _check(members: Sequence[MLP], train: Data, configs: Sequence[FitConfig], l2
         raise ValueError(f"loss must be one of {ENSEMBLE_LOSSES}, got {loss!r}")
     if loss != "cross_entropy" and any(l2):
         raise ValueError(f"an L2 penalty goes with the cross-entropy only; the {loss} loss was given {list(l2)}")
+    if isinstance(members[0], NoisyMLP) and (loss != "cross_entropy" or any(l2)):
+        raise ValueError("noisy networks train on the cross-entropy of their noisy logits, without a penalty "
+                         f"(lrc_utils.models.noisy_cross_entropy); got loss={loss!r}, l2={list(l2)}")
 
 
 def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfig], l2: Sequence[float] | None = None,
@@ -277,7 +328,9 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
 
     Args:
         members: ``E`` MLPs of one architecture and activation (trained in place: their parameters are those of
-            the trained ensemble on return).
+            the trained ensemble on return); or ``E`` :class:`lrc_utils.models.NoisyMLP` of one noise level, each
+            trained as ``fit`` trains it on :func:`lrc_utils.models.noisy_cross_entropy` (its noise drawn from its
+            own generator after its minibatch).
         train: (``[N, input_dim]``, ``[N]`` labels), shared by the members.
         configs: one :class:`FitConfig` per member, equal but for the seeds.
         l2: the members' L2 penalties (default 0): loss = cross-entropy + ``l2 / 2`` x sum of squares of the hidden
@@ -339,7 +392,7 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
                     betas=(config.adam_beta1, 0.999))
     gens = [torch.Generator().manual_seed(c.seed) for c in configs]
     with torch.random.fork_rng(devices=[]):  # building the copies draws from the CPU generator; a lone run does not
-        copies = [MLP(members[0].sizes, members[0].activation).to(x.dtype) for _ in members]
+        copies = [_blank_like(members[0]).to(x.dtype) for _ in members]
     records: list[dict[str, list]] = [{m.name: [] for m in ms} for ms in monitors]
     start = 0 if states is None else _resume(states, ens, opt, gens, copies, records)
     losses = [member_loss(loss, v) for v in l2]
@@ -351,12 +404,15 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
             idx = torch.stack([torch.randint(0, len(x), (batch,), generator=g) for g in gens])
             flat_idx = idx.view(-1)  # one gather of every member's minibatch
             xb, yb = x.index_select(0, flat_idx).view(e_count, batch, -1), y.index_select(0, flat_idx).view(idx.shape)
-            ens.gradients(xb, yb, loss, half_l2)  # every gradient entry written: no zeroing needed
+            noise = ens.draw_noise(gens, batch, x.dtype)
+            logits = ens.gradients(xb, yb, loss, half_l2, noise)  # every gradient entry written: no zeroing needed
             evaluate = step in evals
             if evaluate:  # the minibatch loss a run reports is computed before its step, by the member alone
-                with torch.no_grad():
-                    batch_losses = [float(losses[e](ens.copy_member(e, copies[e]), xb[e], yb[e]))
-                                    if monitors[e] else math.nan for e in range(e_count)]
+                with torch.no_grad():  # (a noisy member's from its logits: their noise is drawn once)
+                    batch_losses = [math.nan if not monitors[e] else
+                                    float(F.cross_entropy(logits[e], yb[e])) if noise is not None else
+                                    float(losses[e](ens.copy_member(e, copies[e]), xb[e], yb[e]))
+                                    for e in range(e_count)]
             opt.step()
         if evaluate:
             with torch.no_grad():

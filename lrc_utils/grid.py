@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from .config import RUN_THREADS, ensemble_size, progress_enabled, torch_threads
 from .ensemble import BATCH_MULTIPLE, fast_path_loss, fit_ensemble
-from .losses import LossFn, ensemble_loss
+from .losses import LossFn
 from .optim import FitConfig
 from .training import Data, Monitor, fit
 from .work import Checkpoint, StaleWork, current_work_code, digest, is_stale, load_work, save_work
@@ -93,6 +93,16 @@ def grid_tasks(todo: Sequence[int], keys: Sequence[RunKey], together: Callable[[
     return sorted(kept for kept in ([i for i in task if i in todo] for task in tasks) if kept)
 
 
+def order_tasks(tasks: list[list[int]], keys: Sequence[RunKey], cost: Callable[[RunKey], float] | None
+                ) -> list[list[int]]:
+    """``tasks`` (lists of indices into ``keys``) heaviest first by the summed ``cost`` of their runs, ties in their
+    order (longest processing time first: on two workers, Figure 1's MNIST seeds start before its Gaussian ones);
+    unchanged without ``cost``."""
+    if cost is None:
+        return tasks
+    return sorted(tasks, key=lambda task: -sum(float(cost(keys[i])) for i in task))
+
+
 @dataclass
 class Training:
     """One run still to train, as :func:`lrc_utils.training.fit` takes it, and ``finish``: how its records become
@@ -114,8 +124,9 @@ class Training:
         loss = fast_path_loss(self.model, self.loss_fn, self.config, self.train)
         if loss is None or min(self.config.batch_size, len(self.train[0])) % BATCH_MULTIPLE:
             return None
-        return (tuple(self.model.sizes), self.model.activation, replace(self.config, seed=0), loss[0],
-                id(self.train[0]), id(self.train[1]), self.checkpoint is None)
+        return (type(self.model), tuple(self.model.sizes), self.model.activation,
+                getattr(self.model, "noise_std", None), replace(self.config, seed=0), loss[0], id(self.train[0]),
+                id(self.train[1]), self.checkpoint is None)
 
 
 def train_runs(trainings: Sequence[Training], progress: bool | None = None) -> list[dict[str, pd.DataFrame]]:
@@ -139,10 +150,10 @@ def train_runs(trainings: Sequence[Training], progress: bool | None = None) -> l
             run = runs[0]
             out = [fit(run.model, run.loss_fn, run.train, run.config, run.monitors, run.checkpoint, progress, run.desc)]
         else:
+            losses = [fast_path_loss(r.model, r.loss_fn, r.config, r.train) for r in runs]
             out = fit_ensemble([r.model for r in runs], runs[0].train, [r.config for r in runs],
-                               [ensemble_loss(r.loss_fn)[1] for r in runs], [list(r.monitors) for r in runs],
-                               progress, " + ".join(r.desc for r in runs),
-                               loss=ensemble_loss(runs[0].loss_fn)[0],
+                               [loss[1] for loss in losses], [list(r.monitors) for r in runs],
+                               progress, " + ".join(r.desc for r in runs), loss=losses[0][0],
                                checkpoints=None if runs[0].checkpoint is None else [r.checkpoint for r in runs])
         for i, rec in zip(group, out):
             records[i] = rec
@@ -175,7 +186,8 @@ def read_run(path: Path, identity: dict, key: RunKey) -> tuple[dict[str, pd.Data
 
 def run_grid(keys: Sequence[RunKey], run_one: RunFn, folder: str | Path, identity: dict,
              progress: bool | None = None, desc: str = "runs", runs: Runs | None = None,
-             together: Callable[[RunKey], Hashable] | None = None) -> dict[str, pd.DataFrame]:
+             together: Callable[[RunKey], Hashable] | None = None,
+             cost: Callable[[RunKey], float] | None = None) -> dict[str, pd.DataFrame]:
     """Compute (or read back) every run of the grid; return its tables, concatenated in key order.
 
     ``identity`` (JSON-able) describes what every run computes apart from its key (the study's computing
@@ -184,7 +196,9 @@ def run_grid(keys: Sequence[RunKey], run_one: RunFn, folder: str | Path, identit
     computed (default: here, one after another, in key order); every run computes with
     :data:`lrc_utils.config.RUN_THREADS` torch threads wherever it runs. ``together(key)``: runs of equal values
     may train as one ensemble (``None``: alone; see the module's docstring and :func:`grid_tasks`); which ones do
-    never changes a run's tables.
+    never changes a run's tables. ``cost(key)``: a run's work in any unit (say steps x multiply-adds per example);
+    tasks are then handed out heaviest first (:func:`order_tasks`), so that a cluster's workers finish together
+    rather than one of them starting the longest task last. Neither changes a run's tables.
     """
     if not keys:
         raise ValueError("the grid has no runs")
@@ -211,7 +225,8 @@ def run_grid(keys: Sequence[RunKey], run_one: RunFn, folder: str | Path, identit
         bar.update()
 
     size = ensemble_size() if together is not None else 1
-    tasks = grid_tasks(todo, keys, together, size, getattr(runs, "n_workers", 1) if runs is not None else 1)
+    tasks = order_tasks(grid_tasks(todo, keys, together, size, getattr(runs, "n_workers", 1) if runs is not None
+                                   else 1), keys, cost)
     task = GridTask(run_one)
     if runs is None or not todo:
         for members in tasks:

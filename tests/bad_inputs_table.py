@@ -954,7 +954,7 @@ def theory_cases() -> list[Case]:
 def cluster_ensemble_cases() -> list[Case]:
     from lrc_utils import ensemble
     from lrc_utils.book import cluster
-    from lrc_utils.models import MLP
+    from lrc_utils.models import MLP, NoisyMLP
     from lrc_utils.training import FitConfig
 
     train = (randn(256, 12), torch.randint(0, 2, (256,)))
@@ -1006,6 +1006,15 @@ def cluster_ensemble_cases() -> list[Case]:
              ValueError, "products must be one of"),
         Case("ensemble.fit_ensemble", "a negative L2 penalty", fit_ens([MLP([12, 4, 2])], [config], l2=[-1.0]),
              ValueError, "L2 penalties must be numbers >= 0"),
+        Case("ensemble.fit_ensemble", "a noisy and a plain network",
+             fit_ens([NoisyMLP([12, 4, 2], "tanh"), MLP([12, 4, 2], "tanh")], [config, replace(config, seed=1)]),
+             ValueError, "one architecture and activation"),
+        Case("ensemble.fit_ensemble", "noisy networks of two noise levels",
+             fit_ens([NoisyMLP([12, 4, 2], noise_std=0.1), NoisyMLP([12, 4, 2], noise_std=0.2)],
+                     [config, replace(config, seed=1)]), ValueError, "one architecture and activation"),
+        Case("ensemble.fit_ensemble", "a noisy network with the softmax cross-entropy",
+             fit_ens([NoisyMLP([12, 4, 2])], [config], loss="softmax_cross_entropy"), ValueError,
+             "noisy networks train on the cross-entropy of their noisy logits, without a penalty"),
     ]
 
 

@@ -1,6 +1,6 @@
 """A batched ensemble records exactly what one-at-a-time runs of lrc_utils.training.fit record (float32, CPU):
-the 12-bit task's networks (tanh and ReLU, with and without the L2 penalty) and Figure 1's Gaussian network
-(AdamW weight decay)."""
+the 12-bit task's networks (tanh and ReLU, with and without the L2 penalty), Goldfeld et al.'s noisy networks
+(float32 and float64) and Figure 1's Gaussian network (AdamW weight decay)."""
 
 import math
 from dataclasses import replace
@@ -11,8 +11,9 @@ import torch
 from lrc_utils.config import flush_denormals, seed_everything
 from lrc_utils.data import disjoint_subsets, gaussian_classification
 from lrc_utils.ensemble import MLPEnsemble, fast_path_loss, fit_ensemble
-from lrc_utils.grid import Training, grid_tasks, run_grid, train_runs
-from lrc_utils.models import ACTIVATIONS, MLP, init_like_chelombiev
+from lrc_utils.grid import Training, grid_tasks, order_tasks, run_grid, train_runs
+from lrc_utils.models import ACTIVATIONS, MLP, NoisyMLP, init_like_chelombiev, noisy_cross_entropy
+from lrc_utils.planes import NoisyMetrics
 from lrc_utils.training import (
     LOSSES,
     BatchLoss,
@@ -97,6 +98,41 @@ def test_figure1_gaussian_networks_with_weight_decay_train_together_exactly_as_a
     together = fit_ensemble(members, train, configs, None, [monitors_of() for _ in configs], progress=False)
     assert_same(alone, members, together)
 
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_noisy_networks_train_together_exactly_as_alone(dtype):
+    """Noisy 12-10-7-5-4-3-2 tanh networks (the noisy-network chapter's): each member's noise is drawn from its own
+    generator after its minibatch, as noisy_cross_entropy draws it for the run alone through autograd; fit takes the
+    fast path for one of them; records, minibatch losses and parameters equal, bit for bit."""
+    (x, y), (xt, yt) = twelve_bit_like()
+    train, test = (x.to(dtype), y), (xt.to(dtype), yt)
+
+    def make(seed):
+        seed_everything(seed)
+        return NoisyMLP([12, 10, 7, 5, 4, 3, 2], "tanh", noise_std=0.1).to(dtype)
+
+    seeds = [0, 1, 2]
+    configs = [FitConfig(steps=50, lr=1e-2, batch_size=64, seed=s, eval_steps=(1, 8, 50)) for s in seeds]
+    monitors_of = lambda seed: [NoisyMetrics(train, test, seed), BatchLoss()]  # noqa: E731
+    alone = []
+    for config in configs:
+        model = make(config.seed)
+        records = fit(model, lambda m, xb, yb, g: noisy_cross_entropy(m, xb, yb, g), train, config,
+                      monitors_of(config.seed), progress=False)
+        alone.append((model, records))
+    assert fast_path_loss(make(0), noisy_cross_entropy, configs[0], train) == ("cross_entropy", 0.0)
+    assert fast_path_loss(make(0), cross_entropy_loss, configs[0], train) is None  # its forward's noise: global
+    lone = make(1)
+    assert_same(alone[1:2], [lone], [fit(lone, noisy_cross_entropy, train, configs[1], monitors_of(1), progress=False)])
+    members = [make(s) for s in seeds]
+    together = fit_ensemble(members, train, configs, None, [monitors_of(s) for s in seeds], progress=False)
+    assert_same(alone, members, together)
+    assert together[2]["batch_loss"]["batch_loss"].iloc[-1] > 0
+    with pytest.raises(ValueError, match="one architecture and activation"):
+        fit_ensemble([make(0), MLP([12, 10, 7, 5, 4, 3, 2], "tanh").to(dtype)], train, configs[:2])
+    with pytest.raises(ValueError, match="without a penalty"):
+        fit_ensemble([make(0)], train, configs[:1], l2=[0.1])
 
 def test_member_slices_are_aligned_and_hold_the_members():
     members = [MLP([12, 10, 7, 2], "tanh") for _ in range(3)]
@@ -248,6 +284,17 @@ def test_grid_tasks_group_the_runs_marked_together_in_even_tasks_of_at_most_the_
         [0, 1], [2, 3], [4]]  # None: alone
     assert grid_tasks(range(5), keys, by_panel, 3, workers=5) == [[0], [1], [2], [3], [4]]  # one run per worker
     assert grid_tasks(range(5), keys, by_panel, 3, workers=2) == [[0, 1], [2, 3, 4]]
+
+
+def test_tasks_are_handed_out_heaviest_first_by_their_runs_summed_cost():
+    """Figure 1's author preset on two workers: the MNIST seeds' tasks (a run 30x the Gaussian's work) go first."""
+    keys = [{"panel": panel, "seed": s} for panel in ("gaussian", "mnist") for s in range(3)]
+    tasks = grid_tasks(range(6), keys, lambda key: key["panel"], 2, workers=2)
+    assert tasks == [[0, 1], [2], [3, 4], [5]]
+    cost = {"gaussian": 1.0, "mnist": 30.0}
+    assert order_tasks(tasks, keys, lambda key: cost[key["panel"]]) == [[3, 4], [5], [0, 1], [2]]
+    assert order_tasks(tasks, keys, None) == tasks
+    assert order_tasks(tasks, keys, lambda key: 1.0) == [[0, 1], [3, 4], [2], [5]]  # ties keep their order
 
 
 def test_a_grid_of_runs_trained_together_stores_the_tables_of_runs_trained_alone(tmp_path, monkeypatch):

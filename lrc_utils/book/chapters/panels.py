@@ -80,6 +80,15 @@ def panel_loss(p) -> LossFn:
     return LOSSES[p.loss]
 
 
+def panel_cost(p, panel: str) -> float:
+    """A run's training work on ``panel``, for ordering a grid's tasks (:func:`lrc_utils.grid.run_grid`): steps x
+    the multiply-adds of one example's forward pass (input, hidden and output sizes from ``p``)."""
+    steps = panel_schedule(p, panel)[0]
+    sizes = ([p.gauss_input_dim, *p.gauss_widths, p.gauss_classes] if panel == "gaussian"
+             else [28 * 28, *p.mnist_widths, 10])
+    return float(steps * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])))
+
+
 def panel_schedule(p, panel: str) -> tuple[int, float, float]:
     """(steps, learning rate, weight decay) of ``panel``'s training, from ``p``'s ``gauss_*`` or ``mnist_*``."""
     if panel == "gaussian":

@@ -23,7 +23,7 @@ from ....training import (
 )
 from ...params import param
 from .. import StudyContext, check_seeds, study_identity
-from ..panels import PANELS, PanelParams, panel_data, panel_loss, panel_schedule
+from ..panels import PANELS, PanelParams, panel_cost, panel_data, panel_loss, panel_schedule
 
 
 @dataclass(kw_only=True)
@@ -72,4 +72,5 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
 
     keys = [{"panel": panel, "seed": seed} for panel in PANELS for seed in p.seeds]
     return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="figure1 runs",
-                    together=(lambda key: key["panel"]) if ctx.device.type == "cpu" else None)
+                    together=(lambda key: key["panel"]) if ctx.device.type == "cpu" else None,
+                    cost=lambda key: panel_cost(p, key["panel"]))

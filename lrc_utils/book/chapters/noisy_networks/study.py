@@ -2,9 +2,10 @@
 representation, over the training of a noisy tanh network on the 12-bit task.
 
 One run per seed: a :class:`lrc_utils.models.NoisyMLP` (12-10-7-5-4-3-2 by default, Gaussian noise of standard
-deviation ``noise_std`` added to every hidden unit) trained *with its noise* by :func:`lrc_utils.training.fit`
-(cross-entropy, AdamW) on a fraction of the 4,096 patterns. At log-spaced steps a monitor records, per hidden
-layer l, over all 4,096 patterns (X uniform over them):
+deviation ``noise_std`` added to every hidden unit) trained *with its noise* as :func:`lrc_utils.training.fit`
+trains it (cross-entropy, AdamW) on a fraction of the 4,096 patterns; on the CPU the seeds train together as one
+ensemble (:func:`lrc_utils.grid.train_runs`; each run's numbers are those of the run alone). At log-spaced
+steps a monitor records, per hidden layer l, over all 4,096 patterns (X uniform over them):
 
 * ``ixt``: I(X;T_l) in nats by sample propagation (:func:`lrc_utils.mi.noisy_mi`), ``stderr`` its Monte Carlo
   standard error, ``h_t`` and ``h_t_given_x`` the two entropies behind it (nats);
@@ -28,10 +29,10 @@ from dataclasses import dataclass
 
 from ....config import seed_everything
 from ....data import szt_12bit_split
-from ....grid import run_grid
+from ....grid import Training, run_grid
 from ....models import ACTIVATIONS, NoisyMLP, noisy_cross_entropy
 from ....planes import NoisyInformation, NoisyMetrics
-from ....training import Checkpoint, FitConfig, fit, log_spaced_steps
+from ....training import Checkpoint, FitConfig, log_spaced_steps
 from ...params import RunParams, param
 from .. import StudyContext, check_seeds, study_identity
 
@@ -101,7 +102,7 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     identity = study_identity("noisy_networks", p)
     data: dict = {}
 
-    def run_one(key: dict) -> dict:
+    def run_one(key: dict) -> Training:
         seed = key["seed"]
         if not data:  # loaded only when a run has to be computed
             x, y, train_idx, test_idx = szt_12bit_split(p.train_fraction, p.data_seed, ctx.data_dir)
@@ -113,10 +114,14 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
                            eval_steps=tuple(log_spaced_steps(p.steps, p.n_evals)), checkpoint_every=2000)
         monitors = [NoisyInformation(data["x"], data["y"], p.n_samples, p.n_mc, seed),
                     NoisyMetrics(data["train"], data["test"], seed)]
-        records = fit(model, noisy_cross_entropy, data["train"], config, monitors,
-                      Checkpoint(ctx.checkpoint_dir, {**identity, **key}), desc=f"seed {seed}")
-        table = records["information"].merge(records["metrics"], on="step", how="left")
-        return {"noisy": table.assign(seed=seed)[COLUMNS]}
+
+        def finish(records: dict) -> dict:
+            table = records["information"].merge(records["metrics"], on="step", how="left")
+            return {"noisy": table.assign(seed=seed)[COLUMNS]}
+
+        return Training(model, noisy_cross_entropy, data["train"], config, monitors,
+                        Checkpoint(ctx.checkpoint_dir, {**identity, **key}), f"seed {seed}", finish)
 
     keys = [{"seed": seed} for seed in p.seeds]
-    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="noisy_networks runs")
+    return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="noisy_networks runs",
+                    together=(lambda key: "seeds") if ctx.device.type == "cpu" else None)
