@@ -14,7 +14,7 @@ the CPU), whichever other runs a member trains with.
 The gradients are written out (:meth:`MLPEnsemble.gradients`): the calls autograd makes for one network (the
 log-softmax and NLL backward, each activation's backward, ``F.linear``'s products), without its graph. With one
 member this is :func:`lrc_utils.training.fit`'s fast path for plain MLPs, tested against autograd for every
-activation and loss.
+activation and loss, and for noisy MLPs trained on :func:`lrc_utils.models.noisy_cross_entropy`.
 
 Scope: :class:`lrc_utils.models.MLP` members of one architecture and activation, trained with AdamW on the
 cross-entropy (nats), optionally plus ``l2 / 2`` times the summed squares of the hidden layers' weight matrices
@@ -187,6 +187,8 @@ class MLPEnsemble(nn.Module):
         """Logits ``[E, B, n_classes]`` of member ``e`` at ``x[e]`` (``x``: ``[E, B, input_dim]``; no autograd graph:
         training computes its gradients in :meth:`gradients`); for noisy members, with ``noise`` (see
         :meth:`gradients`) or, without it, noiseless."""
+        if noise is not None and self.noise_std is None:
+            raise ValueError("plain members take no noise")
         return self._forward(x, noise)[-1][0]
 
     def _forward(self, x: torch.Tensor, noise: Sequence[torch.Tensor] | None = None
@@ -339,8 +341,9 @@ def fit_ensemble(members: Sequence[MLP], train: Data, configs: Sequence[FitConfi
         products: ``"batched"`` (one ``bmm`` per layer and pass), ``"per_member"`` (one ``mm`` per member: the
             calls of a one-at-a-time run, exact by construction, slower) or ``"auto"``: batched when
             :func:`batched_products_are_exact` for these shapes on this machine, else per member, with a warning.
-        loss: ``"cross_entropy"`` or ``"softmax_cross_entropy"`` (:data:`lrc_utils.losses.LOSSES`; each member
-            trains as ``fit`` with :func:`member_loss` would train it).
+        loss: ``"cross_entropy"`` or ``"softmax_cross_entropy"`` (:data:`lrc_utils.losses.LOSSES`; each plain
+            member trains as ``fit`` with :func:`member_loss` would train it; noisy members take the cross-entropy,
+            as ``fit`` with :func:`lrc_utils.models.noisy_cross_entropy` trains them).
         checkpoints: one :class:`lrc_utils.training.Checkpoint` per member: every ``checkpoint_every`` steps each
             member's state is saved in the file and format :func:`lrc_utils.training.fit` writes for that run alone,
             and resumed from, so a run checkpointed in one ensemble, or alone, resumes in another or alone, with the

@@ -1,5 +1,6 @@
-"""The training loop of the package: :func:`fit`, with monitors and resumable checkpoints (a plain MLP on the CPU
-takes its fast path, :func:`lrc_utils.ensemble.fit_ensemble` with one member: the same numbers without autograd).
+"""The training loop of the package: :func:`fit`, with monitors and resumable checkpoints (a plain MLP on the CPU,
+or a noisy one trained on :func:`lrc_utils.models.noisy_cross_entropy`, takes its fast path,
+:func:`lrc_utils.ensemble.fit_ensemble` with one member: the same numbers without autograd).
 
 Every experiment of the book trains through :func:`fit`, or with the runs it shares an ensemble with
 (:func:`lrc_utils.grid.train_runs`)::
@@ -210,8 +211,9 @@ def fit(model: nn.Module, loss_fn: LossFn, train: Data, config: FitConfig, monit
     ``config.checkpoint_every`` steps, and a later call resumes from there with identical records; the file
     is removed when the run finishes (store the returned records, e.g. with :func:`lrc_utils.grid.run_grid`).
     A plain MLP trained on the CPU with AdamW on the cross-entropy (with or without an L2 penalty) or the softmax
-    cross-entropy takes the fast path (:func:`lrc_utils.ensemble.fast_path_loss` says when): the same numbers, its
-    gradients computed without autograd's graph.
+    cross-entropy takes the fast path (:func:`lrc_utils.ensemble.fast_path_loss` says when), and so does a
+    :class:`lrc_utils.models.NoisyMLP` trained on :func:`lrc_utils.models.noisy_cross_entropy`: the same numbers,
+    its gradients computed without autograd's graph.
     Each step, its minibatch loss included, runs inside :func:`lrc_utils.config.flush_denormals` (with one torch
     thread, subnormal numbers read as zero, for speed; it can move a run's numbers: see
     :func:`lrc_utils.config.flush_denormals`); monitors' own computations and checkpoints compute in full.

@@ -1,4 +1,4 @@
-"""A batched ensemble records exactly what one-at-a-time runs of lrc_utils.training.fit record (float32, CPU):
+"""A batched ensemble records exactly what one-at-a-time runs of lrc_utils.training.fit record (on the CPU):
 the 12-bit task's networks (tanh and ReLU, with and without the L2 penalty), Goldfeld et al.'s noisy networks
 (float32 and float64) and Figure 1's Gaussian network (AdamW weight decay)."""
 
@@ -99,40 +99,67 @@ def test_figure1_gaussian_networks_with_weight_decay_train_together_exactly_as_a
     assert_same(alone, members, together)
 
 
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_noisy_networks_train_together_exactly_as_alone(dtype):
-    """Noisy 12-10-7-5-4-3-2 tanh networks (the noisy-network chapter's): each member's noise is drawn from its own
+@pytest.mark.parametrize("dtype,activation", [(torch.float32, "tanh"), (torch.float64, "relu")])
+def test_noisy_networks_train_together_exactly_as_alone(dtype, activation, tmp_path, monkeypatch):
+    """Noisy 12-10-7-5-4-3-2 networks (the noisy-network chapter's): each member's noise is drawn from its own
     generator after its minibatch, as noisy_cross_entropy draws it for the run alone through autograd; fit takes the
-    fast path for one of them; records, minibatch losses and parameters equal, bit for bit."""
+    fast path for one of them (also at a minibatch of 50); records, minibatch losses and parameters equal, bit for
+    bit, and so are those of an ensemble interrupted after a checkpoint and resumed."""
+    from lrc_utils import ensemble
+
     (x, y), (xt, yt) = twelve_bit_like()
     train, test = (x.to(dtype), y), (xt.to(dtype), yt)
 
     def make(seed):
         seed_everything(seed)
-        return NoisyMLP([12, 10, 7, 5, 4, 3, 2], "tanh", noise_std=0.1).to(dtype)
+        return NoisyMLP([12, 10, 7, 5, 4, 3, 2], activation, noise_std=0.1).to(dtype)
+
+    def checkpoints(folder):
+        return [Checkpoint(folder, {"seed": s}) for s in seeds]
 
     seeds = [0, 1, 2]
-    configs = [FitConfig(steps=50, lr=1e-2, batch_size=64, seed=s, eval_steps=(1, 8, 50)) for s in seeds]
+    configs = [FitConfig(steps=50, lr=1e-2, weight_decay=0.05, batch_size=64, seed=s, eval_steps=(1, 8, 50),
+                         lr_final_ratio=0.1, checkpoint_every=10) for s in seeds]
     monitors_of = lambda seed: [NoisyMetrics(train, test, seed), BatchLoss()]  # noqa: E731
+    autograd_loss = lambda m, xb, yb, g: noisy_cross_entropy(m, xb, yb, g)  # noqa: E731 - unknown to fit
     alone = []
     for config in configs:
         model = make(config.seed)
-        records = fit(model, lambda m, xb, yb, g: noisy_cross_entropy(m, xb, yb, g), train, config,
-                      monitors_of(config.seed), progress=False)
-        alone.append((model, records))
+        alone.append((model, fit(model, autograd_loss, train, config, monitors_of(config.seed), progress=False)))
     assert fast_path_loss(make(0), noisy_cross_entropy, configs[0], train) == ("cross_entropy", 0.0)
     assert fast_path_loss(make(0), cross_entropy_loss, configs[0], train) is None  # its forward's noise: global
     lone = make(1)
     assert_same(alone[1:2], [lone], [fit(lone, noisy_cross_entropy, train, configs[1], monitors_of(1), progress=False)])
+    small = replace(configs[1], batch_size=50)
+    slow, fast = make(1), make(1)
+    assert_same([(slow, fit(slow, autograd_loss, train, small, monitors_of(1), progress=False))], [fast],
+                [fit(fast, noisy_cross_entropy, train, small, monitors_of(1), progress=False)])
     members = [make(s) for s in seeds]
     together = fit_ensemble(members, train, configs, None, [monitors_of(s) for s in seeds], progress=False)
     assert_same(alone, members, together)
     assert together[2]["batch_loss"]["batch_loss"].iloc[-1] > 0
+    real_save, saves = ensemble._save, {"n": 0}
+
+    def interrupting(*args):
+        real_save(*args)
+        saves["n"] += 1
+        if saves["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ensemble, "_save", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        fit_ensemble([make(s) for s in seeds], train, configs, None, [monitors_of(s) for s in seeds], progress=False,
+                     checkpoints=checkpoints(tmp_path))
+    monkeypatch.setattr(ensemble, "_save", real_save)
+    members = [make(s) for s in seeds]
+    resumed = fit_ensemble(members, train, configs, None, [monitors_of(s) for s in seeds], progress=False,
+                           checkpoints=checkpoints(tmp_path))  # from step 20
+    assert_same(alone, members, resumed)
     with pytest.raises(ValueError, match="one architecture and activation"):
-        fit_ensemble([make(0), MLP([12, 10, 7, 5, 4, 3, 2], "tanh").to(dtype)], train, configs[:2])
+        fit_ensemble([make(0), MLP([12, 10, 7, 5, 4, 3, 2], activation).to(dtype)], train, configs[:2])
     with pytest.raises(ValueError, match="without a penalty"):
         fit_ensemble([make(0)], train, configs[:1], l2=[0.1])
+
 
 def test_member_slices_are_aligned_and_hold_the_members():
     members = [MLP([12, 10, 7, 2], "tanh") for _ in range(3)]

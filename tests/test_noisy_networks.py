@@ -161,7 +161,7 @@ class StopAt:
         return []
 
 
-def train(tmp_path, interrupt_at=None, global_seed=0):
+def train(tmp_path, interrupt_at=None, global_seed=0, loss=noisy_cross_entropy):
     x, y = torch.rand(64, 12, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 2
     torch.manual_seed(0)  # the initialisation
     model = NoisyMLP([12, 6, 4, 2], "tanh", noise_std=0.1)
@@ -170,18 +170,23 @@ def train(tmp_path, interrupt_at=None, global_seed=0):
     monitors = [NoisyMetrics((x, y), (x, y), seed=3), StopAt(interrupt_at)]
     checkpoint = Checkpoint(tmp_path, {"test": "noisy"})
     try:
-        return fit(model, noisy_cross_entropy, (x, y), config, monitors, checkpoint, progress=False)
+        return fit(model, loss, (x, y), config, monitors, checkpoint, progress=False)
     except KeyboardInterrupt:
         torch.manual_seed(global_seed + 1)
-        return fit(model, noisy_cross_entropy, (x, y), config, monitors, checkpoint, progress=False)
+        return fit(model, loss, (x, y), config, monitors, checkpoint, progress=False)
 
 
-def test_training_noise_comes_from_the_run_seed_also_across_an_interruption(tmp_path):
-    plain = train(tmp_path / "a")["metrics"]
-    other_global = train(tmp_path / "b", global_seed=99)["metrics"]
-    resumed = train(tmp_path / "c", interrupt_at=8)["metrics"]  # checkpoint at step 5, stopped at step 8
+@pytest.mark.parametrize("path", ["fast path", "autograd"])
+def test_training_noise_comes_from_the_run_seed_also_across_an_interruption(tmp_path, path):
+    """Both ways fit trains a noisy network: its step without autograd (noisy_cross_entropy itself) and autograd (the
+    loss wrapped in a function fit does not know); the two give the same table."""
+    loss = noisy_cross_entropy if path == "fast path" else (lambda m, x, y, g: noisy_cross_entropy(m, x, y, g))
+    plain = train(tmp_path / "a", loss=loss)["metrics"]
+    other_global = train(tmp_path / "b", global_seed=99, loss=loss)["metrics"]
+    resumed = train(tmp_path / "c", interrupt_at=8, loss=loss)["metrics"]  # checkpoint at step 5, stopped at step 8
     pd.testing.assert_frame_equal(plain, other_global)
     pd.testing.assert_frame_equal(plain, resumed)
+    pd.testing.assert_frame_equal(plain, train(tmp_path / "d")["metrics"])
 
 
 def test_two_runs_of_the_study_give_identical_tables(tmp_path):

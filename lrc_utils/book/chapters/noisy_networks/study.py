@@ -3,9 +3,9 @@ representation, over the training of a noisy tanh network on the 12-bit task.
 
 One run per seed: a :class:`lrc_utils.models.NoisyMLP` (12-10-7-5-4-3-2 by default, Gaussian noise of standard
 deviation ``noise_std`` added to every hidden unit) trained *with its noise* as :func:`lrc_utils.training.fit`
-trains it (cross-entropy, AdamW) on a fraction of the 4,096 patterns; on the CPU the seeds train together as one
-ensemble (:func:`lrc_utils.grid.train_runs`; each run's numbers are those of the run alone). At log-spaced
-steps a monitor records, per hidden layer l, over all 4,096 patterns (X uniform over them):
+trains it (cross-entropy, AdamW) on a fraction of the 4,096 patterns; on the CPU the seeds train together, up to
+``LRC_ENSEMBLE_SIZE`` in one ensemble (:func:`lrc_utils.grid.train_runs`; each run's numbers are those of the run
+alone). At log-spaced steps a monitor records, per hidden layer l, over all 4,096 patterns (X uniform over them):
 
 * ``ixt``: I(X;T_l) in nats by sample propagation (:func:`lrc_utils.mi.noisy_mi`), ``stderr`` its Monte Carlo
   standard error, ``h_t`` and ``h_t_given_x`` the two entropies behind it (nats);
