@@ -412,3 +412,13 @@ def test_rank_information_prose_numbers_on_the_paper_table():
     assert got["rank_info_noisy_first_md"] == "the first layer keeps its full rank, 10"
     counts = [got[f"rank_info_relu_{k}"] for k in ("cases", "together", "opposite", "no", "constant")]
     assert counts == [15, 3, 3, 6, 3]
+
+
+def test_a_seed_mean_accuracy_equal_to_the_threshold_reaches_it():
+    """Figure 1's author preset, MNIST step 6,251: seeds at 0.990, 0.987 and 0.993, whose mean is 0.99 but computes as
+    0.98999...; by hand the first step at 99% is 6,251, not the next recorded step."""
+    rows = pd.DataFrame({"step": [100] * 3 + [6251] * 3 + [10985] * 3,
+                         "train_acc": [0.9, 0.9, 0.9, 0.990, 0.987, 0.993, 1.0, 1.0, 1.0]})
+    assert sum([0.990, 0.987, 0.993]) / 3 < 0.99  # the rounding this guards against
+    assert first_step_at_accuracy(rows, 0.99) == 6251
+    assert first_step_at_accuracy(rows.assign(train_acc=rows.train_acc - 1e-6), 0.99) == 10985
