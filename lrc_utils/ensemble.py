@@ -77,17 +77,17 @@ def _aligned_stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-def _kind(model: MLP) -> tuple:
-    """What members of one ensemble share: class, sizes, activation and (noisy networks) noise level."""
+def member_kind(model: MLP) -> tuple:
+    """What the members of one ensemble share: class, sizes, activation and (noisy networks) noise level."""
     return type(model).__name__, tuple(model.sizes), model.activation, getattr(model, "noise_std", None)
 
 
 def _check_members(members: Sequence[MLP]) -> None:
     if not members or not all(isinstance(m, MLP) for m in members):
         raise TypeError("an ensemble needs a non-empty list of lrc_utils.models.MLP members")
-    if any(_kind(m) != _kind(members[0]) or type(m) not in (MLP, NoisyMLP) for m in members):
+    if any(member_kind(m) != member_kind(members[0]) or type(m) not in (MLP, NoisyMLP) for m in members):
         raise ValueError("ensemble members must be plain MLPs, or NoisyMLPs of one noise_std, of one architecture "
-                         f"and activation; got {sorted(set(map(_kind, members)), key=str)}")
+                         f"and activation; got {sorted(set(map(member_kind, members)), key=str)}")
 
 
 def _blank_like(model: MLP) -> MLP:

@@ -36,7 +36,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .config import RUN_THREADS, ensemble_size, progress_enabled, torch_threads
-from .ensemble import BATCH_MULTIPLE, fast_path_loss, fit_ensemble
+from .ensemble import BATCH_MULTIPLE, fast_path_loss, fit_ensemble, member_kind
 from .losses import LossFn
 from .optim import FitConfig
 from .training import Data, Monitor, fit
@@ -124,9 +124,8 @@ class Training:
         loss = fast_path_loss(self.model, self.loss_fn, self.config, self.train)
         if loss is None or min(self.config.batch_size, len(self.train[0])) % BATCH_MULTIPLE:
             return None
-        return (type(self.model), tuple(self.model.sizes), self.model.activation,
-                getattr(self.model, "noise_std", None), replace(self.config, seed=0), loss[0], id(self.train[0]),
-                id(self.train[1]), self.checkpoint is None)
+        return (member_kind(self.model), replace(self.config, seed=0), loss[0], id(self.train[0]), id(self.train[1]),
+                self.checkpoint is None)
 
 
 def train_runs(trainings: Sequence[Training], progress: bool | None = None) -> list[dict[str, pd.DataFrame]]:

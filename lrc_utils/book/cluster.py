@@ -32,7 +32,7 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -213,8 +213,9 @@ class DaskRuns:
         else:
             self.device = torch.device(self.device_spec)
 
-    def results(self, run_one: RunFn, keys: Sequence[RunKey]) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
-        """Submit one task per item (a grid's key, or its keys trained together); yield ``(index, result)`` as tasks
+    def results(self, run_one: Callable, keys: Sequence) -> Iterator[tuple[int, object]]:
+        """Submit one task ``run_one(item)`` per item of ``keys`` (a grid's key, or its keys trained together, with
+        :class:`lrc_utils.grid.GridTask`); yield ``(index, result)`` as tasks
         finish. A task that raises stops the grid: the tasks not finished are cancelled, every task that did finish
         is still yielded (so that the caller keeps its runs), then the task's error is raised here."""
         from distributed import as_completed

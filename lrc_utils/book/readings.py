@@ -22,11 +22,17 @@ def dataset_label(name: str) -> str:
 ACCURACY_ROUNDING = 1e-9
 
 
+def reaches_accuracy(acc, threshold: float):
+    """``acc >= threshold`` up to :data:`ACCURACY_ROUNDING` (an accuracy, a seed mean of them, or a Series of
+    either): the one comparison every reading of "the data are fit" makes."""
+    return acc >= threshold - ACCURACY_ROUNDING
+
+
 def first_step_at_accuracy(rows: pd.DataFrame, threshold: float = 0.99) -> int:
-    """First recorded step at which the seed-mean ``train_acc`` reaches ``threshold`` (up to
-    :data:`ACCURACY_ROUNDING`, the mean's rounding; else the last step)."""
+    """First recorded step at which the seed-mean ``train_acc`` reaches ``threshold`` (:func:`reaches_accuracy`;
+    else the last step)."""
     acc = rows.groupby("step").train_acc.mean()
-    reached = acc[acc >= threshold - ACCURACY_ROUNDING]
+    reached = acc[reaches_accuracy(acc, threshold)]
     return int(reached.index.min()) if len(reached) else int(acc.index.max())
 
 

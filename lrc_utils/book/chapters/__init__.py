@@ -65,6 +65,11 @@ class StudyContext:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "runs": None}
 
+    def together(self, label):
+        """``label`` (``key -> value``: runs of equal values may train as one ensemble) on the CPU, where ensembles
+        compute what runs alone compute; ``None`` elsewhere, so that a GPU grid keeps one run per task."""
+        return label if self.device.type == "cpu" else None
+
 
 def study_identity(name: str, p) -> dict:
     """What a study's runs compute: its name and computing parameters (all but where and how to run). Names

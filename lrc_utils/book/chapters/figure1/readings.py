@@ -9,6 +9,7 @@ from ...readings import (  # noqa: F401 (Figure 1's criterion, read from here by
     fall_start,
     first_step_at_accuracy,
     power_text,
+    reaches_accuracy,
     terminal_phase_falls,
     terminal_phase_falls_per_seed,
 )
@@ -195,8 +196,8 @@ def author_prose_numbers(stored: tuple[pd.DataFrame, dict] | None, drop: float =
     per_seed = terminal_phase_falls_per_seed(table, drop, threshold)
     n_curves, n_seed_falls = len(per_seed), int(per_seed["falls in terminal phase"].sum())
     fit = {panel: first_step_at_accuracy(table[table.panel == panel], threshold) for panel in ("gaussian", "mnist")}
-    reached = {panel: table[table.panel == panel].groupby("step").train_acc.mean().max() >= threshold
-               for panel in fit}
+    reached = {panel: bool(reaches_accuracy(table[table.panel == panel].groupby("step").train_acc.mean().max(),
+                                            threshold)) for panel in fit}
     last = table[(table.panel == "mnist") & (table.step == table[table.panel == "mnist"].step.max())]
     eta_lambda = p["mnist_lr"] * p["mnist_weight_decay"]
     return {

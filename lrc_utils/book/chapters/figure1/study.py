@@ -72,5 +72,5 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
 
     keys = [{"panel": panel, "seed": seed} for panel in PANELS for seed in p.seeds]
     return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="figure1 runs",
-                    together=(lambda key: key["panel"]) if ctx.device.type == "cpu" else None,
+                    together=ctx.together(lambda key: key["panel"]),
                     cost=lambda key: panel_cost(p, key["panel"]))

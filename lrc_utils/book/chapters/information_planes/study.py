@@ -127,4 +127,4 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     keys = [{"activation": a, "l2": float(l2), "seed": s} for a in p.activations for l2 in p.l2_penalties
             for s in p.seeds]
     return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="information-plane runs",
-                    together=(lambda key: key["activation"]) if ctx.device.type == "cpu" else None)
+                    together=ctx.together(lambda key: key["activation"]))

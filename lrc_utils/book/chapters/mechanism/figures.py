@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
-from ...readings import first_step_at_accuracy
+from ...readings import first_step_at_accuracy, reaches_accuracy
 from ...style import seeds
 from .study import ARMS
 
@@ -32,7 +32,7 @@ def arms_panel(table: pd.DataFrame, panel: str, atol: float, title: str):
             top.plot(curve.step, curve.effective_rank, color=palette[layer], lw=1, ls="--")
         for _, run in arm_rows[arm_rows.layer == layers[0]].groupby("seed"):
             bottom.plot(run.step, run.train_loss, color="0.35", lw=0.7, alpha=0.8)
-        if arm_rows.groupby("step").train_acc.mean().max() >= 0.99:  # no line where the arm never fits
+        if reaches_accuracy(arm_rows.groupby("step").train_acc.mean().max(), 0.99):  # no line where it never fits
             for ax in (top, bottom):
                 ax.axvline(first_step_at_accuracy(arm_rows, 0.99), color="k", ls=":", lw=1)
         top.set(xscale="log", title=arm, ylim=(0, None))

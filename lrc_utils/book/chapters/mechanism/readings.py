@@ -11,6 +11,7 @@ from ...readings import (
     fall_start,
     first_step_at_accuracy,
     power_text,
+    reaches_accuracy,
     rule_verdict,
     terminal_phase_falls,
 )
@@ -103,7 +104,7 @@ def loss_spikes(table: pd.DataFrame, threshold: float = 0.99, factor: float = 10
         spikes = [int(s) for s in curve.index[spiking]]
         resolved_spikes = [int(s) for s in curve.index[spiking & (curve.train_loss >= resolved)]]
         out.append({"arm": arm, "panel": panel, "seed": seed, "fit_step": fit,
-                    "fit reached": bool((curve.train_acc >= threshold).any()), "spikes": spikes,
+                    "fit reached": bool(reaches_accuracy(curve.train_acc, threshold).any()), "spikes": spikes,
                     "n_spikes": len(spikes), "resolved spikes": resolved_spikes, "n_resolved": len(resolved_spikes)})
     return pd.DataFrame(out)
 

@@ -119,4 +119,4 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
     arms = sorted(p.arms, key=lambda arm: arm == "author-decay")
     keys = [{"arm": arm, "panel": panel, "seed": seed} for panel in PANELS for arm in arms for seed in p.seeds]
     return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="mechanism runs",
-                    together=together if ctx.device.type == "cpu" else None)
+                    together=ctx.together(together))

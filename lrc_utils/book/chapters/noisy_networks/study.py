@@ -124,4 +124,4 @@ def compute(p: Params, ctx: StudyContext | None = None) -> dict:
 
     keys = [{"seed": seed} for seed in p.seeds]
     return run_grid(keys, run_one, ctx.checkpoint_dir, identity, runs=ctx.runs, desc="noisy_networks runs",
-                    together=(lambda key: "seeds") if ctx.device.type == "cpu" else None)
+                    together=ctx.together(lambda key: "seeds"))
